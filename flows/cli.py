@@ -1,0 +1,59 @@
+"""The `releasegate` command line: one typer app, commands registered by each stage's module.
+
+Each `_cli_<area>.py` module defines `register(app)` and adds its commands (simonw/llm style),
+so areas are added without editing a central switch. Commands stay thin: they parse options,
+call library functions and print. Heavy imports (mlflow, prefect, datasets) happen inside the
+commands so that `--help` is fast.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from scenarios import InputError
+
+app = typer.Typer(
+    name="releasegate",
+    help="Evaluation gate and two-key release pipeline for self-hosted LLM scenarios.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+
+err_console = Console(stderr=True)
+
+_COMMAND_MODULES = (
+    "flows._cli_scenarios",
+    "flows._cli_serving",
+    "flows._cli_gate",
+    "flows._cli_releases",
+    "flows._cli_reports",
+    "flows._cli_operating",
+    "flows._cli_flows",
+)
+
+for _name in _COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as exc:  # an area not built yet
+        if exc.name != _name:
+            raise
+        continue
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: bad input is one line on stderr and exit code 2."""
+    try:
+        app()
+    except InputError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

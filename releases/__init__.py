@@ -1,0 +1,1 @@
+"""releases stage (see DESIGN.md)."""

@@ -1,0 +1,52 @@
+"""The scenario contract: schema, loader, validation rules, datasets, registry.
+
+The public face of the first stage. Every later stage may import from here.
+"""
+from ._contract import (
+    STANDARD_ACTIVITIES,
+    ModelEntry,
+    Owner,
+    PromptVersion,
+    Scenario,
+    ScorerSpec,
+    SuccessCriteria,
+)
+from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
+from ._errors import InputError
+from ._load import LoadedScenario, parse_scenario
+from ._paths import datasets_dir, keys_dir, project_root, state_dir
+from ._records import RECORD_COLUMNS, read_records, write_records
+from ._registry import load_scenario, resolve_scenario_path, scenario_paths
+from ._render import render_prompt
+from ._rules import RULES, check_scenario, validate_scenario
+
+__all__ = [
+    "RECORD_COLUMNS",
+    "RULES",
+    "STANDARD_ACTIVITIES",
+    "InputError",
+    "LoadedScenario",
+    "ModelEntry",
+    "Owner",
+    "PromptVersion",
+    "Scenario",
+    "ScenarioDataset",
+    "ScorerSpec",
+    "SuccessCriteria",
+    "check_scenario",
+    "datasets_dir",
+    "file_sha256",
+    "keys_dir",
+    "load_dataset_for",
+    "load_rows",
+    "load_scenario",
+    "parse_scenario",
+    "project_root",
+    "read_records",
+    "render_prompt",
+    "resolve_scenario_path",
+    "scenario_paths",
+    "state_dir",
+    "validate_scenario",
+    "write_records",
+]

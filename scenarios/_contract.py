@@ -1,0 +1,275 @@
+"""The scenario contract: the pydantic schema of `datasets/<id>/scenario.yaml`.
+
+Field-level checks (types, ranges) live here; rules that look across fields (distinct owners,
+RACI, template variables, budgets, secrets, the dataset digest) live in `_rules.py` so that each
+has its own error message and its own test.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+# An identity is an e-mail-like or slug-like name; placeholders such as "<product owner>" or
+# "TODO" are rejected so that a scaffolded scenario fails until its owners are filled in.
+IDENTITY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*(@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?$")
+PLACEHOLDER_IDENTITIES = {"todo", "tbd", "fixme", "changeme", "fill-me", "owner"}
+
+STANDARD_ACTIVITIES = (
+    "scenario_intake",
+    "architecture_review",
+    "model_release",
+    "quality_review",
+    "cost_review",
+    "incident",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_identity(value: str) -> str:
+    value = value.strip()
+    if not value or value.lower() in PLACEHOLDER_IDENTITIES or not IDENTITY_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is not an owner identity; use a name like 'jane.doe@example.com'"
+        )
+    return value
+
+
+class Owner(_Strict):
+    id: str = Field(description="Identity, e.g. product-owner@support.example; signs with this name")
+    name: str | None = None
+
+    _identity = field_validator("id")(classmethod(lambda cls, v: _check_identity(v)))
+
+
+class Owners(_Strict):
+    product: Owner | None = None
+    platform: Owner | None = None
+    quality: Owner | None = None
+    cost: Owner | None = None
+    incident: Owner | None = None
+
+
+class RaciEntry(_Strict):
+    responsible: list[str] = Field(default_factory=list)
+    accountable: list[str] | str = Field(default_factory=list)
+    consulted: list[str] = Field(default_factory=list)
+    informed: list[str] = Field(default_factory=list)
+
+    @property
+    def accountable_list(self) -> list[str]:
+        return [self.accountable] if isinstance(self.accountable, str) else list(self.accountable)
+
+
+class RoutePolicy(_Strict):
+    mode: Literal["direct", "rag", "agentic", "human_review", "fallback"] = "direct"
+    fallback: str | None = Field(None, description="Model entry or route used when the primary fails")
+    human_review: bool = False
+    owner: str | None = None
+
+
+class ContextBudget(_Strict):
+    max_prompt_tokens: int = Field(gt=0)
+    max_output_tokens: int = Field(gt=0)
+    owner: str | None = None
+
+
+class ToolPolicy(_Strict):
+    version: str = "v1"
+    allowed_tools: list[str] = Field(default_factory=list)
+    owner: str | None = None
+
+
+class CacheStrategy(_Strict):
+    prefix_stable: bool = True
+    min_prefix_cache_hit_rate: float = Field(0.0, ge=0.0, le=1.0)
+    owner: str | None = None
+
+
+class PromptVersion(_Strict):
+    system: str | None = None
+    user: str = Field(description="Chat user message template ({{ variable }} placeholders)")
+    completion: str | None = Field(
+        None, description="Template for completion-style (base) models; required if one is compatible"
+    )
+    compatible_models: list[str] = Field(min_length=1)
+    stop: list[str] = Field(default_factory=list)
+
+
+class PromptFamily(_Strict):
+    name: str
+    owner: str | None = None
+    variables: list[str] = Field(min_length=1)
+    default_version: str
+    versions: dict[str, PromptVersion] = Field(min_length=1)
+
+
+class Task(_Strict):
+    kind: Literal["label", "json", "text"]
+    labels: list[str] = Field(default_factory=list)
+    json_schema: dict | None = None
+
+
+class ScorerSpec(_Strict):
+    name: str
+    type: str
+    params: dict = Field(default_factory=dict)
+    weight: float = Field(1.0, ge=0.0)
+
+
+class AcceptanceRule(_Strict):
+    mode: Literal["all", "any", "weighted"] = "all"
+    scorers: list[str] | None = Field(None, description="Scorers that count; default: all of them")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="For mode=weighted")
+
+
+class Scoring(_Strict):
+    scorers: list[ScorerSpec] = Field(min_length=1)
+    acceptance: AcceptanceRule = AcceptanceRule()
+
+
+class LatencySLO(_Strict):
+    ttft_p95_s: float | None = Field(None, gt=0)
+    latency_p95_s: float | None = Field(None, gt=0)
+
+
+class SliceGuard(_Strict):
+    fields: list[str] = Field(default_factory=list)
+    margin: float = Field(0.10, ge=0.0, le=1.0)
+    min_cases: int = Field(20, ge=1)
+
+
+class SuccessCriteria(_Strict):
+    min_acceptance_rate: float = Field(ge=0.0, le=1.0)
+    non_inferiority_margin: float = Field(ge=0.0, le=1.0)
+    confidence: float = Field(0.95, gt=0.0, lt=1.0)
+    max_cost_per_accepted_usd: float | None = Field(None, gt=0.0)
+    max_cost_ratio: float | None = Field(None, gt=0.0)
+    latency_slo: LatencySLO = LatencySLO()
+    slice_guard: SliceGuard = SliceGuard()
+    max_tool_policy_violations: int = Field(0, ge=0)
+    critical: list[str] = Field(default_factory=lambda: ["non_inferiority"])
+    sequential: bool = False
+    seed: int = 20261127
+
+
+class DatasetRef(_Strict):
+    path: str = Field(description="Cases file, relative to the scenario folder")
+    sha256: str = Field(description="sha256 of the file's bytes: `releasegate datasets digest PATH`")
+    format: Literal["jsonl", "json", "parquet", "csv"] | None = None
+    id_field: str = "id"
+    reference_field: str = "reference"
+    slice_fields: list[str] = Field(default_factory=list)
+    card: str | None = "CARD.md"
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        v = v.removeprefix("sha256:").lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", v):
+            raise ValueError("must be 64 hex characters (run `releasegate datasets digest PATH`)")
+        return v
+
+
+class ServingSettings(_Strict):
+    dtype: str = "bfloat16"
+    max_model_len: int = Field(2048, gt=0)
+    enforce_eager: bool | None = Field(None, description="Default: true on CPU, false on GPU")
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
+    max_num_seqs: int | None = Field(None, ge=1)
+    concurrency: int = Field(8, ge=1, description="Client-side concurrent requests")
+    extra_args: list[str] = Field(default_factory=list, description="Passed to vLLM verbatim")
+
+
+class GpuPricing(_Strict):
+    pricing: Literal["gpu"] = "gpu"
+    accelerator: str = Field("cpu", description="e.g. H100, L4, cpu")
+    count: int = Field(1, ge=1)
+    usd_per_hour: float = Field(ge=0.0, description="Price of one accelerator for one hour")
+
+
+class TokenPricing(_Strict):
+    pricing: Literal["token"] = "token"
+    usd_per_million_input: float = Field(ge=0.0)
+    usd_per_million_output: float = Field(ge=0.0)
+
+
+class ModelEntry(_Strict):
+    """A servable variant: weights + prompt version + serving + cost. Candidates are entries."""
+
+    model: str = Field(description="Packaged model name, local folder, or hub id")
+    prompt_version: str
+    prompt_style: Literal["chat", "completion"] = "chat"
+    endpoint: str | None = Field(None, description="Attach to an existing OpenAI-compatible URL")
+    api_key_env: str | None = Field(None, description="Name of the environment variable with the key")
+    serving: ServingSettings = ServingSettings()
+    cost: GpuPricing | TokenPricing = Field(discriminator="pricing")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Z_][A-Z0-9_]*", v):
+            raise ValueError("must be an environment variable NAME such as OPENAI_API_KEY")
+        return v
+
+
+class Sampling(_Strict):
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = 0
+
+
+class IncidentProcess(_Strict):
+    runbook: str | None = None
+    rollback_targets: list[Literal["model", "prompt", "tool_policy"]] = Field(
+        default_factory=lambda: ["model", "prompt", "tool_policy"]
+    )
+
+
+class Scenario(_Strict):
+    schema_version: int = SCHEMA_VERSION
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    description: str
+    template: str | None = Field(None, description="Golden-path template it was created from")
+    intake_date: dt.date | None = None
+    owners: Owners
+    escalation_path: list[str] = Field(default_factory=list)
+    raci: dict[str, RaciEntry] = Field(default_factory=dict)
+    route_policy: RoutePolicy = RoutePolicy()
+    context_budget: ContextBudget
+    tool_policy: ToolPolicy = ToolPolicy()
+    cache_strategy: CacheStrategy = CacheStrategy()
+    incident_process: IncidentProcess = IncidentProcess()
+    prompt_family: PromptFamily
+    task: Task
+    scoring: Scoring
+    success_criteria: SuccessCriteria
+    sampling: Sampling = Sampling()
+    dataset: DatasetRef
+    incumbent: str
+    candidates: list[str] = Field(default_factory=list)
+    models: dict[str, ModelEntry] = Field(min_length=1)
+
+    def model_entry(self, name: str) -> ModelEntry:
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models))
+            from ._errors import InputError
+
+            raise InputError(
+                f"scenario {self.id!r} has no model entry {name!r}",
+                field="models",
+                fix=f"use one of: {known}",
+            ) from None
+
+    def prompt_version(self, version: str | None = None) -> PromptVersion:
+        return self.prompt_family.versions[version or self.prompt_family.default_version]

@@ -1,0 +1,226 @@
+"""Cross-field rules of the scenario contract. Each rule has its own message and fix.
+
+A rule is a function `(LoadedScenario) -> Iterable[InputError]` registered with `@rule`; new
+rules need no edit elsewhere.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import jinja2
+import jinja2.meta
+
+from ._contract import STANDARD_ACTIVITIES
+from ._dataset import file_sha256
+from ._errors import InputError
+from ._load import LoadedScenario, parse_scenario
+
+Rule = Callable[[LoadedScenario], Iterable[InputError]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        RULES[name] = fn
+        return fn
+
+    return register
+
+
+@rule("product_and_platform_owners")
+def _product_platform(ls: LoadedScenario) -> Iterator[InputError]:
+    owners = ls.scenario.owners
+    for role in ("product", "platform"):
+        if getattr(owners, role) is None:
+            yield ls.error(f"owners.{role}", f"the {role} owner is missing: a release needs both keys",
+                           f"add owners.{role}.id with the {role} owner's identity")
+    if owners.product and owners.platform and owners.product.id == owners.platform.id:
+        yield ls.error("owners.platform", f"product and platform owner are the same identity "
+                       f"({owners.product.id}): two keys need two people",
+                       "name a different platform owner")
+
+
+@rule("accountable_owners")
+def _other_owners(ls: LoadedScenario) -> Iterator[InputError]:
+    s = ls.scenario
+    for role in ("quality", "cost", "incident"):
+        if getattr(s.owners, role) is None:
+            yield ls.error(f"owners.{role}", f"the {role} owner is missing",
+                           f"add owners.{role}.id")
+    for section in ("route_policy", "context_budget", "tool_policy", "cache_strategy", "prompt_family"):
+        if not getattr(s, section).owner:
+            yield ls.error(f"{section}.owner", f"{section.replace('_', ' ')} has no owner",
+                           f"add {section}.owner with an identity")
+
+
+@rule("raci")
+def _raci(ls: LoadedScenario) -> Iterator[InputError]:
+    raci = ls.scenario.raci
+    for activity in STANDARD_ACTIVITIES:
+        if activity not in raci:
+            yield ls.error(f"raci.{activity}", f"RACI does not cover the activity {activity!r}",
+                           f"add raci.{activity} with exactly one accountable")
+            continue
+        accountable = raci[activity].accountable_list
+        if len(accountable) != 1:
+            yield ls.error(f"raci.{activity}.accountable",
+                           f"activity {activity!r} has {len(accountable)} accountable people; "
+                           "it needs exactly one", "name exactly one accountable identity")
+
+
+@rule("escalation_path")
+def _escalation(ls: LoadedScenario) -> Iterator[InputError]:
+    if not ls.scenario.escalation_path:
+        yield ls.error("escalation_path", "the escalation path is empty",
+                       "list at least one identity to escalate to, first approver first")
+
+
+_env = jinja2.Environment()
+
+
+@rule("prompt_variables")
+def _templates(ls: LoadedScenario) -> Iterator[InputError]:
+    family = ls.scenario.prompt_family
+    declared = set(family.variables)
+    if family.default_version not in family.versions:
+        yield ls.error("prompt_family.default_version",
+                       f"default version {family.default_version!r} is not among the versions",
+                       f"use one of: {', '.join(family.versions)}")
+    for version, pv in family.versions.items():
+        for part in ("system", "user", "completion"):
+            text = getattr(pv, part)
+            if text is None:
+                continue
+            field = f"prompt_family.versions.{version}.{part}"
+            try:
+                used = jinja2.meta.find_undeclared_variables(_env.parse(text))
+            except jinja2.TemplateSyntaxError as exc:
+                yield ls.error(field, f"template syntax error: {exc.message}", "fix the {{ }} placeholders")
+                continue
+            for name in sorted(used - declared):
+                yield ls.error(field, f"template uses undeclared variable {name!r}",
+                               f"add {name!r} to prompt_family.variables or remove it from the template")
+
+
+@rule("models")
+def _models(ls: LoadedScenario) -> Iterator[InputError]:
+    s = ls.scenario
+    for role, name in [("incumbent", s.incumbent)] + [(f"candidates.{i}", c) for i, c in enumerate(s.candidates)]:
+        if name not in s.models:
+            yield ls.error(role, f"{name!r} is not a model entry", f"use one of: {', '.join(s.models)}")
+    for name, entry in s.models.items():
+        field = f"models.{name}.prompt_version"
+        pv = s.prompt_family.versions.get(entry.prompt_version)
+        if pv is None:
+            yield ls.error(field, f"prompt version {entry.prompt_version!r} does not exist",
+                           f"use one of: {', '.join(s.prompt_family.versions)}")
+            continue
+        if entry.model not in pv.compatible_models and name not in pv.compatible_models:
+            yield ls.error(field, f"prompt version {entry.prompt_version!r} is not declared compatible "
+                           f"with model {entry.model!r}",
+                           f"add {entry.model!r} to prompt_family.versions.{entry.prompt_version}.compatible_models")
+        if entry.prompt_style == "completion" and not pv.completion:
+            yield ls.error(f"prompt_family.versions.{entry.prompt_version}.completion",
+                           f"model entry {name!r} is completion-style but the prompt version has no "
+                           "completion template", "add a `completion:` template")
+
+
+@rule("context_budget")
+def _budget(ls: LoadedScenario) -> Iterator[InputError]:
+    budget = ls.scenario.context_budget
+    need = budget.max_prompt_tokens + budget.max_output_tokens
+    for name, entry in ls.scenario.models.items():
+        if need > entry.serving.max_model_len:
+            yield ls.error(f"models.{name}.serving.max_model_len",
+                           f"context budget ({budget.max_prompt_tokens} prompt + {budget.max_output_tokens} "
+                           f"output = {need} tokens) exceeds the model's maximum length "
+                           f"{entry.serving.max_model_len}",
+                           "lower the context budget or raise max_model_len")
+
+
+@rule("slice_fields")
+def _slices(ls: LoadedScenario) -> Iterator[InputError]:
+    declared = set(ls.scenario.dataset.slice_fields)
+    for i, name in enumerate(ls.scenario.success_criteria.slice_guard.fields):
+        if name not in declared:
+            yield ls.error(f"success_criteria.slice_guard.fields.{i}",
+                           f"slice guard field {name!r} is not a dataset slice field",
+                           "add it to dataset.slice_fields")
+
+
+# Values that look like credentials. Keys and tokens belong in the environment: contracts are
+# committed, reviewed and copied into MLflow and decision records.
+_SECRET_PATTERNS = [
+    (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{16,}"), "an OpenAI/Anthropic-style API key"),
+    (re.compile(r"\bhf_[A-Za-z0-9]{20,}"), "a Hugging Face token"),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), "a GitHub token"),
+    (re.compile(r"\bAKIA[0-9A-Z]{16}\b"), "an AWS access key id"),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"), "a Slack token"),
+    (re.compile(r"\bBearer\s+[A-Za-z0-9._\-]{16,}"), "a bearer token"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+]
+_SECRETISH_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|credential)$", re.I)
+
+
+def _entropy(s: str) -> float:
+    counts = {c: s.count(c) for c in set(s)}
+    return -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
+
+
+def _walk(value: object, path: str) -> Iterator[tuple[str, str, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _walk(v, f"{path}.{i}")
+    elif isinstance(value, str):
+        yield path, path.rsplit(".", 1)[-1], value
+
+
+@rule("no_inline_secrets")
+def _secrets(ls: LoadedScenario) -> Iterator[InputError]:
+    data = ls.scenario.model_dump(mode="json")
+    fix = "reference an environment variable instead (api_key_env: NAME) and keep the value out of the file"
+    for path, key, value in _walk(data, ""):
+        for pattern, what in _SECRET_PATTERNS:
+            if pattern.search(value):
+                yield ls.error(path, f"value looks like {what}; secrets must not be inline", fix)
+                break
+        else:
+            if (_SECRETISH_KEY.search(key) and not key.endswith("_env") and len(value) >= 16
+                    and " " not in value and _entropy(value) > 3.5):
+                yield ls.error(path, "value looks like a secret; secrets must not be inline", fix)
+
+
+@rule("dataset_digest")
+def _digest(ls: LoadedScenario) -> Iterator[InputError]:
+    ref = ls.scenario.dataset
+    path = ls.dataset_path
+    if not path.is_file():
+        yield ls.error("dataset.path", f"dataset file {path} does not exist",
+                       "point dataset.path at the cases file, relative to the scenario folder")
+        return
+    actual = file_sha256(path)
+    if actual != ref.sha256:
+        yield ls.error("dataset.sha256", f"dataset digest mismatch: the file's bytes hash to {actual}, "
+                       f"the contract says {ref.sha256}",
+                       "if the change is intended, update dataset.sha256 "
+                       f"(`releasegate datasets digest {path}`)")
+
+
+def check_scenario(loaded: LoadedScenario) -> list[InputError]:
+    """All rule violations of a parsed contract (empty when it is valid)."""
+    return [err for fn in RULES.values() for err in fn(loaded)]
+
+
+def validate_scenario(path: str | Path) -> LoadedScenario:
+    """Parse and check a contract; raise the first violation as an `InputError`."""
+    loaded = parse_scenario(path)
+    errors = check_scenario(loaded)
+    if errors:
+        raise errors[0]
+    return loaded
