@@ -1,7 +1,39 @@
 """Scorers, acceptance rule, paired statistics, the gate policy and its verdict.
 
-Scores generation records wherever they came from: never imports gpu/.
+Scores generation records wherever they came from: never imports gpu/. This module is the public
+face; other stages import from here (`from evals import run_gate, Verdict`).
 """
+from . import stats
+from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
+from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
+from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate
+from .sequential import SequentialMonitor
+from .stats import PairedDifference, paired_difference
 
-__all__ = ["VERDICT_SCHEMA", "Check", "ModelSide", "Verdict"]
+__all__ = [
+    "GATE_CHECKS",
+    "POLICY",
+    "SCORERS",
+    "VERDICT_SCHEMA",
+    "Check",
+    "CheckFn",
+    "GateContext",
+    "ModelSide",
+    "PairedDifference",
+    "ScoreResult",
+    "ScoredRecords",
+    "ScorerBatch",
+    "ScorerColumn",
+    "ScorerContext",
+    "SequentialMonitor",
+    "Verdict",
+    "apply_acceptance",
+    "evaluate_gate",
+    "gate_check",
+    "paired_difference",
+    "run_gate",
+    "score_records",
+    "scorer",
+    "stats",
+]

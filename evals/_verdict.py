@@ -54,6 +54,8 @@ class Verdict:
     slices: list[dict[str, Any]] = field(default_factory=list)
     sequential: dict[str, Any] | None = None
     schema: str = VERDICT_SCHEMA
+    reason: str = ""  # one sentence: why this decision
+    vetoed_by: list[str] = field(default_factory=list)  # failing critical checks (never waivable)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

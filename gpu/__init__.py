@@ -1,1 +1,72 @@
-"""gpu stage (see DESIGN.md)."""
+"""gpu stage: serving. vLLM server lifecycle (GPU and CPU), the OpenAI-compatible client,
+telemetry, the generation cache, latency/throughput profiles, the cost model, capacity planning.
+
+The public face: other stages and the CLI import from here only. vLLM itself never runs in this
+environment; it runs in its own (`.venv-vllm`) and we talk to it over HTTP.
+"""
+from ._cache import GenerationCache, cache_key
+from ._client import Outcome, generate_one
+from ._cost import GPU_FORMULA, TOKEN_FORMULA, allocate, token_cost
+from ._generate import generate_records, select_cases, split_cases
+from ._models import (
+    PACKAGED,
+    ResolvedModel,
+    list_models,
+    models_dir,
+    prepare_models,
+    resolve_model,
+    vllm_python,
+    weight_digest,
+)
+from ._profile import CapacityPlan, LevelProfile, ProfileReport, capacity_plan, profile_endpoint
+from ._server import (
+    Endpoint,
+    ServerSpec,
+    ServingError,
+    VllmServer,
+    attach,
+    detect_device,
+    find_running_server,
+    free_port,
+    port_in_use,
+)
+from ._telemetry import parse_metrics, scrape, summarize
+
+__all__ = [
+    "GPU_FORMULA",
+    "PACKAGED",
+    "TOKEN_FORMULA",
+    "CapacityPlan",
+    "Endpoint",
+    "GenerationCache",
+    "LevelProfile",
+    "Outcome",
+    "ProfileReport",
+    "ResolvedModel",
+    "ServerSpec",
+    "ServingError",
+    "VllmServer",
+    "allocate",
+    "attach",
+    "cache_key",
+    "capacity_plan",
+    "detect_device",
+    "find_running_server",
+    "free_port",
+    "generate_one",
+    "generate_records",
+    "list_models",
+    "models_dir",
+    "parse_metrics",
+    "port_in_use",
+    "prepare_models",
+    "profile_endpoint",
+    "resolve_model",
+    "scrape",
+    "select_cases",
+    "split_cases",
+    "summarize",
+    "token_cost",
+    "vllm_python",
+    "weight_digest",
+]

@@ -1,1 +1,63 @@
-"""releases stage (see DESIGN.md)."""
+"""Release decisions: signed two-key approvals, ledger, MLflow registry, promotion, rollback, audit.
+
+The public face of the releases stage. Later stages (reports, flows) import from here only.
+"""
+from ._audit import (
+    AliasFinding,
+    AuditReport,
+    audit,
+    handle_webhook,
+    serve_guard,
+    sign_webhook,
+    verify_webhook,
+)
+from ._decision import (
+    ESCALATION_ROLE,
+    PREDICATE_TYPE,
+    SIGNING_ROLES,
+    STATEMENT_TYPE,
+    ApprovalRefused,
+    ApprovalStatus,
+    SignatureCheck,
+    approval_status,
+    approve,
+    build_decision,
+    canonical_json,
+    decision_digest,
+    decision_id,
+    default_decision_path,
+    read_decision,
+    statement_of,
+    subject_digest,
+    verdict_gate_reasons,
+    write_decision,
+)
+from ._dsse import PAYLOAD_TYPE, pae
+from ._exceptions import ExceptionStatus, resolve_exception, set_exception_resolver
+from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
+from ._ledger import EVENT_TYPES, Ledger, LedgerEvent, default_ledger_url
+from ._registry import mlflow_uri, registered_model_name
+from ._release import (
+    PromotionResult,
+    RollbackResult,
+    expected_aliases,
+    promote,
+    promotion_reasons,
+    record_approval,
+    record_evaluation,
+    rollback,
+    sync,
+)
+
+__all__ = [
+    "ESCALATION_ROLE", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
+    "AliasFinding", "ApprovalRefused", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
+    "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
+    "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",
+    "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",
+    "expected_aliases", "fingerprint", "generate_key", "handle_webhook", "load_private_key",
+    "mlflow_uri", "pae", "promote", "promotion_reasons", "read_decision", "record_approval",
+    "record_evaluation", "registered_model_name", "resolve_exception", "rollback", "serve_guard",
+    "set_exception_resolver", "sign_webhook", "statement_of", "subject_digest", "sync",
+    "verdict_gate_reasons", "verify_webhook", "write_decision",
+]

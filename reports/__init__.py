@@ -1,1 +1,68 @@
-"""reports stage (see DESIGN.md)."""
+"""Reports: the product owner's HTML report and the CI Markdown summary.
+
+It renders; it computes no statistic of its own. Every interval shown comes from the verdict;
+the case table only feeds display counts and distributions (box plots, lost/won lists).
+
+API
+---
+- `render_report(ReportInput) -> str` and `write_report(ReportInput, path) -> sha256 hex`
+- `render_markdown(verdict, report_path=None) -> str`
+- `verdict_sentence(verdict) -> str`: the decision in words
+- `cases_from_scored(candidate, incumbent, scenario) -> DataFrame` from two `evals.ScoredRecords`
+- `cases_from_records(candidate_records, incumbent_records, dataset=None, ...) -> DataFrame`
+- `load_decision(path) -> DecisionDocument`: a verdict JSON or a DSSE decision envelope
+- `report_input_from_files(decision, candidate_records=None, incumbent_records=None, *, cases=None,
+  scenario=None, approvals=None) -> ReportInput` (what `releasegate report` uses)
+
+Case table (`ReportInput.cases`, a pandas DataFrame, one row per example)
+--------------------------------------------------------------------------
+required: example_id (str); inputs (dict of prompt variables, or str, or JSON text);
+reference (str); slices (dict field -> value, or JSON text); incumbent_output,
+candidate_output (str); incumbent_accepted, candidate_accepted (bool or <NA>: not scored);
+incumbent_reasons, candidate_reasons (str or list of str).
+optional, per side `incumbent_` / `candidate_`: ttft_s, latency_s (float seconds),
+prompt_tokens, completion_tokens (int), cost_usd (float), error (str or null).
+
+What is read from the verdict (all optional except the Verdict's own fields)
+-----------------------------------------------------------------------------
+- checks: all shown. By name: `non_inferiority` (else metric `acceptance_difference`),
+  `min_acceptance_rate`, `cost_per_accepted`, `cost_ratio`; `slice:<field>=<value>`; metrics
+  containing `ttft` / `latency` give the SLO lines.
+- metrics["acceptance"][side] = {rate, ci_low, ci_high, n}, side in incumbent/candidate.
+- metrics["cost_per_accepted_usd"][side] = {value, ci_low, ci_high}; [...]["ratio"] = {value, ...}.
+- slices: [{field, value, n, difference, ci_low, ci_high, status, margin}] (else the slice checks).
+- sequential: {trajectory: [{n, ci_low, ci_high, estimate}] or columns of those, n_used, n_total,
+  margin, outcome, kept_running, savings: {cases, generated_tokens, gpu_hours, usd}}.
+"""
+from ._build import report_input_from_files, scenario_for
+from ._decision import DecisionDocument, load_decision
+from ._format import verdict_sentence
+from ._html import render_report, write_report
+from ._input import (
+    CASE_COLUMNS,
+    OPTIONAL_CASE_COLUMNS,
+    Approval,
+    ReportInput,
+    cases_from_records,
+    cases_from_scored,
+    default_versions,
+)
+from ._markdown import render_markdown
+
+__all__ = [
+    "CASE_COLUMNS",
+    "OPTIONAL_CASE_COLUMNS",
+    "Approval",
+    "DecisionDocument",
+    "ReportInput",
+    "cases_from_records",
+    "cases_from_scored",
+    "default_versions",
+    "load_decision",
+    "render_markdown",
+    "render_report",
+    "report_input_from_files",
+    "scenario_for",
+    "verdict_sentence",
+    "write_report",
+]

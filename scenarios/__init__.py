@@ -13,12 +13,13 @@ from ._contract import (
 )
 from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
 from ._errors import InputError
-from ._load import LoadedScenario, parse_scenario
+from ._load import LoadedScenario, parse_scenario, read_scenario
 from ._paths import datasets_dir, keys_dir, project_root, state_dir
 from ._records import RECORD_COLUMNS, read_records, write_records
 from ._registry import load_scenario, resolve_scenario_path, scenario_paths
 from ._render import render_prompt
-from ._rules import RULES, check_scenario, validate_scenario
+from ._scaffold import scaffold_scenario, template_dir
+from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
 
 __all__ = [
     "RECORD_COLUMNS",
@@ -43,10 +44,14 @@ __all__ = [
     "parse_scenario",
     "project_root",
     "read_records",
+    "read_scenario",
     "render_prompt",
     "resolve_scenario_path",
+    "scaffold_scenario",
+    "scenario_errors",
     "scenario_paths",
     "state_dir",
+    "template_dir",
     "validate_scenario",
     "write_records",
 ]

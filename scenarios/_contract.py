@@ -18,6 +18,19 @@ SCHEMA_VERSION = 1
 # "TODO" are rejected so that a scaffolded scenario fails until its owners are filled in.
 IDENTITY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*(@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?$")
 PLACEHOLDER_IDENTITIES = {"todo", "tbd", "fixme", "changeme", "fill-me", "owner"}
+# The golden-path template writes role-specific placeholders (FILL-ME-product-owner, ...) so the
+# reader knows what to put where; any identity carrying this marker is still a placeholder.
+PLACEHOLDER_MARKER = "fill-me"
+
+
+def identity_problem(value: str) -> str | None:
+    """Why `value` is not an owner identity (None when it is one)."""
+    value = value.strip()
+    if not value or value.lower() in PLACEHOLDER_IDENTITIES or PLACEHOLDER_MARKER in value.lower():
+        return f"{value!r} is a placeholder, not an owner identity"
+    if not IDENTITY_PATTERN.match(value):
+        return f"{value!r} is not an owner identity (an e-mail or a role alias)"
+    return None
 
 STANDARD_ACTIVITIES = (
     "scenario_intake",
@@ -34,12 +47,10 @@ class _Strict(BaseModel):
 
 
 def _check_identity(value: str) -> str:
-    value = value.strip()
-    if not value or value.lower() in PLACEHOLDER_IDENTITIES or not IDENTITY_PATTERN.match(value):
-        raise ValueError(
-            f"{value!r} is not an owner identity; use a name like 'jane.doe@example.com'"
-        )
-    return value
+    problem = identity_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value.strip()
 
 
 class Owner(_Strict):
@@ -172,7 +183,7 @@ class DatasetRef(_Strict):
     @field_validator("sha256")
     @classmethod
     def _hex(cls, v: str) -> str:
-        v = v.removeprefix("sha256:").lower()
+        v = v.strip().lower().removeprefix("sha256:")
         if not re.fullmatch(r"[0-9a-f]{64}", v):
             raise ValueError("must be 64 hex characters (run `releasegate datasets digest PATH`)")
         return v

@@ -56,44 +56,86 @@ def _line_map(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
             _line_map(item, key, out)
 
 
+IDENTITY_FIX = "put the person's or role's identity here, e.g. jane.doe@example.com"
 _FIXES = {
     "missing": "add the field",
     "extra_forbidden": "remove it or check its spelling against the golden-path template",
     "literal_error": "use one of the allowed values",
+    "greater_than": "use a value in the allowed range",
+    "greater_than_equal": "use a value in the allowed range",
+    "less_than": "use a value in the allowed range",
+    "less_than_equal": "use a value in the allowed range",
+    "string_pattern_mismatch": "use the format the message names",
 }
 
 
-def parse_scenario(path: str | Path) -> LoadedScenario:
-    """Parse and schema-check a contract (no cross-field rules: see `validate_scenario`)."""
+# Tags pydantic adds to an error's location for unions and validators; they are not YAML keys.
+_UNION_TAGS = {"gpu", "token", "str", "int", "float", "bool", "list[str]"}
+
+
+def _field_of(loc: tuple, lines: dict[str, int]) -> str:
+    parts: list[str] = []
+    for part in (str(p) for p in loc):
+        if part.startswith("function-"):
+            continue
+        if part in _UNION_TAGS and ".".join(parts + [part]) not in lines:
+            continue
+        parts.append(part)
+    return ".".join(parts) or "(root)"
+
+
+def _schema_errors(exc: ValidationError, loaded: LoadedScenario) -> list[InputError]:
+    """Every schema violation, one InputError each, with the line of the field (or its parent)."""
+    errors: list[InputError] = []
+    seen: set[str] = set()
+    for err in exc.errors():
+        field = _field_of(err["loc"], loaded.lines)
+        msg = err["msg"].removeprefix("Value error, ")
+        if (field, msg) in seen:  # a union reports the same problem once per member
+            continue
+        seen.add((field, msg))
+        fix = _FIXES.get(err["type"], "see the golden-path template")
+        if field.startswith("owners.") and field.endswith(".id"):
+            fix = IDENTITY_FIX
+        errors.append(loaded.error(field, msg, fix))
+    return errors
+
+
+def read_scenario(path: str | Path) -> tuple[LoadedScenario | None, list[InputError]]:
+    """Parse and schema-check a contract; return it, or None with ALL schema violations."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read scenario contract: {exc.strerror}", file=path,
-                         fix="pass the path of a datasets/<id>/scenario.yaml") from None
+        return None, [InputError(f"cannot read scenario contract: {exc.strerror}", file=path,
+                                 fix="pass the path of a datasets/<id>/scenario.yaml")]
     text = raw.decode("utf-8", errors="replace")
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
-                         line=mark.line + 1 if mark else None, fix="fix the YAML syntax") from None
+        return None, [InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
+                                 line=mark.line + 1 if mark else None, fix="fix the YAML syntax")]
     if not isinstance(data, dict):
-        raise InputError("a scenario contract must be a YAML mapping", file=path,
-                         fix="start from `releasegate init ID`")
+        return None, [InputError("a scenario contract must be a YAML mapping", file=path,
+                                 fix="start from `releasegate init ID`")]
     lines: dict[str, int] = {}
     if node is not None:
         _line_map(node, "", lines)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        # pydantic appends discriminator tags to the loc; drop those that are not real keys
-        field = ".".join(p for p in field.split(".") if p not in ("gpu", "token") or p in lines)
-        msg = err["msg"].removeprefix("Value error, ")
-        loaded = LoadedScenario(scenario=None, path=path, contract_sha256="", lines=lines)  # type: ignore[arg-type]
-        raise loaded.error(field or "(root)", msg, _FIXES.get(err["type"], "see the golden-path template")) from None
+        unparsed = LoadedScenario(scenario=None, path=path, contract_sha256="", lines=lines)  # type: ignore[arg-type]
+        return None, _schema_errors(exc, unparsed)
     return LoadedScenario(scenario=scenario, path=path,
-                          contract_sha256=hashlib.sha256(raw).hexdigest(), lines=lines)
+                          contract_sha256=hashlib.sha256(raw).hexdigest(), lines=lines), []
+
+
+def parse_scenario(path: str | Path) -> LoadedScenario:
+    """Parse and schema-check a contract (no cross-field rules: see `validate_scenario`)."""
+    loaded, errors = read_scenario(path)
+    if errors:
+        raise errors[0]
+    assert loaded is not None
+    return loaded

@@ -13,10 +13,10 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 
-from ._contract import STANDARD_ACTIVITIES
+from ._contract import STANDARD_ACTIVITIES, identity_problem
 from ._dataset import file_sha256
 from ._errors import InputError
-from ._load import LoadedScenario, parse_scenario
+from ._load import IDENTITY_FIX, LoadedScenario, read_scenario
 
 Rule = Callable[[LoadedScenario], Iterable[InputError]]
 RULES: dict[str, Rule] = {}
@@ -69,6 +69,29 @@ def _raci(ls: LoadedScenario) -> Iterator[InputError]:
             yield ls.error(f"raci.{activity}.accountable",
                            f"activity {activity!r} has {len(accountable)} accountable people; "
                            "it needs exactly one", "name exactly one accountable identity")
+
+
+@rule("identities")
+def _identities(ls: LoadedScenario) -> Iterator[InputError]:
+    """Everyone named in RACI, the escalation path and the section owners is a real identity:
+    a scaffold's FILL-ME placeholders fail here as well as in `owners`."""
+    s = ls.scenario
+    named: list[tuple[str, str]] = [(f"escalation_path.{i}", who) for i, who in enumerate(s.escalation_path)]
+    for section in ("route_policy", "context_budget", "tool_policy", "cache_strategy", "prompt_family"):
+        owner = getattr(s, section).owner
+        if owner:
+            named.append((f"{section}.owner", owner))
+    for activity, entry in s.raci.items():
+        for part in ("responsible", "consulted", "informed"):
+            named += [(f"raci.{activity}.{part}.{i}", who) for i, who in enumerate(getattr(entry, part))]
+        if isinstance(entry.accountable, str):
+            named.append((f"raci.{activity}.accountable", entry.accountable))
+        else:
+            named += [(f"raci.{activity}.accountable.{i}", who) for i, who in enumerate(entry.accountable)]
+    for field, who in named:
+        problem = identity_problem(who)
+        if problem:
+            yield ls.error(field, problem, IDENTITY_FIX)
 
 
 @rule("escalation_path")
@@ -126,6 +149,46 @@ def _models(ls: LoadedScenario) -> Iterator[InputError]:
             yield ls.error(f"prompt_family.versions.{entry.prompt_version}.completion",
                            f"model entry {name!r} is completion-style but the prompt version has no "
                            "completion template", "add a `completion:` template")
+
+
+@rule("route_policy")
+def _route(ls: LoadedScenario) -> Iterator[InputError]:
+    fallback = ls.scenario.route_policy.fallback
+    if fallback is not None and fallback not in ls.scenario.models:
+        yield ls.error("route_policy.fallback", f"fallback {fallback!r} is not a model entry",
+                       f"use one of: {', '.join(ls.scenario.models)}")
+
+
+@rule("task_and_scoring")
+def _task_scoring(ls: LoadedScenario) -> Iterator[InputError]:
+    s = ls.scenario
+    if s.task.kind == "label" and not s.task.labels:
+        yield ls.error("task.labels", "a label task needs its label set", "list the labels under task.labels")
+    if s.task.kind == "json":
+        if not s.task.json_schema:
+            yield ls.error("task.json_schema", "a json task needs the JSON schema answers must match",
+                           "add task.json_schema")
+        else:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(s.task.json_schema)
+            except jsonschema.SchemaError as exc:
+                yield ls.error("task.json_schema", f"not a valid JSON schema: {exc.message}",
+                               "fix the schema (JSON Schema draft 2020-12)")
+    names = [spec.name for spec in s.scoring.scorers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield ls.error(f"scoring.scorers.{i}.name", f"scorer name {name!r} is used twice",
+                           "give every scorer its own name")
+    acceptance = s.scoring.acceptance
+    for i, name in enumerate(acceptance.scorers or []):
+        if name not in names:
+            yield ls.error(f"scoring.acceptance.scorers.{i}", f"acceptance names unknown scorer {name!r}",
+                           f"use one of: {', '.join(names)}")
+    if acceptance.mode == "weighted" and acceptance.threshold is None:
+        yield ls.error("scoring.acceptance.threshold", "weighted acceptance needs a threshold",
+                       "add scoring.acceptance.threshold in [0, 1]")
 
 
 @rule("context_budget")
@@ -217,10 +280,21 @@ def check_scenario(loaded: LoadedScenario) -> list[InputError]:
     return [err for fn in RULES.values() for err in fn(loaded)]
 
 
+def scenario_errors(path: str | Path) -> list[InputError]:
+    """Every problem of a contract file: all schema violations, or (once the schema holds) every
+    rule violation. Empty when the contract is valid."""
+    loaded, errors = read_scenario(path)
+    if loaded is None:
+        return errors
+    return check_scenario(loaded)
+
+
 def validate_scenario(path: str | Path) -> LoadedScenario:
     """Parse and check a contract; raise the first violation as an `InputError`."""
-    loaded = parse_scenario(path)
-    errors = check_scenario(loaded)
+    loaded, errors = read_scenario(path)
+    if loaded is not None:
+        errors = check_scenario(loaded)
     if errors:
         raise errors[0]
+    assert loaded is not None
     return loaded

@@ -1,0 +1,491 @@
+"""The gate: checks built from the contract, a decision policy, and the verdict.
+
+A check is a function from a `GateContext` to `Check`s, registered by name (Kayenta style: one
+small unit per check). Value checks judge the candidate alone; change checks judge it against the
+incumbent. Every check carries its value, interval, threshold, direction, status and a reason.
+
+Three-way status of a thresholded check (interval at the contract's confidence):
+    pass          the whole interval is on the good side of the threshold
+    fail          the whole interval is on the bad side
+    inconclusive  the interval straddles the threshold (the data cannot decide), or the contract
+                  sets the threshold but the records carry no evidence for it
+    skipped       the contract sets no threshold for it
+Decision policy (in this order):
+    FAIL          any check fails. A failing *critical* check (contract `critical:`, by check
+                  name or family before ':') is a veto: it is listed in `vetoed_by`, and the
+                  release stage may never waive it with an exception.
+    INCONCLUSIVE  no check fails, at least one is inconclusive
+    PASS          every check passes or is skipped
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scenarios import InputError, Scenario
+
+from . import stats
+from ._scorers import disallowed_tool_calls
+from ._scoring import ScoredRecords, _scenario_of, cases_frame, score_records
+from ._verdict import Check, ModelSide, Verdict
+
+POLICY = ("FAIL if any check fails (failing critical checks are vetoes, never waivable); "
+          "INCONCLUSIVE if none fails and any is inconclusive; PASS otherwise. A thresholded "
+          "check passes when its whole interval is on the good side, fails when wholly on the "
+          "bad side, and is inconclusive when it straddles or lacks evidence.")
+
+
+@dataclass
+class GateContext:
+    """Everything a check may look at. Statistics are computed once, on first use."""
+
+    scenario: Scenario
+    candidate: ScoredRecords
+    incumbent: ScoredRecords
+    candidate_meta: dict[str, Any]
+    incumbent_meta: dict[str, Any]
+    seed: int
+    contract_sha256: str = ""
+    dataset_sha256: str = ""
+    cases_total: int = 0
+    prior_checks: list[Check] = field(default_factory=list)  # filled before extra checks run
+
+    @property
+    def criteria(self) -> Any:
+        return self.scenario.success_criteria
+
+    @property
+    def confidence(self) -> float:
+        return float(self.criteria.confidence)
+
+    def rng(self, name: str) -> np.random.Generator:
+        """A generator per check, so adding a check never changes another check's numbers."""
+        return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
+
+    @cached_property
+    def paired(self) -> stats.PairedDifference:
+        return stats.paired_difference(self.candidate.accepted, self.incumbent.accepted, self.confidence)
+
+    @cached_property
+    def costs(self) -> stats.CostComparison | None:
+        cand = _per_example_cost(self.candidate, self.candidate_meta)
+        inc = _per_example_cost(self.incumbent, self.incumbent_meta)
+        if cand is None or inc is None:
+            return None
+        return stats.cost_comparison(self.candidate.accepted, self.incumbent.accepted, cand, inc,
+                                     confidence=self.confidence, rng=self.rng("cost"))
+
+    @cached_property
+    def slices(self) -> list[stats.SliceDifference]:
+        guard = self.criteria.slice_guard
+        columns = {f: self.candidate.cases[f].to_numpy() for f in guard.fields
+                   if f in self.candidate.cases.columns}
+        return stats.slice_differences(self.candidate.accepted, self.incumbent.accepted, columns,
+                                       margin=guard.margin, min_cases=guard.min_cases,
+                                       confidence=self.confidence)
+
+    def latency(self, column: str, side: str = "candidate", quantile: float = 0.95) -> stats.QuantileEstimate:
+        scored = self.candidate if side == "candidate" else self.incumbent
+        values = scored.records[column].to_numpy(dtype=float, na_value=np.nan)[~scored.errored]
+        return stats.quantile_interval(values, quantile, self.confidence)
+
+    @cached_property
+    def tool_violations(self) -> int:
+        allowed = set(self.scenario.tool_policy.allowed_tools)
+        if "tool_calls" not in self.candidate.records.columns:
+            return 0
+        raw = self.candidate.records["tool_calls"]
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        if len(uniques) == 0:
+            return 0
+        per_unique = np.array([len(disallowed_tool_calls(u, allowed)) for u in uniques])
+        return int(per_unique[codes[codes >= 0]].sum())
+
+
+CheckFn = Callable[[GateContext], Iterable[Check]]
+GATE_CHECKS: dict[str, CheckFn] = {}
+
+
+def gate_check(name: str) -> Callable[[CheckFn], CheckFn]:
+    """Register a built-in check (order of registration is the order in the verdict)."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        GATE_CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+def interval_status(low: float | None, high: float | None, threshold: float, direction: str) -> str:
+    """pass / fail / inconclusive for an interval against a threshold (see the module doc)."""
+    if low is None and high is None:
+        return "inconclusive"
+    if direction == ">=":
+        if low is not None and low >= threshold:
+            return "pass"
+        if high is not None and high < threshold:
+            return "fail"
+    else:
+        if high is not None and high <= threshold:
+            return "pass"
+        if low is not None and low > threshold:
+            return "fail"
+    return "inconclusive"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _make(name: str, kind: str, metric: str, value: float | None, low: float | None, high: float | None,
+          threshold: float | None, direction: str, status: str, reason: str) -> Check:
+    return Check(name=name, kind=kind, metric=metric, value=value, ci_low=low, ci_high=high,  # type: ignore[arg-type]
+                 threshold=threshold, direction=direction, status=status, critical=False,  # type: ignore[arg-type]
+                 reason=reason)
+
+
+@gate_check("min_acceptance_rate")
+def check_min_acceptance(ctx: GateContext) -> list[Check]:
+    threshold = float(ctx.criteria.min_acceptance_rate)
+    n = len(ctx.candidate)
+    accepted = int(ctx.candidate.accepted.sum())
+    low, high = stats.wilson_interval(accepted, n, ctx.confidence)
+    rate = accepted / n if n else 0.0
+    status = interval_status(low, high, threshold, ">=")
+    reason = {
+        "pass": f"acceptance {_pct(rate)} (lower bound {_pct(low)}) meets the minimum {_pct(threshold)}",
+        "fail": f"acceptance {_pct(rate)} (upper bound {_pct(high)}) is below the minimum {_pct(threshold)}",
+        "inconclusive": f"acceptance {_pct(rate)} [{_pct(low)}, {_pct(high)}] straddles the minimum "
+                        f"{_pct(threshold)}: more cases needed",
+    }[status]
+    return [_make("min_acceptance_rate", "value", "acceptance_rate", rate, low, high, threshold, ">=",
+                  status, reason)]
+
+
+@gate_check("non_inferiority")
+def check_non_inferiority(ctx: GateContext) -> list[Check]:
+    margin = float(ctx.criteria.non_inferiority_margin)
+    diff = ctx.paired
+    result = stats.non_inferiority(diff, margin)
+    span = f"{100 * diff.difference:+.1f} points [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}]"
+    reason = {
+        "pass": f"candidate is not worse than the incumbent by more than {100 * margin:.1f} points: {span}",
+        "fail": f"candidate is worse than the incumbent by more than {100 * margin:.1f} points: {span}",
+        "inconclusive": f"difference {span} straddles the margin of -{100 * margin:.1f} points: "
+                        "more cases needed",
+    }[result.status]
+    return [_make("non_inferiority", "change", "acceptance_difference", diff.difference, diff.ci_low,
+                  diff.ci_high, -margin, ">=", result.status, reason)]
+
+
+@gate_check("max_cost_per_accepted")
+def check_cost_per_accepted(ctx: GateContext) -> list[Check]:
+    ceiling = ctx.criteria.max_cost_per_accepted_usd
+    if ceiling is None:
+        return [_make("max_cost_per_accepted", "value", "cost_per_accepted_usd", None, None, None, None,
+                      "<=", "skipped", "no cost ceiling in the contract")]
+    costs = ctx.costs
+    if costs is None:
+        return [_make("max_cost_per_accepted", "value", "cost_per_accepted_usd", None, None, None, ceiling,
+                      "<=", "inconclusive", "records carry no cost: the ceiling cannot be checked")]
+    if costs.candidate_per_accepted is None:
+        return [_make("max_cost_per_accepted", "value", "cost_per_accepted_usd", None, None, None, ceiling,
+                      "<=", "fail", "no accepted outcomes: cost per accepted outcome is unbounded")]
+    low, high = costs.candidate_per_accepted_ci
+    status = interval_status(low, high, ceiling, "<=")
+    value = costs.candidate_per_accepted
+    reason = {"pass": f"${value:.6f} per accepted outcome, within the ${ceiling:g} ceiling",
+              "fail": f"${value:.6f} per accepted outcome exceeds the ${ceiling:g} ceiling",
+              "inconclusive": f"${value:.6f} per accepted outcome; its interval straddles the "
+                              f"${ceiling:g} ceiling"}[status]
+    return [_make("max_cost_per_accepted", "value", "cost_per_accepted_usd", value, low, high, ceiling, "<=",
+                  status, reason)]
+
+
+@gate_check("latency_slo")
+def check_latency(ctx: GateContext) -> list[Check]:
+    slo = ctx.criteria.latency_slo
+    out = []
+    for name, column, threshold, label in (("ttft_p95", "ttft_s", slo.ttft_p95_s, "p95 time to first token"),
+                                           ("latency_p95", "latency_s", slo.latency_p95_s, "p95 end-to-end latency")):
+        if threshold is None:
+            out.append(_make(name, "value", f"{column}_p95", None, None, None, None, "<=", "skipped",
+                             f"no {label} SLO in the contract"))
+            continue
+        if column not in ctx.candidate.records.columns:
+            est = stats.QuantileEstimate(0.95, None, None, None, 0)
+        else:
+            est = ctx.latency(column)
+        if est.n == 0:
+            out.append(_make(name, "value", f"{column}_p95", None, None, None, threshold, "<=", "inconclusive",
+                             f"records carry no {column}: the {label} SLO cannot be checked"))
+            continue
+        status = interval_status(est.ci_low, est.ci_high, threshold, "<=")
+        span = f"{est.value:.3f}s [{_s(est.ci_low)}, {_s(est.ci_high)}]"
+        reason = {"pass": f"{label} {span} within the {threshold:g}s SLO",
+                  "fail": f"{label} {span} exceeds the {threshold:g}s SLO",
+                  "inconclusive": f"{label} {span} straddles the {threshold:g}s SLO"}[status]
+        out.append(_make(name, "value", f"{column}_p95", est.value, est.ci_low, est.ci_high, threshold, "<=",
+                         status, reason))
+    return out
+
+
+def _s(x: float | None) -> str:
+    return "unbounded" if x is None else f"{x:.3f}s"
+
+
+@gate_check("tool_policy")
+def check_tool_policy(ctx: GateContext) -> list[Check]:
+    limit = int(ctx.criteria.max_tool_policy_violations)
+    count = ctx.tool_violations
+    allowed = ", ".join(ctx.scenario.tool_policy.allowed_tools) or "none"
+    status = "pass" if count <= limit else "fail"
+    reason = (f"{count} tool calls outside the policy (allowed: {allowed}; limit {limit})")
+    return [_make("tool_policy", "value", "tool_policy_violations", float(count), None, None, float(limit),
+                  "<=", status, reason)]
+
+
+@gate_check("cache_hit_rate")
+def check_cache(ctx: GateContext) -> list[Check]:
+    minimum = float(ctx.scenario.cache_strategy.min_prefix_cache_hit_rate)
+    if minimum <= 0:
+        return [_make("cache_hit_rate", "value", "prefix_cache_hit_rate", None, None, None, None, ">=",
+                      "skipped", "no cache-hit SLO in the contract")]
+    telemetry = ctx.candidate_meta.get("telemetry") or {}
+    rate = telemetry.get("prefix_cache_hit_rate")
+    if rate is None:
+        return [_make("cache_hit_rate", "value", "prefix_cache_hit_rate", None, None, None, minimum, ">=",
+                      "inconclusive", "telemetry has no prefix_cache_hit_rate: the SLO cannot be checked")]
+    rate = float(rate)
+    status = "pass" if rate >= minimum else "fail"
+    return [_make("cache_hit_rate", "value", "prefix_cache_hit_rate", rate, None, None, minimum, ">=", status,
+                  f"prefix-cache hit rate {_pct(rate)} against the {_pct(minimum)} SLO")]
+
+
+@gate_check("cost_ratio")
+def check_cost_ratio(ctx: GateContext) -> list[Check]:
+    ceiling = ctx.criteria.max_cost_ratio
+    if ceiling is None:
+        return [_make("cost_ratio", "change", "cost_per_accepted_ratio", None, None, None, None, "<=",
+                      "skipped", "no cost-ratio ceiling in the contract")]
+    costs = ctx.costs
+    if costs is None or costs.ratio is None:
+        why = "records carry no cost" if costs is None else "a model has no accepted outcomes"
+        status = "fail" if costs is not None and costs.candidate_per_accepted is None else "inconclusive"
+        return [_make("cost_ratio", "change", "cost_per_accepted_ratio", None, None, None, ceiling, "<=",
+                      status, f"{why}: the cost ratio cannot be computed")]
+    low, high = costs.ratio_ci
+    status = interval_status(low, high, ceiling, "<=")
+    span = f"{costs.ratio:.2f}x [{_x(low)}, {_x(high)}]"
+    reason = {"pass": f"candidate costs {span} the incumbent per accepted outcome, within {ceiling:g}x",
+              "fail": f"candidate costs {span} the incumbent per accepted outcome, above {ceiling:g}x",
+              "inconclusive": f"cost ratio {span} straddles the {ceiling:g}x ceiling"}[status]
+    return [_make("cost_ratio", "change", "cost_per_accepted_ratio", costs.ratio, low, high, ceiling, "<=",
+                  status, reason)]
+
+
+def _x(x: float | None) -> str:
+    return "unbounded" if x is None else f"{x:.2f}x"
+
+
+@gate_check("slice")
+def check_slices(ctx: GateContext) -> list[Check]:
+    guard = ctx.criteria.slice_guard
+    alpha = 1.0 - ctx.confidence
+    out = []
+    for s in ctx.slices:
+        if not s.tested:
+            continue
+        regressed = s.p_holm < alpha
+        span = f"{100 * s.difference:+.1f} points [{100 * s.ci_low:+.1f}, {100 * s.ci_high:+.1f}]"
+        reason = (f"{s.field}={s.value} (n={s.n}) regresses beyond {100 * guard.margin:.0f} points: {span}, "
+                  f"Holm p={s.p_holm:.3g}") if regressed else (
+            f"{s.field}={s.value} (n={s.n}): {span}, no regression beyond {100 * guard.margin:.0f} points "
+            f"(Holm p={s.p_holm:.3g})")
+        out.append(_make(f"slice:{s.field}={s.value}", "change", "slice_acceptance_difference", s.difference,
+                         s.ci_low, s.ci_high, -guard.margin, ">=", "fail" if regressed else "pass", reason))
+    return out
+
+
+# --------------------------------------------------------------------------- evidence
+def _per_example_cost(scored: ScoredRecords, meta: dict[str, Any]) -> np.ndarray | None:
+    """Per-example cost: the records' `cost_usd`, else the meta total spread evenly."""
+    n = len(scored)
+    if "cost_usd" in scored.records.columns:
+        cost = scored.records["cost_usd"].to_numpy(dtype=float, na_value=np.nan)
+        if n and not np.isnan(cost).all():
+            return np.nan_to_num(cost)
+    total = (meta.get("cost") or {}).get("total_usd")
+    if total is None or n == 0:
+        return None
+    return np.full(n, float(total) / n)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Content digest of a records frame (used when the caller has no file digest)."""
+    digest = hashlib.sha256()
+    for column in sorted(frame.columns):
+        digest.update(column.encode())
+        digest.update(pd.util.hash_pandas_object(frame[column], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _side(scored: ScoredRecords, meta: dict[str, Any]) -> ModelSide:
+    records = scored.records
+
+    def first(column: str) -> str:
+        if column in records.columns and len(records):
+            value = records[column].iloc[0]
+            return "" if value is None or value is pd.NA else str(value)
+        return ""
+
+    return ModelSide(entry=str(meta.get("model_entry") or first("model_entry")),
+                     model=str(meta.get("model") or first("model")),
+                     model_digest=str(meta.get("model_digest") or first("model_digest")),
+                     prompt_version=str(meta.get("prompt_version") or first("prompt_version")),
+                     records_sha256=str(meta.get("records_sha256") or frame_sha256(records)))
+
+
+def canonical(value: Any) -> Any:
+    """JSON-safe and stable: floats to 12 significant digits, NaN/inf to null, numpy to Python."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return float(f"{f:.12g}") if math.isfinite(f) else None
+    return value
+
+
+def _canonical_check(check: Check) -> Check:
+    return Check(**canonical(asdict(check)))
+
+
+def _side_metrics(ctx: GateContext, scored: ScoredRecords, side: str) -> dict[str, Any]:
+    n = len(scored)
+    accepted = int(scored.accepted.sum())
+    low, high = stats.wilson_interval(accepted, n, ctx.confidence)
+    out: dict[str, Any] = {"n": n, "accepted": accepted, "acceptance_rate": accepted / n if n else 0.0,
+                           "acceptance_ci": [low, high], "errors": int(scored.errored.sum()),
+                           "scorers": {name: {"pass_rate": float(col.passed.mean()) if n else 0.0,
+                                              **({"report": col.report} if col.report else {})}
+                                       for name, col in scored.results.items()}}
+    for column in ("ttft_s", "latency_s"):
+        if column in scored.records.columns:
+            est = ctx.latency(column, side)
+            out[f"{column}_p95"] = {"value": est.value, "ci": [est.ci_low, est.ci_high], "n": est.n}
+    tokens = scored.records["completion_tokens"].to_numpy(dtype=float, na_value=np.nan)
+    out["completion_tokens_total"] = float(np.nansum(tokens))
+    return out
+
+
+def _metrics(ctx: GateContext) -> dict[str, Any]:
+    paired = ctx.paired
+    metrics: dict[str, Any] = {
+        "policy": POLICY,
+        "cases_total": ctx.cases_total,
+        "candidate": _side_metrics(ctx, ctx.candidate, "candidate"),
+        "incumbent": _side_metrics(ctx, ctx.incumbent, "incumbent"),
+        "paired": paired.to_dict(),
+        "minimum_detectable_difference": {
+            "value": stats.minimum_detectable_difference(
+                paired.n, (paired.candidate_only + paired.incumbent_only) / paired.n if paired.n else 0.0,
+                confidence=ctx.confidence, power=0.8),
+            "power": 0.8,
+            "note": "smallest acceptance difference this many cases detects 80% of the time",
+        },
+        "tool_policy_violations": ctx.tool_violations,
+    }
+    costs = ctx.costs
+    if costs is not None:
+        metrics["cost"] = asdict(costs)
+    return metrics
+
+
+def _critical_family(name: str, critical: set[str]) -> bool:
+    family = name.split(":", 1)[0]
+    return name in critical or family in critical or (family == "slice" and "slice_guard" in critical) \
+        or (family in ("ttft_p95", "latency_p95") and "latency_slo" in critical)
+
+
+def decide(checks: Sequence[Check]) -> tuple[str, str, list[str]]:
+    """(decision, reason, vetoed_by) under the module's policy."""
+    failing = [c for c in checks if c.status == "fail"]
+    vetoes = [c.name for c in failing if c.critical]
+    if failing:
+        names = ", ".join(c.name for c in failing)
+        head = f"critical check failed (veto): {', '.join(vetoes)}" if vetoes else f"failed: {names}"
+        extra = [c.name for c in failing if not c.critical]
+        if vetoes and extra:
+            head += f"; also failed: {', '.join(extra)}"
+        return "FAIL", head, vetoes
+    inconclusive = [c.name for c in checks if c.status == "inconclusive"]
+    if inconclusive:
+        return "INCONCLUSIVE", "no check failed; undecided: " + ", ".join(inconclusive), []
+    return "PASS", "every check passed or was not configured", []
+
+
+def evaluate_gate(ctx: GateContext, *, extra_checks: Sequence[CheckFn] = (),
+                  sequential: dict[str, Any] | None = None) -> Verdict:
+    """Run the registered checks, then the extra ones (which see `ctx.prior_checks`), and decide."""
+    critical = set(ctx.criteria.critical)
+    checks: list[Check] = []
+    for fn in GATE_CHECKS.values():
+        checks.extend(fn(ctx))
+    ctx.prior_checks = list(checks)
+    for fn in extra_checks:
+        checks.extend(fn(ctx))
+    checks = [_canonical_check(replace(c, critical=c.critical or _critical_family(c.name, critical)))
+              for c in checks]
+    decision, reason, vetoes = decide(checks)
+    slices = [canonical({**asdict(s), "status": ("fail" if s.p_holm < 1 - ctx.confidence else "pass")
+                         if s.tested else "skipped"}) for s in ctx.slices]
+    return Verdict(
+        scenario_id=ctx.scenario.id, decision=decision, checks=checks,  # type: ignore[arg-type]
+        candidate=_side(ctx.candidate, ctx.candidate_meta), incumbent=_side(ctx.incumbent, ctx.incumbent_meta),
+        contract_sha256=ctx.contract_sha256, dataset_sha256=ctx.dataset_sha256, n=len(ctx.candidate),
+        confidence=ctx.confidence, seed=ctx.seed, metrics=canonical(_metrics(ctx)), slices=slices,
+        sequential=canonical(sequential) if sequential is not None else None,
+        reason=reason, vetoed_by=vetoes)
+
+
+def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candidate_meta: dict[str, Any] | None,
+             incumbent_records: pd.DataFrame, incumbent_meta: dict[str, Any] | None, *,
+             seed: int | None = None, extra_checks: Sequence[CheckFn] = (),
+             sequential: dict[str, Any] | None = None, require_all_cases: bool = True) -> Verdict:
+    """Score both record sets and run the gate. `loaded` is a `scenarios.LoadedScenario` (or a
+    `Scenario`); `dataset` a `ScenarioDataset` or a DataFrame of the cases. Records must cover the
+    same example ids (every case unless `require_all_cases=False`, as in sequential runs)."""
+    scenario = _scenario_of(loaded)
+    cases = cases_frame(scenario, dataset)
+    candidate = score_records(scenario, cases, candidate_records, require_all_cases=require_all_cases,
+                              side="candidate records")
+    incumbent = score_records(scenario, cases, incumbent_records, require_all_cases=require_all_cases,
+                              side="incumbent records")
+    if len(candidate) != len(incumbent) or not np.array_equal(candidate.example_ids, incumbent.example_ids):
+        only_c = sorted(set(candidate.example_ids) - set(incumbent.example_ids))[:5]
+        only_i = sorted(set(incumbent.example_ids) - set(candidate.example_ids))[:5]
+        raise InputError("candidate and incumbent records cover different example ids "
+                         f"(only candidate: {', '.join(only_c) or '-'}; only incumbent: {', '.join(only_i) or '-'})",
+                         field="example_id", fix="evaluate both models on the same cases")
+    dataset_sha = getattr(dataset, "sha256", None) or str((candidate_meta or {}).get("dataset_sha256") or "")
+    ctx = GateContext(
+        scenario=scenario, candidate=candidate, incumbent=incumbent,
+        candidate_meta=dict(candidate_meta or {}), incumbent_meta=dict(incumbent_meta or {}),
+        seed=int(scenario.success_criteria.seed if seed is None else seed),
+        contract_sha256=str(getattr(loaded, "contract_sha256", "") or ""), dataset_sha256=dataset_sha,
+        cases_total=len(cases))
+    return evaluate_gate(ctx, extra_checks=extra_checks, sequential=sequential)

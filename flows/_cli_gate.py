@@ -1,0 +1,85 @@
+"""`releasegate score`: run the gate on two record files and print the checks.
+
+Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 bad input (one line naming the file and field).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scenarios import InputError
+
+EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
+_STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}"
+
+
+def checks_table(verdict: Any) -> Table:
+    """The verdict's checks as a rich table (also used by other commands that show a verdict)."""
+    table = Table(title=f"{verdict.scenario_id}: {verdict.decision}  (n={verdict.n}, "
+                        f"confidence {verdict.confidence:g}, seed {verdict.seed})")
+    for column in ("check", "status", "value", "interval", "threshold", "reason"):
+        table.add_column(column, overflow="fold")
+    for check in verdict.checks:
+        interval = "-" if check.ci_low is None and check.ci_high is None else \
+            f"[{_fmt(check.ci_low)}, {_fmt(check.ci_high)}]"
+        threshold = "-" if check.threshold is None else f"{check.direction} {_fmt(check.threshold)}"
+        name = check.name + (" (critical)" if check.critical else "")
+        table.add_row(name, f"[{_STYLE[check.status]}]{check.status}[/]", _fmt(check.value), interval,
+                      threshold, check.reason)
+    return table
+
+
+def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
+                  seed: int | None = None, console: Console | None = None) -> int:
+    """Library form of the command: returns the exit code (raises InputError on bad input)."""
+    from evals import run_gate
+    from scenarios import file_sha256, load_dataset_for, load_scenario, read_records
+
+    console = console or Console()
+    loaded = load_scenario(scenario)
+    dataset = load_dataset_for(loaded)
+    cand_frame, cand_meta = read_records(candidate)
+    inc_frame, inc_meta = read_records(incumbent)
+    # The file digest is the records' identity in the verdict.
+    cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate)}
+    inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent)}
+    verdict = run_gate(loaded, dataset, cand_frame, cand_meta, inc_frame, inc_meta, seed=seed)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(out.suffix + ".tmp")
+        tmp.write_text(verdict.to_json())
+        tmp.replace(out)
+    console.print(checks_table(verdict))
+    console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    if out is not None:
+        console.print(f"verdict written to {out}")
+    return EXIT_CODES[verdict.decision]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("score")
+    def score(
+        scenario: str = typer.Option(..., "--scenario", help="Scenario id or path to its scenario.yaml"),
+        candidate: Path = typer.Option(..., "--candidate", help="Candidate generation records (Parquet)"),
+        incumbent: Path = typer.Option(..., "--incumbent", help="Incumbent generation records (Parquet)"),
+        out: Path | None = typer.Option(None, "--out", help="Write the verdict JSON here"),
+        seed: int | None = typer.Option(None, "--seed", help="Bootstrap seed (default: the contract's)"),
+    ) -> None:
+        """Score two record sets against the scenario and run the gate (exit 0 PASS, 1 FAIL,
+        3 INCONCLUSIVE, 2 bad input)."""
+        try:
+            code = score_command(scenario, candidate, incumbent, out, seed)
+        except InputError as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(code)

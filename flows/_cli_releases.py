@@ -1,0 +1,246 @@
+"""`releasegate keys|approve|verify|ledger|sync|promote|rollback|audit|guard`: the release commands.
+
+Thin: parse options, call `releases`, print. Exit codes: 0 ok, 1 blocked/refused/tampered,
+2 bad input (raised as InputError and printed by `flows.cli.main`).
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scenarios import InputError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
+                                               help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
+MlflowUri = Annotated[str | None, typer.Option("--mlflow-uri", envvar="RELEASEGATE_MLFLOW_URI",
+                                               help="MLflow tracking URI (default sqlite under RELEASEGATE_HOME)")]
+KeyringOpt = Annotated[Path | None, typer.Option("--keyring", help="Keyring file (default keyring.yaml at the project root)")]
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _blocked(title: str, reasons: list[str]) -> None:
+    err.print(f"[bold red]{title}[/]")
+    for r in reasons:
+        err.print(f"  - {r}")
+    raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    keys_app = typer.Typer(help="Signing keys (Ed25519) and the repository keyring.", no_args_is_help=True)
+    ledger_app = typer.Typer(help="The hash-chained release ledger.", no_args_is_help=True)
+    guard_app = typer.Typer(help="Listen for MLflow alias webhooks and audit at once.", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(guard_app, name="guard")
+
+    @keys_app.command("generate")
+    def keys_generate(
+        identity: Annotated[str, typer.Option("--identity", help="Owner identity from the contract")],
+        keyring: KeyringOpt = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace an existing key (rotation)")] = False,
+    ) -> None:
+        """Write a private key to the keys folder (0600, outside the repo) and add its public key to the keyring."""
+        from releases import default_keyring_path, generate_key
+        from releases._keys import private_key_path
+
+        entry = generate_key(identity, keyring_path=keyring, overwrite=force)
+        out.print(f"private key: {private_key_path(identity)} (mode 0600; never commit or share it)")
+        out.print(f"keyring:     {keyring or default_keyring_path()} (commit this)")
+        out.print(f"fingerprint: {entry.fingerprint}")
+        out.print(entry.public_key_pem.rstrip())
+
+    @app.command("approve")
+    def approve_cmd(
+        decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
+        role: Annotated[str, typer.Option("--role", help="product | platform (| escalation with an exception)")],
+        key: Annotated[Path, typer.Option("--key", help="Your private key .pem")],
+        keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Sign a release decision as the contract's owner for ROLE."""
+        from releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
+        from scenarios import parse_scenario, resolve_scenario_path
+
+        if role not in ("product", "platform", "escalation"):
+            raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
+        envelope = read_decision(decision)
+        private = load_private_key(key)
+        loaded = parse_scenario(resolve_scenario_path(statement_of(envelope)["predicate"]["scenario_id"]))
+        try:
+            signed, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring),
+                                         ledger=Ledger.open(ledger_url), decision_path=decision,
+                                         loaded=loaded, mlflow_uri=mlflow_uri)
+        except ApprovalRefused as exc:
+            _blocked("approval refused:", exc.reasons)
+        out.print(f"approved as {role} by {ev.payload['identity']} ({ev.payload['fingerprint'][:16]}); "
+                  f"ledger row {ev.seq}; {decision}")
+
+    @app.command("verify")
+    def verify_cmd(decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
+                   keyring: KeyringOpt = None) -> None:
+        """Print each signature's identity, role and validity (exit 1 if one does not verify)."""
+        from releases import Keyring, approval_status, read_decision, statement_of
+
+        envelope = read_decision(decision)
+        status = approval_status(envelope, Keyring.load(keyring))
+        pred = statement_of(envelope)["predicate"]
+        out.print(f"decision {status.decision_digest[:16]} scenario {pred['scenario_id']} "
+                  f"verdict {pred['verdict']['decision']}")
+        for s in status.signatures:
+            mark = "valid" if s.valid else "INVALID"
+            out.print(f"  {s.identity or '(unknown key)'}  role={','.join(s.roles) or '-'}  "
+                      f"key={s.keyid[:16]}  {mark}: {s.reason}")
+        for role in status.missing_roles:
+            out.print(f"  missing: {role} ({status.required[role]})")
+        for p in status.problems:
+            out.print(f"  problem: {p}")
+        out.print("fully approved" if status.fully_approved else "not fully approved")
+        if any(not s.valid for s in status.signatures):
+            raise typer.Exit(1)
+
+    @ledger_app.command("verify")
+    def ledger_verify(ledger_url: LedgerUrl = None) -> None:
+        """Check the hash chain: exit 1 naming every edited or deleted row."""
+        from releases import Ledger
+
+        problems = Ledger.open(ledger_url).verify()
+        if problems:
+            _blocked("ledger tampered:", problems)
+        out.print("ledger intact")
+
+    @ledger_app.command("show")
+    def ledger_show(
+        scenario: Annotated[str | None, typer.Option("--scenario")] = None,
+        event_type: Annotated[str | None, typer.Option("--type", help="Only this event type")] = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """List ledger events, oldest first."""
+        from releases import Ledger
+
+        events = Ledger.open(ledger_url).events(scenario_id=scenario, event_type=event_type)
+        for e in events:
+            if as_json:
+                d = e.to_dict()
+                d["payload"] = {k: v for k, v in d["payload"].items() if k != "envelope"}
+                out.print(json.dumps(d, sort_keys=True))
+                continue
+            brief = {k: v for k, v in e.payload.items()
+                     if k in ("alias", "version", "from_version", "to_version", "role", "identity", "verdict",
+                              "target", "reason", "candidate_entry", "actual_version", "expected_version")}
+            out.print(f"{e.seq:>5} {e.created_at[:19]} {e.scenario_id} {e.event_type:<22} "
+                      + " ".join(f"{k}={v}" for k, v in brief.items()))
+
+    @app.command("sync")
+    def sync_cmd(ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None) -> None:
+        """Push ledger events that MLflow missed (exit 1 if some still fail)."""
+        from releases import Ledger, sync
+
+        results = sync(Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+        for r in results:
+            out.print(f"row {r['seq']} {r['event_type']}: " + ("pushed" if r["ok"] else f"failed: {r['error']}"))
+        out.print(f"{sum(r['ok'] for r in results)} pushed, {sum(not r['ok'] for r in results)} failed")
+        if any(not r["ok"] for r in results):
+            raise typer.Exit(1)
+
+    @app.command("promote")
+    def promote_cmd(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        decision: Annotated[Path, typer.Option("--decision", help="The signed decision .dsse.json")],
+        alias: Annotated[str, typer.Option("--alias")] = "champion",
+        version: Annotated[str | None, typer.Option("--version", help="Model version (default: the decision's)")] = None,
+        keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Move ALIAS to the decision's model version: only with PASS and both owners' signatures."""
+        from releases import Keyring, Ledger, promote, read_decision
+
+        envelope = read_decision(decision)
+        result = promote(scenario, envelope, alias=alias, version=version, ledger=Ledger.open(ledger_url),
+                         keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
+        if result.reasons:
+            _blocked(f"promotion of {scenario} blocked ({len(result.reasons)} reasons):", result.reasons)
+        if result.note:
+            out.print(result.note)
+            return
+        out.print(f"promoted {scenario}: {alias} -> version {result.version}"
+                  + (f" (previous: {result.from_version})" if result.from_version else "")
+                  + f"; ledger row {result.event.seq if result.event else '-'}")
+
+    @app.command("rollback")
+    def rollback_cmd(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        reason: Annotated[str, typer.Option("--reason")],
+        to: Annotated[str | None, typer.Option("--to", help="Version to restore (default: last approved)")] = None,
+        target: Annotated[str, typer.Option("--target", help="model | prompt | tool_policy")] = "model",
+        alias: Annotated[str, typer.Option("--alias")] = "champion",
+        ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Move back to the last approved version (model, prompt alias or tool policy) and record it."""
+        from releases import ApprovalRefused, Ledger, rollback
+
+        try:
+            result = rollback(scenario, reason=reason, to=to, target=target, alias=alias,
+                              ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+        except ApprovalRefused as exc:
+            _blocked("rollback refused:", exc.reasons)
+        out.print(f"rolled back {result.target} of {scenario}: {result.from_version} -> {result.to_version}; "
+                  f"ledger row {result.event.seq}")
+        for note in result.notes:
+            out.print(f"next: {note}")
+
+    @app.command("audit")
+    def audit_cmd(
+        scenario: Annotated[list[str] | None, typer.Option("--scenario")] = None,
+        repair: Annotated[bool, typer.Option("--repair", help="Move drifted aliases back")] = False,
+        keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Check every alias against the ledger's promoted, fully approved versions."""
+        from releases import Keyring, Ledger, audit
+
+        report = audit(scenario or None, repair=repair, ledger=Ledger.open(ledger_url),
+                       keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
+        for sid, aliases in report.checked.items():
+            out.print(f"{sid}: " + (", ".join(f"{a}={v}" for a, v in sorted(aliases.items())) or "no aliases"))
+        for f in report.findings:
+            out.print(f"DRIFT {f.scenario_id} {f.alias}: " + "; ".join(f.reasons)
+                      + (f" -> repaired to {f.expected_version or 'no alias'}" if f.repaired else ""))
+        if not report.findings:
+            out.print("all aliases match the ledger")
+        raise typer.Exit(report.exit_code)
+
+    @guard_app.command("serve")
+    def guard_serve(
+        port: Annotated[int, typer.Option("--port")] = 8787,
+        host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+        secret_env: Annotated[str, typer.Option("--secret-env", help="Env var holding the webhook secret")] = "RELEASEGATE_WEBHOOK_SECRET",
+        repair: Annotated[bool, typer.Option("--repair/--no-repair")] = True,
+        ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Receive MLflow's model_version_alias.created webhook (HMAC-verified) and audit at once."""
+        from releases import serve_guard
+
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise InputError(f"environment variable {secret_env} is not set", field="--secret-env",
+                             fix="export the secret you gave `MlflowClient().create_webhook(..., secret=...)`")
+        server = serve_guard(secret, host=host, port=port, repair=repair, ledger_url=ledger_url,
+                             mlflow_uri=mlflow_uri, log=lambda m: err.print(m))
+        err.print(f"guard listening on http://{host}:{port}/ (model_version_alias.created)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()

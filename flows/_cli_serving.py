@@ -1,0 +1,213 @@
+"""Serving commands: `models prepare|list`, `serve`, `generate`, `profile` (library: gpu/)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scenarios import InputError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _serving_error(exc: Exception) -> None:
+    """A runtime serving failure (not bad input): message, then exit 1."""
+    err_console.print(f"[bold red]serving error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _parse_concurrency(text: str) -> list[int]:
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        levels = []
+    if not levels or any(c < 1 for c in levels):
+        raise InputError(f"--concurrency {text!r} is not a list of positive integers", field="--concurrency",
+                         fix="pass e.g. 1,2,4,8")
+    return levels
+
+
+def _entry_spec(scenario_ref: str | None, model: str, port_settings: dict) -> tuple[object, object]:
+    """(ServerSpec, ModelEntry or None) for `serve`: a contract entry, or a bare model reference."""
+    from gpu import ServerSpec
+    from scenarios import ModelEntry, load_scenario
+
+    if scenario_ref:
+        loaded = load_scenario(scenario_ref)
+        entry = loaded.scenario.model_entry(model)
+    else:
+        entry = ModelEntry(model=model, prompt_version="-", cost={"pricing": "gpu", "usd_per_hour": 0.0},
+                           serving=port_settings)
+    return ServerSpec.from_entry(entry), entry
+
+
+def register(app: typer.Typer) -> None:
+    models_app = typer.Typer(help="Packaged models: convert (prepare) and list.", no_args_is_help=True)
+    app.add_typer(models_app, name="models")
+
+    @models_app.command("prepare")
+    def models_prepare(
+        names: Annotated[Optional[list[str]], typer.Argument(help="Packaged model names (default: all)")] = None,
+        force: Annotated[bool, typer.Option(help="Convert again even if prepared")] = False,
+    ) -> None:
+        """Convert the packaged GGUF models into HF folders (idempotent) and record their digests."""
+        from gpu import prepare_models
+
+        prepare_models(names or None, force=force, echo=lambda m: console.print(m, highlight=False))
+
+    @models_app.command("list")
+    def models_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
+        """Name, path, weight digest, prompt style and max length of each packaged model."""
+        from gpu import list_models
+
+        rows = list_models()
+        if as_json:
+            print(json.dumps(rows, indent=2))
+            return
+        table = Table("name", "prepared", "path", "digest", "prompt style", "max len")
+        for r in rows:
+            table.add_row(r["name"], "yes" if r["prepared"] else "no", r["path"],
+                          r["digest"][:16] or "-", r["prompt_style"], str(r["max_model_len"]))
+        console.print(table)
+
+    @app.command("serve")
+    def serve(
+        model: Annotated[str, typer.Argument(help="Model (packaged name, folder, hub id) or, with --scenario, an entry")],
+        scenario: Annotated[Optional[str], typer.Option(help="Take serving settings from this scenario's entry")] = None,
+        port: Annotated[Optional[int], typer.Option(help="Port (default: a free one)")] = None,
+        host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
+        dtype: Annotated[str, typer.Option(help="--dtype for vLLM")] = "bfloat16",
+        max_model_len: Annotated[int, typer.Option(help="--max-model-len for vLLM")] = 2048,
+        startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 600.0,
+    ) -> None:
+        """Run a vLLM server in the foreground (Ctrl-C stops it); `generate` reuses it."""
+        from gpu import ServingError, VllmServer
+
+        spec, _ = _entry_spec(scenario, model, {"dtype": dtype, "max_model_len": max_model_len})
+        server = VllmServer(spec, port=port, host=host, startup_timeout_s=startup_timeout, state_file=True)
+        console.print(f"starting vLLM for {spec.served_name} ({spec.device}) on {server.base_url}; "
+                      f"log {server.log_path}", highlight=False)
+        try:
+            endpoint = server.start()
+            console.print(f"ready in {server.startup_s:.1f} s: {endpoint.base_url} (model {endpoint.model}); "
+                          "Ctrl-C to stop", highlight=False)
+            code = server.wait()
+            err_console.print(f"vLLM exited with code {code}; log tail:\n{server.log_tail()}", highlight=False)
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            console.print("stopping")
+        except ServingError as exc:
+            _serving_error(exc)
+        finally:
+            server.stop()
+
+    @app.command("generate")
+    def generate(
+        scenario: Annotated[str, typer.Option(help="Scenario id or path")],
+        model: Annotated[str, typer.Option(help="Model entry of the contract, e.g. smollm2-v1")],
+        endpoint: Annotated[Optional[list[str]], typer.Option(help="Attach to URL(s) (repeat for replicas)")] = None,
+        limit: Annotated[Optional[int], typer.Option(help="Only the first N cases")] = None,
+        out: Annotated[Optional[Path], typer.Option(help="Parquet output (default under state dir)")] = None,
+        concurrency: Annotated[Optional[int], typer.Option(help="Override the entry's concurrency")] = None,
+        no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the cache")] = False,
+    ) -> None:
+        """Generate records for a scenario's cases with one model entry (cached, resumable)."""
+        from gpu import ServingError, generate_records
+        from scenarios import load_dataset_for, load_scenario, state_dir, write_records
+
+        loaded = load_scenario(scenario)
+        loaded.scenario.model_entry(model)  # unknown entry: InputError before any work
+        dataset = load_dataset_for(loaded)
+        path = out or state_dir() / "records" / loaded.scenario.id / f"{model}.parquet"
+        try:
+            frame, meta = generate_records(loaded, dataset, model, endpoint=endpoint or None, limit=limit,
+                                           cache=not no_cache, concurrency=concurrency, progress=True)
+        except ServingError as exc:
+            _serving_error(exc)
+        write_records(frame, path, meta)
+        counts = meta["counts"]
+        ok = frame[frame["error"].isna()]
+        console.print(
+            f"{counts['cases']} cases: {counts['generated']} generated, {counts['cached']} cached, "
+            f"{counts['errors']} errors; cost ${meta['cost']['total_usd']:.6f}; "
+            f"latency p50 {ok['latency_s'].median():.2f} s -> {path}", highlight=False)
+        if counts["errors"]:
+            sys.exit(1)
+
+    @app.command("profile")
+    def profile(
+        scenario: Annotated[str, typer.Option(help="Scenario id or path (prompts and latency SLO)")],
+        model: Annotated[Optional[str], typer.Option(help="Model entry to serve and profile")] = None,
+        endpoint: Annotated[Optional[str], typer.Option(help="Profile an existing endpoint instead")] = None,
+        concurrency: Annotated[str, typer.Option(help="Comma-separated levels")] = "1,2,4,8",
+        requests: Annotated[Optional[int], typer.Option(help="Requests per level (default 2 x level, >= 8)")] = None,
+        max_tokens: Annotated[Optional[int], typer.Option(help="Default: the contract's max output tokens")] = None,
+        target_rps: Annotated[float, typer.Option(help="Request rate to plan capacity for")] = 1.0,
+        json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the profile as JSON")] = None,
+    ) -> None:
+        """TTFT, inter-token and end-to-end latency (p50/p95/p99), throughput, goodput, capacity plan."""
+        from gpu import (ServerSpec, ServingError, VllmServer, attach, find_running_server,
+                         profile_endpoint, select_cases)
+        from scenarios import load_dataset_for, load_scenario, render_prompt
+
+        levels = _parse_concurrency(concurrency)
+        if not model and not endpoint:
+            raise InputError("pass --model ENTRY or --endpoint URL", field="--model", fix="name what to profile")
+        loaded = load_scenario(scenario)
+        s = loaded.scenario
+        entry_name = model or s.incumbent
+        entry = s.model_entry(entry_name)
+        dataset = load_dataset_for(loaded)
+        prompts = [render_prompt(s, entry_name, r) for r in select_cases(dataset)]
+        slo = s.success_criteria.latency_slo
+        server = None
+        try:
+            if endpoint:
+                ep = attach(endpoint, model=entry.model, api_key_env=entry.api_key_env)
+            elif entry.endpoint:
+                ep = attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env)
+            else:
+                spec = ServerSpec.from_entry(entry)
+                ep = find_running_server(spec)
+                if ep is None:
+                    server = VllmServer(spec)
+                    console.print(f"starting vLLM for {spec.served_name}", highlight=False)
+                    ep = server.start()
+            report = profile_endpoint(
+                ep, prompts, concurrencies=levels, requests_per_level=requests,
+                sampling={"temperature": s.sampling.temperature, "top_p": s.sampling.top_p},
+                max_tokens=max_tokens or s.context_budget.max_output_tokens,
+                ttft_slo_s=slo.ttft_p95_s, latency_slo_s=slo.latency_p95_s, target_rps=target_rps,
+                on_level=lambda lv: console.print(f"concurrency {lv.concurrency}: {lv.throughput_rps:.2f} req/s",
+                                                  highlight=False))
+        except ServingError as exc:
+            _serving_error(exc)
+        finally:
+            if server is not None:
+                server.stop()
+
+        def ms(v: float | None) -> str:
+            return "-" if v is None else f"{v * 1000:.0f}"
+
+        table = Table("conc", "req", "err", "TTFT p50/p95/p99 ms", "ITL p50/p95/p99 ms", "e2e p50/p95/p99 ms",
+                      "req/s", "tok/s", "goodput req/s", "SLO", title=f"profile of {report.model} at {report.endpoint}")
+        for lv in report.levels:
+            table.add_row(str(lv.concurrency), str(lv.requests), str(lv.errors),
+                          "/".join(ms(lv.ttft_s[k]) for k in ("p50", "p95", "p99")),
+                          "/".join(ms(lv.itl_s[k]) for k in ("p50", "p95", "p99")),
+                          "/".join(ms(lv.latency_s[k]) for k in ("p50", "p95", "p99")),
+                          f"{lv.throughput_rps:.2f}", f"{lv.output_tokens_per_s:.1f}", f"{lv.goodput_rps:.2f}",
+                          "meets" if lv.meets_slo else "misses")
+        console.print(table)
+        if report.capacity:
+            console.print(f"capacity for {target_rps} req/s: {report.capacity.note}", highlight=False)
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report.to_dict(), indent=2))
+            console.print(f"JSON -> {json_out}", highlight=False)

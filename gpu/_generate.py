@@ -1,0 +1,281 @@
+"""Generation: render a scenario's prompts for a model entry, serve them, record the outcomes.
+
+`generate_records` is the library function that `releasegate generate` and the flows call:
+1. select the cases (all, the first `limit`, or `ids` in the given order);
+2. render each with `scenarios.render_prompt` and look it up in the generation cache;
+3. only if something is missing, find an endpoint: the one(s) given, the entry's attached
+   endpoint, a live `releasegate serve` server for the same weights and settings, or a managed
+   vLLM server started for this run and stopped when it ends;
+4. stream the missing requests with bounded concurrency (per endpoint), committing each finished
+   one to the cache at once; cases are split round-robin across several endpoints (replicas);
+5. build the records (columns of `scenarios.RECORD_COLUMNS`), allocate the cost, attach telemetry.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+
+from scenarios import InputError, render_prompt
+
+from ._cache import GenerationCache, cache_key
+from ._client import Outcome, generate_one
+from ._cost import Row, allocate
+from ._models import resolve_model
+from ._server import Endpoint, ServerSpec, VllmServer, attach, find_running_server
+from ._telemetry import GaugeSampler, ascrape, summarize
+
+EndpointLike = Endpoint | str
+OnResult = Callable[[str, dict[str, Any]], None]
+
+
+def select_cases(dataset: Any, *, limit: int | None = None, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of `dataset` for `ids` (in that order) or the first `limit` rows (file order)."""
+    by_id = {str(r[dataset.id_field]): r for r in dataset.rows}
+    if ids is not None:
+        unknown = [i for i in ids if str(i) not in by_id]
+        if unknown:
+            raise InputError(f"unknown example id {unknown[0]!r} ({len(unknown)} unknown)", field="ids",
+                             fix="pass ids that exist in the scenario's dataset")
+        rows = [by_id[str(i)] for i in ids]
+    else:
+        rows = list(dataset.rows)
+    if limit is not None:
+        if limit < 1:
+            raise InputError(f"--limit must be at least 1, got {limit}", field="--limit", fix="pass a positive number")
+        rows = rows[:limit]
+    return rows
+
+
+def split_cases(ids: Sequence[str], n: int) -> list[list[str]]:
+    """Round-robin split of example ids over `n` replicas (balanced to within one case)."""
+    if n < 1:
+        raise ValueError("n must be >= 1")
+    return [list(ids[i::n]) for i in range(n)]
+
+
+def _sampling(scenario: Any) -> dict[str, Any]:
+    s = scenario.sampling
+    sampling: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p}
+    if s.seed is not None:
+        sampling["seed"] = s.seed
+    return sampling
+
+
+def _model_identity(entry: Any, spec: ServerSpec | None, endpoints: list[Endpoint] | None) -> dict[str, Any]:
+    """The model part of the cache key: weights + server settings, or the attached endpoint."""
+    if spec is not None:
+        return {"digest": spec.model.digest or spec.model.path, "server": spec.settings()}
+    assert endpoints
+    first = endpoints[0]
+    return {"digest": first.model_digest or entry.model, "server": first.settings}
+
+
+def _to_endpoints(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any, digest: str) -> list[Endpoint] | None:
+    if endpoint is None:
+        if entry.endpoint:
+            return [attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env, model_digest=digest)]
+        return None
+    items = [endpoint] if isinstance(endpoint, (Endpoint, str)) else list(endpoint)
+    return [e if isinstance(e, Endpoint) else
+            attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=digest) for e in items]
+
+
+def _local_digest(entry: Any) -> str:
+    """Digest of the entry's weights when they are known here (an attached server may serve them)."""
+    try:
+        return resolve_model(entry.model).digest
+    except InputError:
+        return ""
+
+
+def generate_records(
+    loaded: Any,
+    dataset: Any,
+    entry_name: str,
+    *,
+    endpoint: EndpointLike | Sequence[EndpointLike] | None = None,
+    limit: int | None = None,
+    ids: Sequence[str] | None = None,
+    cache: GenerationCache | bool = True,
+    progress: bool = True,
+    concurrency: int | None = None,
+    on_result: OnResult | None = None,
+    max_attempts: int = 4,
+    backoff_s: float = 0.5,
+    request_timeout_s: float = 300.0,
+) -> tuple[Any, dict[str, Any]]:
+    """Generate (or fetch from the cache) one record per case. Returns (DataFrame, meta).
+
+    `loaded` is a `scenarios.LoadedScenario`, `dataset` its `ScenarioDataset`. `endpoint`: a URL,
+    an `Endpoint`, or a list of them (replicas; cases split round-robin). Without one, a live
+    `releasegate serve` server is reused or a vLLM server is started and stopped for the run.
+    `cache=False` disables the cache; `on_result(example_id, record)` is called as each case ends.
+    """
+    import pandas as pd
+
+    scenario = loaded.scenario
+    entry = scenario.model_entry(entry_name)
+    rows = select_cases(dataset, limit=limit, ids=ids)
+    sampling = _sampling(scenario)
+    max_tokens = scenario.context_budget.max_output_tokens
+    prompts = {str(r[dataset.id_field]): render_prompt(scenario, entry_name, r) for r in rows}
+
+    endpoints = _to_endpoints(endpoint, entry, _local_digest(entry))
+    spec = ServerSpec.from_entry(entry) if endpoints is None else None
+    model_digest = spec.model.digest if spec else endpoints[0].model_digest  # type: ignore[index]
+    identity = _model_identity(entry, spec, endpoints)
+    keys = {eid: cache_key(identity, p, sampling, max_tokens) for eid, p in prompts.items()}
+
+    store: GenerationCache | None = (cache if isinstance(cache, GenerationCache)
+                                     else GenerationCache() if cache else None)
+    cached = store.get_many(list(set(keys.values()))) if store else {}
+    missing = [eid for eid in prompts if keys[eid] not in cached]
+
+    serving: dict[str, Any] = {**(spec.settings() if spec else endpoints[0].settings),  # type: ignore[index]
+                               "concurrency": concurrency or entry.serving.concurrency}
+    outcomes: dict[str, Outcome] = {}
+    telemetry: dict[str, Any] = {"available": False, "reason": "no request sent (all cached)"}
+    serving_seconds = 0.0
+    server: VllmServer | None = None
+    try:
+        if missing:
+            if endpoints is None:
+                assert spec is not None
+                reused = find_running_server(spec)
+                if reused is not None:
+                    endpoints = [reused]
+                else:
+                    server = VllmServer(spec)
+                    endpoints = [server.start()]
+                    serving["startup_s"] = round(server.startup_s or 0.0, 2)
+            serving["endpoints"] = [e.base_url for e in endpoints]
+            serving["endpoint_kind"] = endpoints[0].kind
+            outcomes, serving_seconds, telemetry = asyncio.run(_run(
+                missing, prompts, keys, endpoints, sampling, max_tokens,
+                concurrency or entry.serving.concurrency, store, on_result, progress,
+                max_attempts, backoff_s, request_timeout_s, label=f"{scenario.id}/{entry_name}"))
+    finally:
+        if server is not None:
+            server.stop()
+
+    records: list[dict[str, Any]] = []
+    cost_rows: list[Row] = []
+    for eid in prompts:
+        key = keys[eid]
+        if eid in outcomes:
+            o = outcomes[eid]
+            rec = {"output": o.output, "prompt_tokens": o.prompt_tokens, "completion_tokens": o.completion_tokens,
+                   "ttft_s": o.ttft_s, "latency_s": o.latency_s, "finish_reason": o.finish_reason,
+                   "error": o.error, "tool_calls": json.dumps(o.tool_calls) if o.tool_calls else None,
+                   "cached": False}
+            cost_rows.append(Row(eid, o.prompt_tokens or 0, o.completion_tokens or 0, True, o.ok, None))
+        else:
+            c = cached[key]
+            rec = {k: c.get(k) for k in ("output", "prompt_tokens", "completion_tokens", "ttft_s", "latency_s",
+                                         "finish_reason", "tool_calls")}
+            rec.update(error=None, cached=True)
+            cost_rows.append(Row(eid, c.get("prompt_tokens") or 0, c.get("completion_tokens") or 0, False, True,
+                                 c.get("cost_usd")))
+        records.append({"example_id": eid, "model_entry": entry_name, "model": entry.model,
+                        "model_digest": model_digest, "prompt_version": entry.prompt_version, **rec})
+
+    replicas = len(endpoints) if endpoints else 1
+    costs, cost_block = allocate(entry.cost, cost_rows, serving_seconds, replicas=replicas)
+    for record in records:
+        record["cost_usd"] = costs[record["example_id"]]
+    if store:
+        # Fresh rows' allocated cost is stored with them: a rerun reports what they cost to make.
+        # Crash leftovers (cached, never priced) are priced now too.
+        store.set_costs({keys[r.key]: costs[r.key] for r in cost_rows
+                         if (r.fresh and r.ok) or (not r.fresh and r.stored_cost is None)})
+        if not isinstance(cache, GenerationCache):
+            store.close()
+
+    frame = pd.DataFrame.from_records(records)
+    n_errors = sum(1 for r in records if r["error"])
+    meta = {
+        "scenario_id": scenario.id,
+        "model_entry": entry_name,
+        "model": entry.model,
+        "model_digest": model_digest,
+        "prompt_version": entry.prompt_version,
+        "prompt_style": entry.prompt_style,
+        "dataset_sha256": dataset.sha256,
+        "contract_sha256": loaded.contract_sha256,
+        "serving": serving,
+        "sampling": {**sampling, "max_tokens": max_tokens},
+        "cost": cost_block,
+        "telemetry": telemetry,
+        "counts": {"cases": len(records), "cached": len(records) - len(outcomes), "generated": len(outcomes),
+                   "errors": n_errors},
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return frame, meta
+
+
+async def _run(missing: list[str], prompts: dict[str, Any], keys: dict[str, str], endpoints: list[Endpoint],
+               sampling: dict[str, Any], max_tokens: int, concurrency: int, store: GenerationCache | None,
+               on_result: OnResult | None, progress: bool, max_attempts: int, backoff_s: float,
+               request_timeout_s: float, label: str) -> tuple[dict[str, Outcome], float, dict[str, Any]]:
+    """Send the missing requests; returns (outcomes by id, serving seconds, telemetry)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    outcomes: dict[str, Outcome] = {}
+    shares = split_cases(missing, len(endpoints))
+    timeout = httpx.Timeout(request_timeout_s, connect=10.0)
+    limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
+    clients = [httpx.AsyncClient(timeout=timeout, limits=limits) for _ in endpoints]
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[errors]} errors"), TimeElapsedColumn(), disable=not progress,
+                   transient=False)
+    try:
+        befores = [await ascrape(c, e.root_url, e.headers()) for c, e in zip(clients, endpoints)]
+        samplers = [GaugeSampler(c, e.root_url, e.headers()) for c, e in zip(clients, endpoints)]
+        for sampler, before in zip(samplers, befores):
+            if before is not None:
+                sampler.start()
+        with bar:
+            task = bar.add_task(label, total=len(missing), errors=0)
+            errors = 0
+
+            async def one(client: httpx.AsyncClient, ep: Endpoint, sem: asyncio.Semaphore, eid: str) -> None:
+                nonlocal errors
+                async with sem:
+                    outcome = await generate_one(client, ep, prompts[eid], sampling, max_tokens,
+                                                 max_attempts=max_attempts, backoff_s=backoff_s)
+                outcomes[eid] = outcome
+                record = {"output": outcome.output, "prompt_tokens": outcome.prompt_tokens,
+                          "completion_tokens": outcome.completion_tokens, "ttft_s": outcome.ttft_s,
+                          "latency_s": outcome.latency_s, "finish_reason": outcome.finish_reason,
+                          "tool_calls": json.dumps(outcome.tool_calls) if outcome.tool_calls else None}
+                if outcome.ok and store is not None:
+                    store.put(keys[eid], record)  # committed now: a crash after this loses nothing
+                errors += 0 if outcome.ok else 1
+                bar.update(task, advance=1, errors=errors)
+                if on_result is not None:
+                    on_result(eid, {**record, "error": outcome.error})
+
+            started = time.perf_counter()
+            jobs = []
+            for client, ep, share in zip(clients, endpoints, shares):
+                sem = asyncio.Semaphore(concurrency)  # per endpoint: each replica gets the entry's concurrency
+                jobs += [one(client, ep, sem, eid) for eid in share]
+            await asyncio.gather(*jobs)
+            serving_seconds = time.perf_counter() - started
+        for sampler in samplers:
+            await sampler.stop()
+        afters = [await ascrape(c, e.root_url, e.headers()) for c, e in zip(clients, endpoints)]
+    finally:
+        for client in clients:
+            await client.aclose()
+    telemetry = summarize(befores[0], afters[0], samplers[0])
+    if len(endpoints) > 1:
+        telemetry = {"available": telemetry.get("available", False), "replicas": [
+            summarize(b, a, s) for b, a, s in zip(befores, afters, samplers)]}
+    return outcomes, serving_seconds, telemetry

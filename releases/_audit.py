@@ -1,0 +1,211 @@
+"""Audit of registry aliases against the ledger, and the MLflow webhook guard.
+
+An alias is legitimate when it equals the ledger's expected alias state (the last alias-moving
+event) AND the version it points at was promoted with a decision that still verifies: both
+owners' signatures valid under the keyring, PASS (or a usable exception), weights matching.
+Anything else is drift: reported (ledger `alias_drift_detected`) and, with repair, moved back to
+the ledger's state (`alias_repaired`).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from scenarios import scenario_paths
+
+from . import _registry as reg
+from ._decision import approval_status, decision_digest, statement_of, verdict_gate_reasons
+from ._keys import Keyring
+from ._ledger import Ledger
+from ._release import ALIAS_EVENTS, expected_aliases
+
+# MLflow 3.17.2 (mlflow/webhooks/constants.py, delivery.py): HMAC-SHA256 over
+# "<delivery id>.<timestamp>.<payload>", sent as "v1,<base64>".
+SIGNATURE_HEADER = "X-MLflow-Signature"
+TIMESTAMP_HEADER = "X-MLflow-Timestamp"
+DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
+MAX_CLOCK_SKEW_S = 300
+
+
+@dataclass
+class AliasFinding:
+    scenario_id: str
+    alias: str
+    actual_version: str | None
+    expected_version: str | None
+    reasons: list[str]
+    repaired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class AuditReport:
+    checked: dict[str, dict[str, str]] = field(default_factory=dict)  # scenario -> alias -> version
+    findings: list[AliasFinding] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return all(f.repaired for f in self.findings)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.clean else 1
+
+
+def _scenario_ids(ledger: Ledger) -> list[str]:
+    ids = {e.scenario_id for e in ledger.events(event_type=("evaluated", *ALIAS_EVENTS))}
+    ids |= {p.parent.name for p in scenario_paths()}
+    return sorted(ids)
+
+
+def _version_problems(ledger: Ledger, keyring: Keyring, sid: str, version: str, mv: Any,
+                      conn: Any) -> list[str]:
+    """Why `version` is not a legitimately released version ([] when it is)."""
+    promos = [e for e in ledger.events(scenario_id=sid, event_type="promoted", conn=conn)
+              if e.payload.get("version") == version]
+    if not promos:
+        return [f"version {version} was never promoted through releasegate"]
+    envelope = promos[-1].payload["envelope"]
+    problems: list[str] = []
+    status = approval_status(envelope, keyring)
+    if not status.fully_approved:
+        problems.append(f"its decision is not fully approved under the current keyring "
+                        f"(missing: {', '.join(status.missing_roles) or '-'}; {'; '.join(status.problems)})")
+    problems += verdict_gate_reasons(envelope, ledger)
+    subject = statement_of(envelope)["subject"][0]["digest"]["sha256"]
+    if mv is not None and mv.tags.get("weight_digest") != subject:
+        problems.append(f"version {version}'s weight digest no longer matches its decision")
+    if mv is not None and mv.tags.get("decision_digest") != decision_digest(envelope):
+        problems.append(f"version {version}'s decision tag no longer matches the ledger")
+    return problems
+
+
+def audit(
+    scenario_ids: list[str] | None = None, *, repair: bool = False, ledger: Ledger | None = None,
+    keyring: Keyring | None = None, mlflow_uri: str | None = None, actor: str | None = None,
+) -> AuditReport:
+    from mlflow.exceptions import MlflowException
+
+    ledger = ledger or Ledger.open()
+    keyring = keyring or Keyring.load()
+    c = reg.client(mlflow_uri)
+    report = AuditReport()
+    for sid in scenario_ids or _scenario_ids(ledger):
+        name = reg.registered_model_name(sid)
+        # Under the scenario lock: a promotion in flight has either committed or not started.
+        with ledger.scenario_lock(sid) as conn:
+            actual = reg.aliases_of(c, sid)
+            expected = expected_aliases(ledger, sid, conn)
+            report.checked[sid] = actual
+            for alias in sorted(set(actual) | set(expected)):
+                have, want = actual.get(alias), expected.get(alias)
+                reasons: list[str] = []
+                if have != want:
+                    reasons.append(f"alias {alias} points at {have or 'nothing'}, the ledger says "
+                                   f"{want or 'nothing'}: moved outside releasegate")
+                if have is not None:
+                    try:
+                        mv = c.get_model_version(name, have)
+                    except MlflowException:
+                        mv = None
+                    reasons += _version_problems(ledger, keyring, sid, have, mv, conn)
+                if not reasons:
+                    continue
+                finding = AliasFinding(sid, alias, have, want, reasons)
+                ledger.append("alias_drift_detected", sid, {
+                    "alias": alias, "actual_version": have, "expected_version": want, "reasons": reasons,
+                }, subject=f"{name}@{alias}", actor=actor, conn=conn)
+                if repair and have != want:
+                    if want is None:
+                        c.delete_registered_model_alias(name, alias)
+                    else:
+                        c.set_registered_model_alias(name, alias, want)
+                    ledger.append("alias_repaired", sid, {
+                        "target": "model", "alias": alias, "from_version": have, "to_version": want,
+                        "aliases": expected,
+                    }, subject=f"{name}@{alias}", actor=actor, conn=conn)
+                    finding.repaired = True
+                report.findings.append(finding)
+    return report
+
+
+def sign_webhook(secret: str, delivery_id: str, timestamp: str, payload: bytes) -> str:
+    """The signature MLflow 3.17.2 sends for a delivery (used by tests and `guard`)."""
+    content = f"{delivery_id}.{timestamp}.".encode() + payload
+    digest = hmac.new(secret.encode(), content, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> str | None:
+    """None if the delivery is authentic and fresh, else the reason to reject it."""
+    h = {k.lower(): v for k, v in headers.items()}
+    sig = h.get(SIGNATURE_HEADER.lower())
+    delivery = h.get(DELIVERY_ID_HEADER.lower())
+    ts = h.get(TIMESTAMP_HEADER.lower())
+    if not sig or not delivery or not ts:
+        return "missing MLflow signature headers"
+    try:
+        age = abs((now if now is not None else time.time()) - int(ts))
+    except ValueError:
+        return "bad timestamp"
+    if age > MAX_CLOCK_SKEW_S:  # a replayed old delivery
+        return f"timestamp {age:.0f}s away from now"
+    expected = sign_webhook(secret, delivery, ts, body)
+    if not hmac.compare_digest(expected.encode(), sig.encode()):
+        return "signature mismatch"
+    return None
+
+
+def handle_webhook(secret: str, headers: Mapping[str, str], body: bytes,
+                   on_alias: Callable[[str, str, str], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON answer) for one delivery; `on_alias(model, alias, version)` runs the audit."""
+    problem = verify_webhook(secret, headers, body)
+    if problem:
+        return 401, {"error": problem}
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return 400, {"error": "body is not JSON"}
+    if (message.get("entity"), message.get("action")) != ("model_version_alias", "created"):
+        return 200, {"ignored": f"{message.get('entity')}.{message.get('action')}"}
+    data = message.get("data") or {}
+    return 200, on_alias(str(data.get("name")), str(data.get("alias")), str(data.get("version")))
+
+
+def serve_guard(secret: str, *, host: str = "127.0.0.1", port: int = 8787, repair: bool = True,
+                ledger_url: str | None = None, mlflow_uri: str | None = None,
+                log: Callable[[str], None] = print) -> ThreadingHTTPServer:
+    """An HTTP server for MLflow's webhook; call `.serve_forever()` on the result."""
+    ledger = Ledger.open(ledger_url)
+
+    def on_alias(model: str, alias: str, version: str) -> dict[str, Any]:
+        report = audit([model], repair=repair, ledger=ledger, mlflow_uri=mlflow_uri, actor="releasegate-guard")
+        for f in report.findings:
+            log(f"{f.scenario_id} {f.alias}: {'; '.join(f.reasons)}" + (" -> repaired" if f.repaired else ""))
+        return {"model": model, "alias": alias, "version": version, "clean": report.clean,
+                "findings": [f.to_dict() for f in report.findings]}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, answer = handle_webhook(secret, dict(self.headers.items()), body, on_alias)
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            log(fmt % args)
+
+    return ThreadingHTTPServer((host, port), Handler)

@@ -1,0 +1,319 @@
+"""The release decision: an in-toto Statement v1 in a DSSE envelope, and its approvals.
+
+The statement's subject is the candidate model (name + sha256 of its weights); the predicate
+pins everything the decision was made on (contract, dataset, incumbent, prompt version, serving
+settings, the embedded verdict, the report digest, an exception if one is cited) and the
+identities whose signatures it needs. Roles are derived from identities, never stored beside a
+signature, so a signature cannot claim a role its signer does not hold.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from evals import Verdict
+from scenarios import InputError, LoadedScenario, state_dir
+
+from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
+from ._exceptions import resolve_exception
+from ._keys import Keyring, fingerprint
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://releasegate.dev/decision/v1"
+SIGNING_ROLES = ("product", "platform")
+ESCALATION_ROLE = "escalation"  # the escalation path's first approver, for a release despite a FAIL
+
+
+class ApprovalRefused(Exception):
+    """An approval or promotion that the rules refuse; carries every reason. CLI exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The bytes that get hashed and signed: sorted keys, no whitespace, no NaN."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False,
+                      ensure_ascii=False).encode()
+
+
+def _hex64(value: str, name: str) -> str:
+    value = value.removeprefix("sha256:").lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError(f"{name} must be a sha256 (64 hex characters), got {value!r}", field=name,
+                         fix="pass the sha256 of the model weights")
+    return value
+
+
+def build_decision(
+    loaded: LoadedScenario,
+    verdict: Verdict,
+    *,
+    candidate_model_digest: str,
+    report_sha256: str | None = None,
+    serving: dict[str, Any] | None = None,
+    exception_id: str | None = None,
+    created_at: str | None = None,
+) -> dict[str, Any]:
+    """An unsigned DSSE envelope around the decision statement for `verdict`."""
+    s = loaded.scenario
+    digest = _hex64(candidate_model_digest, "candidate_model_digest")
+    if verdict.scenario_id != s.id:
+        raise InputError(f"verdict is for scenario {verdict.scenario_id!r}, not {s.id!r}",
+                         field="scenario_id", fix="pass the verdict of this scenario")
+    if verdict.candidate.model_digest and verdict.candidate.model_digest.removeprefix("sha256:") != digest:
+        raise InputError(f"candidate digest {digest} differs from the verdict's "
+                         f"{verdict.candidate.model_digest}", field="candidate_model_digest",
+                         fix="sign the weights that were evaluated")
+    if verdict.contract_sha256 != loaded.contract_sha256:
+        raise InputError("the verdict was computed on another version of the contract "
+                         f"({verdict.contract_sha256[:12]} != {loaded.contract_sha256[:12]})",
+                         file=loaded.path, fix="re-run the evaluation on the current contract")
+    if s.owners.product is None or s.owners.platform is None:
+        raise loaded.error("owners", "a release needs a product and a platform owner",
+                           "add owners.product and owners.platform")
+    approvers = {"product": s.owners.product.id, "platform": s.owners.platform.id}
+    if exception_id:
+        if not s.escalation_path:
+            raise loaded.error("escalation_path", "a decision citing an exception needs an escalation "
+                               "approver", "add escalation_path with at least one identity")
+        approvers[ESCALATION_ROLE] = s.escalation_path[0]
+    if serving is None:
+        serving = s.model_entry(verdict.candidate.entry).serving.model_dump(mode="json")
+    verdict_dict = verdict.to_dict()
+    statement = {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": verdict.candidate.model, "digest": {"sha256": digest}}],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "scenario_id": s.id,
+            "contract_sha256": loaded.contract_sha256,
+            "dataset_sha256": verdict.dataset_sha256,
+            "candidate": {"entry": verdict.candidate.entry, "model": verdict.candidate.model,
+                          "prompt_version": verdict.candidate.prompt_version},
+            "incumbent": {"entry": verdict.incumbent.entry, "model": verdict.incumbent.model,
+                          "model_digest": verdict.incumbent.model_digest,
+                          "prompt_version": verdict.incumbent.prompt_version},
+            "prompt_family": {"name": s.prompt_family.name, "version": verdict.candidate.prompt_version},
+            "tool_policy_version": s.tool_policy.version,
+            "serving": serving,
+            "verdict": verdict_dict,
+            "verdict_sha256": hashlib.sha256(canonical_json(verdict_dict)).hexdigest(),
+            "report_sha256": report_sha256,
+            "exception_id": exception_id,
+            "approvers": approvers,
+            "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    return make_envelope(canonical_json(statement), PAYLOAD_TYPE)
+
+
+def statement_of(envelope: dict[str, Any]) -> dict[str, Any]:
+    """The in-toto statement inside an envelope, checked for shape."""
+    if envelope.get("payloadType") != PAYLOAD_TYPE:
+        raise InputError(f"payloadType is {envelope.get('payloadType')!r}, expected {PAYLOAD_TYPE}",
+                         field="payloadType", fix="pass a releasegate decision envelope")
+    try:
+        statement = json.loads(envelope_payload(envelope))
+    except ValueError:
+        raise InputError("payload is not JSON", field="payload", fix="pass a releasegate decision") from None
+    if (not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE
+            or statement.get("predicateType") != PREDICATE_TYPE
+            or not isinstance(statement.get("predicate"), dict) or not statement.get("subject")):
+        raise InputError("payload is not a releasegate decision statement", field="payload",
+                         fix=f"expected _type {STATEMENT_TYPE} and predicateType {PREDICATE_TYPE}")
+    return statement
+
+
+def decision_digest(envelope: dict[str, Any]) -> str:
+    """sha256 of the signed statement: stable while signatures are added."""
+    return hashlib.sha256(envelope_payload(envelope)).hexdigest()
+
+
+def decision_id(envelope: dict[str, Any]) -> str:
+    return decision_digest(envelope)[:16]
+
+
+def subject_digest(envelope: dict[str, Any]) -> str:
+    return statement_of(envelope)["subject"][0]["digest"]["sha256"]
+
+
+def default_decision_path(envelope: dict[str, Any]) -> Path:
+    scenario_id = statement_of(envelope)["predicate"]["scenario_id"]
+    return state_dir() / "decisions" / scenario_id / f"{decision_id(envelope)}.dsse.json"
+
+
+def write_decision(envelope: dict[str, Any], path: str | Path | None = None) -> Path:
+    """Write atomically (temp file + rename): a crash never leaves half an envelope."""
+    path = Path(path) if path else default_decision_path(envelope)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(envelope, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_decision(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        envelope = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read decision: {exc.strerror}", file=path,
+                         fix="pass a .dsse.json decision file") from None
+    except ValueError:
+        raise InputError("decision file is not JSON", file=path, fix="pass a .dsse.json decision file") from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("signatures"), list):
+        raise InputError("not a DSSE envelope (payload, payloadType, signatures)", file=path,
+                         fix="pass a .dsse.json decision file")
+    try:
+        statement_of(envelope)
+    except InputError as exc:
+        raise InputError(exc.message, file=path, field=exc.field, fix=exc.fix) from None
+    return envelope
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """One signature in an envelope: who made it, for which roles, and whether it verifies."""
+
+    keyid: str
+    identity: str | None
+    roles: tuple[str, ...]
+    valid: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"keyid": self.keyid, "fingerprint": self.keyid, "identity": self.identity,
+                "roles": list(self.roles), "valid": self.valid, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """What the report and `promote` need: who signed, for which role, what is missing."""
+
+    decision_digest: str
+    required: dict[str, str]  # role -> identity named in the decision
+    signatures: list[SignatureCheck]
+    approved: dict[str, SignatureCheck]  # role -> the valid signature that covers it
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def missing_roles(self) -> list[str]:
+        order = [*SIGNING_ROLES, ESCALATION_ROLE]
+        roles = sorted(self.required, key=lambda r: (order.index(r) if r in order else len(order), r))
+        return [r for r in roles if r not in self.approved]
+
+    @property
+    def fully_approved(self) -> bool:
+        return not self.problems and not self.missing_roles
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"decision_digest": self.decision_digest, "required": self.required,
+                "signatures": [s.to_dict() for s in self.signatures],
+                "approved": {r: s.to_dict() for r, s in self.approved.items()},
+                "missing_roles": self.missing_roles, "problems": self.problems,
+                "fully_approved": self.fully_approved}
+
+
+def approval_status(envelope: dict[str, Any], keyring: Keyring) -> ApprovalStatus:
+    predicate = statement_of(envelope)["predicate"]
+    required: dict[str, str] = dict(predicate.get("approvers") or {})
+    checks: list[SignatureCheck] = []
+    for sig in envelope.get("signatures", []):
+        keyid = str(sig.get("keyid", ""))
+        entry = keyring.by_fingerprint(keyid)
+        if entry is None:
+            checks.append(SignatureCheck(keyid, None, (), False, "key not in the keyring"))
+            continue
+        roles = tuple(r for r, who in required.items() if who == entry.identity)
+        if not signature_valid(envelope, sig, entry.key()):
+            checks.append(SignatureCheck(keyid, entry.identity, roles, False, "signature does not verify"))
+        elif not roles:
+            checks.append(SignatureCheck(keyid, entry.identity, (), True,
+                                         "valid, but the signer holds no role in this decision"))
+        else:
+            checks.append(SignatureCheck(keyid, entry.identity, roles, True, "valid"))
+    approved = {r: c for c in checks if c.valid for r in c.roles}
+    problems: list[str] = []
+    # A statement without both roles must never count as approved (it would be vacuously so).
+    for role in SIGNING_ROLES:
+        if not required.get(role):
+            problems.append(f"the decision names no {role} approver")
+    identities = list(required.values())
+    if len(set(identities)) != len(identities):
+        problems.append("one identity is named for two roles: two keys need two different people")
+    return ApprovalStatus(decision_digest(envelope), required, checks, approved, problems)
+
+
+def verdict_gate_reasons(envelope: dict[str, Any], ledger: Ledger | None) -> list[str]:
+    """Why this decision's verdict does not allow a release ([] when it does).
+
+    PASS allows it. FAIL/INCONCLUSIVE allow it only through a cited exception that the exception
+    resolver (the operating model's register) reports open and unexpired.
+    """
+    predicate = statement_of(envelope)["predicate"]
+    decision = predicate["verdict"].get("decision")
+    if decision == "PASS":
+        return []
+    exception_id = predicate.get("exception_id")
+    vetoed = predicate["verdict"].get("vetoed_by") or []
+    if vetoed:  # evals: a failing critical check is never waivable, not even by an exception
+        return [f"verdict is {decision}: critical checks failed ({', '.join(vetoed)}), "
+                "which no exception can waive"]
+    if not exception_id:
+        return [f"verdict is {decision}: only a PASS (or a cited open exception) can be released"]
+    status = resolve_exception(ledger, predicate["scenario_id"], exception_id)
+    if status.usable:
+        return []
+    return [f"verdict is {decision} and the cited exception {exception_id} cannot be used: {status.reason}"]
+
+
+def approve(
+    envelope: dict[str, Any],
+    role: str,
+    key: Ed25519PrivateKey,
+    keyring: Keyring,
+    *,
+    ledger: Ledger | None = None,
+    contract_owners: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Add `key`'s signature for `role`, or raise ApprovalRefused with every reason."""
+    predicate = statement_of(envelope)["predicate"]
+    required: dict[str, str] = predicate.get("approvers") or {}
+    fp = fingerprint(key.public_key())
+    entry = keyring.by_fingerprint(fp)
+    reasons: list[str] = []
+    if role not in required:
+        reasons.append(f"this decision has no {role!r} role (roles: {', '.join(required)})")
+    if entry is None:
+        reasons.append(f"the key {fp[:16]} is not in the keyring {keyring.path}")
+    else:
+        owner = required.get(role)
+        if owner is not None and entry.identity != owner:
+            reasons.append(f"{entry.identity} is not the {role} owner ({owner})")
+        if contract_owners is not None and role in contract_owners and contract_owners[role] != owner:
+            reasons.append(f"the contract's {role} owner is now {contract_owners[role]}, "
+                           f"the decision names {owner}: re-run the evaluation")
+        signed_other = [r for r, who in required.items() if r != role and who == entry.identity]
+        status = approval_status(envelope, keyring)
+        already = [c for c in status.signatures if c.identity == entry.identity and c.valid
+                   and set(c.roles) - {role}]
+        if signed_other or already or (status.problems and owner == entry.identity):
+            reasons.append(f"{entry.identity} already holds another role in this decision: "
+                           "one identity cannot sign both roles")
+    reasons += verdict_gate_reasons(envelope, ledger)
+    if reasons:
+        raise ApprovalRefused(reasons)
+    return sign_envelope(envelope, key)

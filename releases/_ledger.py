@@ -1,0 +1,300 @@
+"""The release ledger: an append-only, hash-chained table of events (SQLAlchemy 2 + Alembic).
+
+SQLite file `state_dir()/ledger.db` by default; PostgreSQL by URL (`RELEASEGATE_LEDGER_URL`,
+`postgresql+psycopg://...`). Each row's hash is sha256(prev_hash + canonical JSON of its content),
+with `seq` inside the content, so an edited row breaks its own hash, a deleted row leaves a gap,
+and the head row (last seq + hash, written in the same transaction) catches a deleted tail.
+
+Appends serialise on the head row (SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE). Promotions
+take a per-scenario lock for the whole check-and-move (PostgreSQL: pg_advisory_xact_lock).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import make_url
+
+from scenarios import InputError, state_dir
+
+GENESIS_HASH = "0" * 64
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# Known event types. Others (the operating model's exception_* and incident_*) are accepted as
+# long as they are snake_case: the chain does not care what an event means.
+EVENT_TYPES = (
+    "evaluated", "approved", "promoted", "rolled_back", "alias_drift_detected", "alias_repaired",
+    "synced", "exception_opened", "exception_reviewed", "exception_closed", "incident_opened",
+    "incident_action", "incident_closed",
+)
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+metadata = MetaData()
+events_table = Table(
+    "ledger_events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("scenario_id", String(200), nullable=False, index=True),
+    Column("event_type", String(64), nullable=False, index=True),
+    Column("subject", String(300), nullable=True),
+    Column("actor", String(200), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+head_table = Table(
+    "ledger_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+sync_table = Table(
+    "ledger_sync", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("target", String(32), primary_key=True),
+    Column("synced_at", String(40), nullable=False),
+    Column("detail", Text, nullable=True),
+)
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
+def event_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEvent:
+    seq: int
+    event_id: str
+    scenario_id: str
+    event_type: str
+    subject: str | None
+    actor: str | None
+    created_at: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def content(self) -> dict[str, Any]:
+        return {"seq": self.seq, "event_id": self.event_id, "scenario_id": self.scenario_id,
+                "event_type": self.event_type, "subject": self.subject, "actor": self.actor,
+                "created_at": self.created_at, "payload": self.payload}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.content(), "prev_hash": self.prev_hash, "hash": self.hash}
+
+
+def default_ledger_url() -> str:
+    env = os.environ.get("RELEASEGATE_LEDGER_URL")
+    return env if env else f"sqlite:///{state_dir() / 'ledger.db'}"
+
+
+def _normalise_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+_migrated: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+class Ledger:
+    """Handle on one ledger database. Open with `Ledger.open(url)` (runs migrations)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Ledger:
+        url = _normalise_url(url or default_ledger_url())
+        try:
+            parsed = make_url(url)
+        except Exception:
+            raise InputError(f"not a database URL: {url!r}", field="--ledger-url",
+                             fix="use sqlite:///PATH or postgresql+psycopg://user@host/db") from None
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise InputError(f"unsupported ledger database {parsed.get_backend_name()!r}",
+                             field="--ledger-url", fix="use SQLite or PostgreSQL")
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def _no_implicit_tx(dbapi_conn: Any, _record: Any) -> None:
+                dbapi_conn.isolation_level = None  # let us issue BEGIN ourselves
+
+            @event.listens_for(engine, "begin")
+            def _begin_immediate(conn: Connection) -> None:
+                # Take the write lock at BEGIN: a read-then-append cannot interleave with another.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+        ledger = cls(engine)
+        ledger._migrate(url)
+        return ledger
+
+    def _migrate(self, url: str) -> None:
+        with _migrate_lock:
+            if url in _migrated:
+                return
+            from alembic import command
+            from alembic.config import Config
+
+            cfg = Config()
+            cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+            try:
+                with self.engine.begin() as conn:
+                    if not self.is_sqlite:  # two processes opening a fresh database at once
+                        conn.execute(text("SELECT pg_advisory_xact_lock(7203391)"))
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+            except Exception as exc:
+                if isinstance(exc, InputError):
+                    raise
+                raise InputError(f"cannot open the ledger database: {type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0]}", field="--ledger-url",
+                                 fix="check RELEASEGATE_LEDGER_URL / --ledger-url and that the database is up") from None
+            _migrated.add(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def scenario_lock(self, scenario_id: str) -> Iterator[Connection]:
+        """A transaction that holds the scenario's release lock until it ends."""
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises all writers
+                key = int.from_bytes(hashlib.sha256(f"releasegate:{scenario_id}".encode()).digest()[:8],
+                                     "big", signed=True)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            yield conn
+
+    def append(self, event_type: str, scenario_id: str, payload: dict[str, Any], *,
+               subject: str | None = None, actor: str | None = None,
+               conn: Connection | None = None) -> LedgerEvent:
+        """Append one event, chained to the last one. Inside `conn`'s transaction if given."""
+        if not _EVENT_TYPE.match(event_type):
+            raise ValueError(f"event type {event_type!r} is not snake_case")
+        if conn is None:
+            with self.transaction() as own:
+                return self.append(event_type, scenario_id, payload, subject=subject, actor=actor, conn=own)
+        head = conn.execute(select(head_table.c.seq, head_table.c.hash)
+                            .where(head_table.c.id == 1).with_for_update()).one()
+        payload = json.loads(_canonical(payload))  # what is stored is what is hashed
+        ev = LedgerEvent(
+            seq=head.seq + 1, event_id=str(uuid.uuid4()), scenario_id=scenario_id,
+            event_type=event_type, subject=subject, actor=actor,
+            created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            payload=payload, prev_hash=head.hash, hash="",
+        )
+        ev = LedgerEvent(**{**ev.__dict__, "hash": event_hash(head.hash, ev.content())})
+        conn.execute(events_table.insert().values(
+            seq=ev.seq, event_id=ev.event_id, scenario_id=ev.scenario_id, event_type=ev.event_type,
+            subject=ev.subject, actor=ev.actor, created_at=ev.created_at,
+            payload=_canonical(ev.payload), prev_hash=ev.prev_hash, hash=ev.hash))
+        conn.execute(head_table.update().where(head_table.c.id == 1).values(seq=ev.seq, hash=ev.hash))
+        return ev
+
+    @staticmethod
+    def _row_to_event(row: Any) -> LedgerEvent:
+        return LedgerEvent(row.seq, row.event_id, row.scenario_id, row.event_type, row.subject,
+                           row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash)
+
+    def events(self, *, scenario_id: str | None = None, event_type: str | tuple[str, ...] | None = None,
+               conn: Connection | None = None) -> list[LedgerEvent]:
+        query = select(events_table).order_by(events_table.c.seq)
+        if scenario_id:
+            query = query.where(events_table.c.scenario_id == scenario_id)
+        if event_type:
+            types = (event_type,) if isinstance(event_type, str) else event_type
+            query = query.where(events_table.c.event_type.in_(types))
+        if conn is not None:
+            return [self._row_to_event(r) for r in conn.execute(query)]
+        with self.engine.connect() as own:
+            return [self._row_to_event(r) for r in own.execute(query)]
+
+    def verify(self) -> list[str]:
+        """Every broken link in the chain, naming the row; [] when the ledger is intact."""
+        problems: list[str] = []
+        prev_hash, expected_seq = GENESIS_HASH, 1
+        with self.engine.connect() as conn:
+            head = conn.execute(select(head_table).where(head_table.c.id == 1)).one()
+            for row in conn.execute(select(events_table).order_by(events_table.c.seq)):
+                if row.seq != expected_seq:
+                    problems.append(f"rows {expected_seq}..{row.seq - 1} are missing (deleted)"
+                                    if row.seq > expected_seq else f"row {row.seq} is out of order")
+                try:
+                    payload = json.loads(row.payload)
+                except ValueError:
+                    problems.append(f"row {row.seq} ({row.event_type}): payload is not JSON (edited)")
+                    prev_hash, expected_seq = row.hash, row.seq + 1
+                    continue
+                ev = LedgerEvent(row.seq, row.event_id, row.scenario_id, row.event_type, row.subject,
+                                 row.actor, row.created_at, payload, row.prev_hash, row.hash)
+                if row.prev_hash != prev_hash:
+                    problems.append(f"row {row.seq} ({row.event_type}): prev_hash does not match row "
+                                    f"{row.seq - 1}'s hash (a row before it was edited or deleted)")
+                if event_hash(row.prev_hash, ev.content()) != row.hash:
+                    problems.append(f"row {row.seq} ({row.event_type}, {row.event_id}): content does "
+                                    "not match its hash (edited)")
+                prev_hash, expected_seq = row.hash, row.seq + 1
+            if head.seq != expected_seq - 1 or head.hash != prev_hash:
+                problems.append(f"the ledger head says the last row is {head.seq}, the table ends at "
+                                f"{expected_seq - 1} (rows deleted at the end, or the head was edited)")
+        return problems
+
+    # --- the MLflow sync marker: operational state beside the chain, not part of it ---
+    def mark_synced(self, seq: int, target: str = "mlflow", detail: dict[str, Any] | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(sync_table.delete().where(sync_table.c.seq == seq, sync_table.c.target == target))
+            conn.execute(sync_table.insert().values(
+                seq=seq, target=target, detail=_canonical(detail or {}),
+                synced_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+
+    def synced(self, target: str = "mlflow") -> dict[int, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sync_table).where(sync_table.c.target == target))
+            return {r.seq: json.loads(r.detail or "{}") for r in rows}
+
+    def unsynced(self, event_types: tuple[str, ...], target: str = "mlflow",
+                 scenario_id: str | None = None) -> list[LedgerEvent]:
+        done = self.synced(target)
+        return [e for e in self.events(scenario_id=scenario_id, event_type=event_types) if e.seq not in done]

@@ -1,0 +1,430 @@
+"""Recording evaluations and approvals, promotion and rollback: the ledger first, then MLflow.
+
+Every alias move happens inside the scenario's ledger lock, in the same transaction as its
+ledger event: the event is appended, the alias is moved, then the transaction commits. If MLflow
+fails the event rolls back with it; if the commit fails after the move, `audit` sees the drift.
+Each alias-moving event carries `aliases`, the registered model's full alias state after it, so
+the expected state is always the last such event's payload.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from evals import Verdict
+from scenarios import (
+    InputError,
+    LoadedScenario,
+    file_sha256,
+    parse_scenario,
+    resolve_scenario_path,
+)
+
+from . import _registry as reg
+from ._decision import (
+    ApprovalRefused,
+    approval_status,
+    approve,
+    decision_digest,
+    decision_id,
+    statement_of,
+    verdict_gate_reasons,
+    write_decision,
+)
+from ._keys import Keyring, fingerprint
+from ._ledger import Ledger, LedgerEvent
+
+ALIAS_EVENTS = ("promoted", "rolled_back", "alias_repaired")
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def evaluated_event(ledger: Ledger, digest: str, conn: Any = None) -> LedgerEvent | None:
+    for ev in ledger.events(event_type="evaluated", conn=conn):
+        if ev.payload.get("decision_digest") == digest:
+            return ev
+    return None
+
+
+def record_evaluation(
+    loaded: LoadedScenario,
+    verdict: Verdict,
+    envelope: dict[str, Any],
+    *,
+    records_paths: list[str | Path] = (),  # type: ignore[assignment]
+    report_path: str | Path | None = None,
+    ledger: Ledger | None = None,
+    mlflow_uri: str | None = None,
+) -> dict[str, Any]:
+    """Write the decision file, append `evaluated` to the ledger, then project it into MLflow.
+
+    MLflow being down is not an error: the result says `mlflow_error` and `releasegate sync`
+    pushes it later. Returns ledger_seq, decision_path, decision_digest, run_id, model_version.
+    """
+    predicate = statement_of(envelope)["predicate"]
+    if predicate["scenario_id"] != loaded.scenario.id or predicate["verdict"] != verdict.to_dict():
+        raise InputError("the envelope does not carry this scenario's verdict", field="envelope",
+                         fix="build it with build_decision(loaded, verdict, ...)")
+    ledger = ledger or Ledger.open()
+    digest = decision_digest(envelope)
+    path = write_decision(envelope)
+    ev = evaluated_event(ledger, digest)
+    if ev is None:
+        ev = ledger.append("evaluated", loaded.scenario.id, {
+            "decision_digest": digest, "decision_id": decision_id(envelope), "decision_path": str(path),
+            "verdict": verdict.decision, "candidate_entry": verdict.candidate.entry,
+            "weight_digest": statement_of(envelope)["subject"][0]["digest"]["sha256"],
+            "records_paths": [str(p) for p in records_paths],
+            "report_path": str(report_path) if report_path else None,
+            "prompt_family": loaded.scenario.prompt_family.model_dump(mode="json"),
+            "envelope": envelope,
+        }, subject=digest)
+    result: dict[str, Any] = {"ledger_seq": ev.seq, "decision_path": str(path), "decision_digest": digest,
+                              "run_id": None, "model_version": None, "mlflow_error": None}
+    synced = ledger.synced().get(ev.seq)
+    if synced:
+        return {**result, **{k: synced.get(k) for k in ("run_id", "model_version")}}
+    try:
+        pushed = reg.push_evaluated(ev, mlflow_uri)
+    except Exception as exc:  # MLflow down: the ledger has it, `sync` will push it
+        return {**result, "mlflow_error": _error_line(exc)}
+    ledger.mark_synced(ev.seq, detail=pushed)
+    return {**result, "run_id": pushed["run_id"], "model_version": pushed["model_version"]}
+
+
+def record_approval(
+    envelope: dict[str, Any],
+    role: str,
+    key: Ed25519PrivateKey,
+    *,
+    keyring: Keyring,
+    ledger: Ledger,
+    decision_path: str | Path,
+    loaded: LoadedScenario | None = None,
+    mlflow_uri: str | None = None,
+) -> tuple[dict[str, Any], LedgerEvent]:
+    """Sign for `role` (refusing with every reason), write the envelope, append `approved`."""
+    owners = None
+    if loaded is not None:
+        o = loaded.scenario.owners
+        owners = {r: getattr(o, r).id for r in ("product", "platform") if getattr(o, r) is not None}
+    signed = approve(envelope, role, key, keyring, ledger=ledger, contract_owners=owners)
+    digest = decision_digest(signed)
+    if evaluated_event(ledger, digest) is None:
+        raise ApprovalRefused([f"decision {digest[:12]} is not in the ledger: record the evaluation first"])
+    write_decision(signed, decision_path)
+    entry = keyring.by_fingerprint(fingerprint(key.public_key()))
+    assert entry is not None  # approve() refused otherwise
+    ev = ledger.append("approved", statement_of(signed)["predicate"]["scenario_id"], {
+        "decision_digest": digest, "role": role, "identity": entry.identity, "fingerprint": entry.fingerprint,
+    }, subject=digest, actor=entry.identity)
+    try:
+        ledger.mark_synced(ev.seq, detail=reg.push_approved(ev, mlflow_uri))
+    except Exception:  # pushed by `sync` later
+        pass
+    return signed, ev
+
+
+def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = None) -> list[dict[str, Any]]:
+    """Push every ledger event MLflow missed, oldest first; record a `synced` event per scenario."""
+    results: list[dict[str, Any]] = []
+    for ev in ledger.unsynced(reg.SYNCED_EVENT_TYPES):
+        try:
+            detail = reg.push_event(ev, mlflow_uri)
+        except Exception as exc:
+            results.append({"seq": ev.seq, "event_type": ev.event_type, "scenario_id": ev.scenario_id,
+                            "ok": False, "error": _error_line(exc)})
+            continue
+        ledger.mark_synced(ev.seq, detail=detail)
+        results.append({"seq": ev.seq, "event_type": ev.event_type, "scenario_id": ev.scenario_id,
+                        "ok": True, **detail})
+    for scenario_id in sorted({r["scenario_id"] for r in results if r["ok"]}):
+        ledger.append("synced", scenario_id, {"target": "mlflow", "seqs": [
+            r["seq"] for r in results if r["ok"] and r["scenario_id"] == scenario_id]}, actor=actor)
+    return results
+
+
+def expected_aliases(ledger: Ledger, scenario_id: str, conn: Any = None) -> dict[str, str]:
+    """The alias state the ledger says the registered model has (from the last alias-moving event)."""
+    moves = [e for e in ledger.events(scenario_id=scenario_id, event_type=ALIAS_EVENTS, conn=conn)
+             if e.payload.get("target", "model") == "model"]
+    return dict(moves[-1].payload.get("aliases", {})) if moves else {}
+
+
+@dataclass
+class PromotionResult:
+    promoted: bool
+    reasons: list[str]
+    scenario_id: str
+    alias: str
+    version: str | None = None
+    from_version: str | None = None
+    event: LedgerEvent | None = None
+    note: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.promoted or (self.note and not self.reasons) else 1
+
+
+def _load_contract(ref: str) -> LoadedScenario:
+    # Schema only: a stale dataset must come out as a blocked reason, not a bad-input error.
+    return parse_scenario(resolve_scenario_path(ref))
+
+
+def promotion_reasons(
+    loaded: LoadedScenario, envelope: dict[str, Any], *, keyring: Keyring, ledger: Ledger,
+    model_version: Any | None,
+) -> list[str]:
+    """Every reason this decision may not move an alias to `model_version` ([] = allowed)."""
+    s = loaded.scenario
+    statement = statement_of(envelope)
+    pred = statement["predicate"]
+    reasons: list[str] = []
+    if pred["scenario_id"] != s.id:
+        reasons.append(f"the decision is for scenario {pred['scenario_id']}, not {s.id}")
+    reasons += verdict_gate_reasons(envelope, ledger)
+    status = approval_status(envelope, keyring)
+    owners = {"product": s.owners.product.id if s.owners.product else None,
+              "platform": s.owners.platform.id if s.owners.platform else None}
+    for role, owner in owners.items():
+        if status.required.get(role) != owner:
+            reasons.append(f"the decision names {status.required.get(role)} as {role} owner, "
+                           f"the contract names {owner}")
+    for role in status.missing_roles:
+        bad = [f"{c.identity or c.keyid[:16]}: {c.reason}" for c in status.signatures
+               if role in c.roles or not c.roles or not c.valid]
+        reasons.append(f"missing approval: no valid {role} signature from {status.required[role]}"
+                       + (f" (signatures seen: {'; '.join(bad)})" if bad else ""))
+    reasons += status.problems
+    signers = {c.identity for r, c in status.approved.items()}
+    if len(status.approved) >= 2 and len(signers) < len(status.approved):
+        reasons.append("one identity signed for two roles: two keys need two different people")
+    if pred["contract_sha256"] != loaded.contract_sha256:
+        reasons.append(f"stale contract: the decision was made on contract {pred['contract_sha256'][:12]}, "
+                       f"the current {loaded.path.name} is {loaded.contract_sha256[:12]}")
+    dataset = loaded.dataset_path
+    current = file_sha256(dataset) if dataset.is_file() else s.dataset.sha256
+    if pred["dataset_sha256"] != current:
+        reasons.append(f"stale dataset: the decision was made on dataset {pred['dataset_sha256'][:12]}, "
+                       f"the current {dataset.name} is {current[:12]}")
+    digest = decision_digest(envelope)
+    if evaluated_event(ledger, digest) is None:
+        reasons.append(f"decision {digest[:12]} is not recorded in the ledger")
+    subject = statement["subject"][0]["digest"]["sha256"]
+    if model_version is None:
+        reasons.append(f"no model version of {reg.registered_model_name(s.id)} carries decision "
+                       f"{digest[:12]} (run `releasegate sync`)")
+    elif model_version.tags.get("weight_digest") != subject:
+        reasons.append(f"decision replayed onto another model: its subject is {subject[:12]}, model version "
+                       f"{model_version.version} has weights {str(model_version.tags.get('weight_digest'))[:12]}")
+    return reasons
+
+
+def promote(
+    scenario: str, envelope: dict[str, Any], *, alias: str = "champion", version: str | None = None,
+    ledger: Ledger | None = None, keyring: Keyring | None = None, mlflow_uri: str | None = None,
+    actor: str | None = None,
+) -> PromotionResult:
+    """Move `alias` to the decision's model version if every release rule holds."""
+    from mlflow.exceptions import MlflowException
+
+    loaded = _load_contract(scenario)
+    sid = loaded.scenario.id
+    ledger = ledger or Ledger.open()
+    keyring = keyring or Keyring.load()
+    c = reg.client(mlflow_uri)
+    name = reg.registered_model_name(sid)
+    digest = decision_digest(envelope)
+    if version is not None:
+        try:
+            mv = c.get_model_version(name, str(version))
+        except MlflowException:
+            raise InputError(f"model {name} has no version {version}", field="--version",
+                             fix="pass a version listed in the MLflow registry") from None
+    else:
+        mv = reg.find_version_by_decision(c, sid, digest)
+    reasons = promotion_reasons(loaded, envelope, keyring=keyring, ledger=ledger, model_version=mv)
+    if reasons:
+        return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)
+    status = approval_status(envelope, keyring)
+    pred = statement_of(envelope)["predicate"]
+    try:
+        with ledger.scenario_lock(sid) as conn:
+            current = reg.get_alias_version(c, sid, alias)
+            if current is not None and str(current.version) == str(mv.version):
+                return PromotionResult(False, [], sid, alias, str(mv.version), str(mv.version),
+                                       note=f"{alias} already points at version {mv.version}")
+            aliases = expected_aliases(ledger, sid, conn)
+            aliases[alias] = str(mv.version)
+            if alias == "champion" and current is not None:
+                aliases["previous"] = str(current.version)
+            ev = ledger.append("promoted", sid, {
+                "target": "model", "alias": alias, "model_name": name, "version": str(mv.version),
+                "from_version": str(current.version) if current else None, "aliases": aliases,
+                "decision_digest": digest, "weight_digest": mv.tags.get("weight_digest"),
+                "prompt": {"name": pred["prompt_family"]["name"], "version": pred["prompt_family"]["version"],
+                           "uri": mv.tags.get("prompt_uri")},
+                "tool_policy_version": pred.get("tool_policy_version"),
+                "verdict": pred["verdict"]["decision"], "exception_id": pred.get("exception_id"),
+                "signers": [{"role": r, "identity": s.identity, "fingerprint": s.keyid}
+                            for r, s in sorted(status.approved.items())],
+                "envelope": envelope,
+            }, subject=digest, actor=actor, conn=conn)
+            c.set_registered_model_alias(name, alias, str(mv.version))
+            if alias == "champion" and current is not None:
+                c.set_registered_model_alias(name, "previous", str(current.version))
+            uri = mv.tags.get("prompt_uri")
+            if uri and alias == "champion":  # the prompt family's champion follows the model's
+                _, pname, pversion = uri.rsplit("/", 2)
+                c.set_prompt_alias(pname.split(":/")[-1], alias, int(pversion))
+    except MlflowException as exc:
+        return PromotionResult(False, [f"MLflow refused the alias move, nothing recorded: {_error_line(exc)}"],
+                               sid, alias, str(mv.version))
+    return PromotionResult(True, [], sid, alias, str(mv.version),
+                           str(current.version) if current else None, ev)
+
+
+@dataclass
+class RollbackResult:
+    target: str
+    scenario_id: str
+    from_version: str | None
+    to_version: str
+    event: LedgerEvent
+    notes: list[str] = field(default_factory=list)
+
+
+def _promotions(ledger: Ledger, sid: str, conn: Any = None) -> list[LedgerEvent]:
+    return ledger.events(scenario_id=sid, event_type="promoted", conn=conn)
+
+
+def rollback(
+    scenario: str, *, reason: str, to: str | None = None, target: str = "model", alias: str = "champion",
+    ledger: Ledger | None = None, mlflow_uri: str | None = None, actor: str | None = None,
+) -> RollbackResult:
+    """Move back to the last approved (promoted) version, or to `to` if it was approved."""
+    if not reason.strip():
+        raise InputError("a rollback needs a reason", field="--reason", fix="say what went wrong")
+    if target not in ("model", "prompt", "tool_policy"):
+        raise InputError(f"unknown rollback target {target!r}", field="--target",
+                         fix="use model, prompt or tool_policy")
+    loaded = _load_contract(scenario)
+    sid = loaded.scenario.id
+    if target not in loaded.scenario.incident_process.rollback_targets:
+        raise loaded.error("incident_process.rollback_targets", f"{target} rollback is not in the "
+                           "contract's incident process", f"add {target} to rollback_targets")
+    ledger = ledger or Ledger.open()
+    if target == "tool_policy":
+        return _rollback_tool_policy(loaded, ledger, reason=reason, to=to, actor=actor)
+    c = reg.client(mlflow_uri)
+    with ledger.scenario_lock(sid) as conn:
+        promotions = _promotions(ledger, sid, conn)
+        rolled_back = ledger.events(scenario_id=sid, event_type="rolled_back", conn=conn)
+        if target == "prompt":
+            return _rollback_prompt(loaded, c, ledger, conn, promotions, rolled_back,
+                                    reason=reason, to=to, alias=alias, actor=actor)
+        current = reg.get_alias_version(c, sid, alias)
+        cur = str(current.version) if current else None
+        approved = {e.payload["version"]: e for e in promotions}
+        bad = {e.payload.get("from_version") for e in rolled_back if e.payload.get("target") == "model"}
+        if to is not None:
+            if str(to) not in approved:
+                raise ApprovalRefused([f"version {to} was never promoted through releasegate: "
+                                       f"approved versions are {', '.join(sorted(approved)) or 'none'}"])
+            dest = str(to)
+        else:
+            order = [e.payload["version"] for e in reversed(promotions)]
+            choices = [v for v in order if v != cur and v not in bad]
+            if not choices:
+                raise ApprovalRefused([f"no earlier approved version of {sid} to roll back to"])
+            dest = choices[0]
+        if dest == cur:
+            raise ApprovalRefused([f"{alias} already points at version {dest}"])
+        aliases = expected_aliases(ledger, sid, conn)
+        aliases[alias] = dest
+        if aliases.get("previous") == dest:
+            aliases.pop("previous")  # `previous` must not equal the champion it backs up
+        ev = ledger.append("rolled_back", sid, {
+            "target": "model", "alias": alias, "model_name": reg.registered_model_name(sid),
+            "from_version": cur, "to_version": dest, "reason": reason, "aliases": aliases,
+            "decision_digest": approved[dest].payload["decision_digest"],
+        }, subject=approved[dest].payload["decision_digest"], actor=actor, conn=conn)
+        name = reg.registered_model_name(sid)
+        c.set_registered_model_alias(name, alias, dest)
+        if "previous" not in aliases and reg.get_alias_version(c, sid, "previous") is not None:
+            c.delete_registered_model_alias(name, "previous")
+    return RollbackResult("model", sid, cur, dest, ev)
+
+
+def _rollback_prompt(loaded: LoadedScenario, c: Any, ledger: Ledger, conn: Any,
+                     promotions: list[LedgerEvent], rolled_back: list[LedgerEvent], *,
+                     reason: str, to: str | None, alias: str, actor: str | None) -> RollbackResult:
+    from mlflow.exceptions import MlflowException
+
+    sid = loaded.scenario.id
+    name = loaded.scenario.prompt_family.name
+    try:
+        current = c.get_prompt_version_by_alias(name, alias)
+        cur = str(current.version)
+        cur_contract = (current.tags or {}).get("releasegate.prompt_version")
+    except MlflowException:
+        cur, cur_contract = None, None
+    # contract prompt version -> MLflow prompt version, for versions released through releasegate
+    released: dict[str, str] = {}
+    for e in promotions:
+        uri = (e.payload.get("prompt") or {}).get("uri")
+        if uri:
+            released[e.payload["prompt"]["version"]] = uri.rsplit("/", 1)[1]
+    bad = {e.payload.get("from_version") for e in rolled_back if e.payload.get("target") == "prompt"}
+    if to is not None:
+        by_mlflow = {v: k for k, v in released.items()}
+        if to in released:
+            dest = released[to]
+        elif str(to) in by_mlflow:
+            dest = str(to)
+        else:
+            raise ApprovalRefused([f"prompt version {to} was never released through releasegate "
+                                   f"(released: {', '.join(sorted(released)) or 'none'})"])
+    else:
+        order = [released[e.payload["prompt"]["version"]] for e in reversed(promotions)
+                 if (e.payload.get("prompt") or {}).get("uri")]
+        choices = [v for v in order if v != cur and v not in bad]
+        if not choices:
+            raise ApprovalRefused([f"no earlier released version of prompt {name} to roll back to"])
+        dest = choices[0]
+    ev = ledger.append("rolled_back", sid, {
+        "target": "prompt", "prompt_name": name, "alias": alias, "from_version": cur,
+        "from_contract_version": cur_contract, "to_version": dest,
+        "to_contract_version": {v: k for k, v in released.items()}.get(dest), "reason": reason,
+    }, subject=f"prompts:/{name}/{dest}", actor=actor, conn=conn)
+    c.set_prompt_alias(name, alias, int(dest))
+    return RollbackResult("prompt", sid, cur, dest, ev)
+
+
+def _rollback_tool_policy(loaded: LoadedScenario, ledger: Ledger, *, reason: str, to: str | None,
+                          actor: str | None) -> RollbackResult:
+    sid = loaded.scenario.id
+    current = loaded.scenario.tool_policy.version
+    with ledger.scenario_lock(sid) as conn:
+        history = [e.payload.get("tool_policy_version") for e in reversed(_promotions(ledger, sid, conn))]
+        released = [v for v in history if v]
+        if to is None:
+            choices = [v for v in released if v != current]
+            if not choices:
+                raise ApprovalRefused([f"no earlier released tool policy of {sid} (current {current}): pass --to"])
+            to = choices[0]
+        elif to not in released:
+            raise ApprovalRefused([f"tool policy {to} was never released through releasegate "
+                                   f"(released: {', '.join(sorted(set(released))) or 'none'})"])
+        ev = ledger.append("rolled_back", sid, {"target": "tool_policy", "from_version": current,
+                                                "to_version": to, "reason": reason},
+                           subject=f"tool_policy:{to}", actor=actor, conn=conn)
+    return RollbackResult("tool_policy", sid, current, to, ev,
+                          [f"set tool_policy.version to {to} (and its allowed_tools) in {loaded.path}"])

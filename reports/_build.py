@@ -1,0 +1,111 @@
+"""Assemble a `ReportInput` from files: a verdict or decision, the records, the contract.
+
+Used by `releasegate report` and `python -m reports.examples`; the flows stage, which holds
+these objects in memory already, builds `ReportInput` directly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from scenarios import InputError, LoadedScenario, load_dataset_for, load_scenario, parse_scenario, \
+    read_records, resolve_scenario_path
+
+from ._decision import DecisionDocument, load_decision
+from ._input import (
+    Approval,
+    ReportInput,
+    cases_from_records,
+    cases_from_scored,
+    check_cases,
+    default_versions,
+)
+
+
+def scenario_for(ref: str | Path) -> LoadedScenario | None:
+    """Fully validated when possible; schema-checked only when, e.g., the dataset is absent."""
+    try:
+        return load_scenario(ref)
+    except InputError:
+        try:
+            return parse_scenario(resolve_scenario_path(ref))
+        except InputError:
+            return None
+
+
+def _predicate_path(doc: DecisionDocument, decision: Path, side: str) -> Path | None:
+    records = doc.predicate.get("records")
+    value = records.get(side) if isinstance(records, dict) else None
+    if not isinstance(value, str):
+        return None
+    path = Path(value)
+    for candidate in (path, decision.parent / path):  # absolute/cwd-relative, else beside it
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _approvals_from(doc: DecisionDocument) -> list[Approval]:
+    """DSSE signatures, unverified: `releasegate verify` owns verification."""
+    return [Approval(role=str(s.get("role", "signer")), identity=str(s.get("identity", "")),
+                     fingerprint=str(s.get("keyid", "")), valid=None) for s in doc.signatures]
+
+
+def report_input_from_files(
+    decision: str | Path,
+    candidate_records: str | Path | None = None,
+    incumbent_records: str | Path | None = None,
+    *,
+    cases: str | Path | None = None,
+    scenario: str | Path | None = None,
+    approvals: list[Approval | dict[str, Any]] | None = None,
+) -> ReportInput:
+    """Read everything a report needs; the records default to the decision's `predicate.records`."""
+    import pandas as pd
+
+    decision = Path(decision)
+    doc = load_decision(decision)
+    verdict = doc.verdict
+    scenario_ref = scenario or doc.predicate.get("scenario") or verdict.scenario_id
+    if isinstance(scenario_ref, dict):
+        scenario_ref = scenario_ref.get("id", verdict.scenario_id)
+    loaded = scenario_for(scenario_ref)
+
+    versions = default_versions()
+    table = None
+    if cases is not None:
+        table = pd.read_parquet(cases)
+        check_cases(table)
+    else:
+        cand_path = Path(candidate_records) if candidate_records else _predicate_path(doc, decision, "candidate")
+        inc_path = Path(incumbent_records) if incumbent_records else _predicate_path(doc, decision, "incumbent")
+        if (cand_path is None) != (inc_path is None):
+            raise InputError("give both --candidate-records and --incumbent-records, or neither",
+                             field="--candidate-records" if cand_path is None else "--incumbent-records",
+                             fix="pass the other model's generation records too")
+        if cand_path is not None and inc_path is not None:
+            cand_frame, cand_meta = read_records(cand_path)
+            inc_frame, _ = read_records(inc_path)
+            dataset = None
+            if isinstance(loaded, LoadedScenario) and loaded.dataset_path.is_file():
+                dataset = load_dataset_for(loaded, verify_digest=False)
+                if dataset.sha256 != verdict.dataset_sha256:
+                    dataset = None  # not the cases this verdict was computed on: do not show them
+            if dataset is not None and loaded is not None:
+                # Per-example acceptance and reasons come from evals' own scorers, as in the gate.
+                from evals import score_records
+
+                table = cases_from_scored(
+                    score_records(loaded, dataset, cand_frame, require_all_cases=False,
+                                  side="candidate records"),
+                    score_records(loaded, dataset, inc_frame, require_all_cases=False,
+                                  side="incumbent records"),
+                    loaded)
+            else:
+                table = cases_from_records(cand_frame, inc_frame)
+            vllm = (cand_meta.get("serving") or {}).get("vllm_version") or cand_meta.get("vllm_version")
+            if vllm:
+                versions["vllm"] = str(vllm)
+    return ReportInput(verdict=verdict, scenario=loaded, cases=table,
+                       approvals=approvals if approvals is not None else _approvals_from(doc),
+                       versions=versions)

@@ -1,0 +1,78 @@
+"""The ledger's hash chain: intact when untouched, and every edit or deletion is named."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from flows.cli import app
+from releases import Ledger
+
+
+def _filled(n: int = 5) -> Ledger:
+    ledger = Ledger.open()
+    for i in range(n):
+        ledger.append("evaluated" if i % 2 == 0 else "approved", "support-triage",
+                      {"i": i, "rate": 0.5 + i / 10, "note": "ünïcode"}, subject=f"d{i}", actor="tester")
+    return ledger
+
+
+def _verify_cli() -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["ledger", "verify"])
+    return result.exit_code, result.output
+
+
+def test_untouched_ledger_verifies(home: Path) -> None:
+    ledger = _filled()
+    assert ledger.verify() == []
+    assert _verify_cli() == (0, "ledger intact\n")
+    events = ledger.events(scenario_id="support-triage", event_type="approved")
+    assert [e.payload["i"] for e in events] == [1, 3]
+    assert events[0].prev_hash == ledger.events()[0].hash  # chained to the row before it
+    assert (home / "state" / "ledger.db").is_file()
+
+
+def test_edited_row_is_named(home: Path) -> None:
+    ledger = _filled()
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET payload = :p WHERE seq = 3"),
+                     {"p": '{"i":2,"note":"ünïcode","rate":0.9}'})
+    code, output = _verify_cli()
+    assert code == 1
+    assert "row 3 (evaluated" in output and "content does not match its hash (edited)" in output
+
+
+def test_recomputed_hash_still_breaks_the_next_link(home: Path) -> None:
+    # A forger who rewrites row 2 and its hash is caught at row 3, whose prev_hash no longer matches.
+    from releases._ledger import event_hash
+
+    ledger = _filled()
+    row = ledger.events()[1]
+    forged = {**row.content(), "payload": {**row.payload, "i": 99}}
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET payload = :p, hash = :h WHERE seq = 2"),
+                     {"p": '{"i":99,"note":"ünïcode","rate":0.6}', "h": event_hash(row.prev_hash, forged)})
+    problems = ledger.verify()
+    assert problems == ["row 3 (evaluated): prev_hash does not match row 2's hash "
+                        "(a row before it was edited or deleted)"]
+
+
+@pytest.mark.parametrize(("seq", "expected"), [
+    (2, "rows 2..2 are missing (deleted)"),
+    (5, "the ledger head says the last row is 5, the table ends at 4"),
+])
+def test_deleted_row_is_found(home: Path, seq: int, expected: str) -> None:
+    ledger = _filled()
+    with ledger.engine.begin() as conn:
+        conn.execute(text("DELETE FROM ledger_events WHERE seq = :s"), {"s": seq})
+    code, output = _verify_cli()
+    assert code == 1 and expected in output
+
+
+def test_bad_ledger_url_is_bad_input(home: Path) -> None:
+    from scenarios import InputError
+
+    with pytest.raises(InputError, match="unsupported ledger database 'mysql'"):
+        Ledger.open("mysql://x@localhost/db")

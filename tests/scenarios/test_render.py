@@ -1,0 +1,28 @@
+"""Rendering a prompt version for a chat model and for a completion (base) model."""
+from __future__ import annotations
+
+from scenarios import load_scenario, render_prompt
+
+ROW = {"id": "x", "message": "Where is my parcel?", "channel": "email", "reference": "shipping"}
+
+
+def test_chat_entry_renders_system_and_user_messages() -> None:
+    scenario = load_scenario("support-triage").scenario
+    prompt = render_prompt(scenario, "smollm2-v1", ROW)
+    assert prompt.style == "chat"
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    assert prompt.messages[1]["content"] == "Message (email): Where is my parcel?\nQueue:"
+    assert prompt.stop == ("\n",)
+
+
+def test_completion_entry_renders_the_few_shot_prompt() -> None:
+    scenario = load_scenario("support-triage").scenario
+    prompt = render_prompt(scenario, "gemma3-v1", ROW)
+    assert prompt.style == "completion" and prompt.messages == ()
+    assert prompt.prompt.endswith("Message: Where is my parcel?\nQueue:")
+    assert prompt.cache_text() == prompt.prompt
+
+
+def test_prompt_versions_differ_in_cache_text() -> None:
+    scenario = load_scenario("support-triage").scenario
+    assert render_prompt(scenario, "smollm2-v1", ROW).cache_text() != render_prompt(scenario, "smollm2-v2", ROW).cache_text()
