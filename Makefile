@@ -45,8 +45,10 @@ $(VLLM_VENV)/.installed: Makefile
 
 serving: $(VLLM_VENV)/.installed
 
+# Converts the GGUFs with the serving env's transformers (the pipeline never imports torch/vllm);
+# idempotent: a model whose folder and manifest exist is skipped.
 models: install serving
-	$(RG) models prepare
+	RELEASEGATE_VLLM_PYTHON=$(abspath $(VLLM_VENV))/bin/python $(RG) models prepare
 
 # Debian's chromium for the report's browser test.
 chromium:

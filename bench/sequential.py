@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evals.sequential import BettingSequence  # noqa: E402
-from evals.stats import PairedTable, newcombe_paired_interval  # noqa: E402
+from evals.stats import newcombe_paired_intervals  # noqa: E402
 
 MARGIN = 0.03
 ALPHA = 0.05
@@ -61,11 +61,9 @@ def simulate(delta: float, runs: int, cases: int, batch: int, rng: np.random.Gen
             used[active[stopped]] = t + 1
             active = active[~stopped]
     # fixed-n on all cases (the gate's analysis), and the fallback when the sequence ran out
-    fixed = np.zeros(runs, dtype=int)
-    for r in range(runs):
-        counts = np.bincount(cells[r], minlength=4)
-        low, high = newcombe_paired_interval(PairedTable(*map(int, counts)), 1 - ALPHA)
-        fixed[r] = 1 if low > -MARGIN else (-1 if high < -MARGIN else 0)
+    counts = np.stack([(cells == k).sum(axis=1) for k in range(4)])
+    low, high = newcombe_paired_intervals(*counts, confidence=1 - ALPHA)
+    fixed = np.where(low > -MARGIN, 1, np.where(high < -MARGIN, -1, 0))
     combined = np.where(decision != 0, decision, fixed)
     return {
         "seq_pass": float(np.mean(decision == 1)), "seq_fail": float(np.mean(decision == -1)),

@@ -19,7 +19,7 @@ CasesLike = Any  # scenarios.ScenarioDataset or a pandas DataFrame of the cases
 class ScoredRecords:
     """Per-example scores of one model's records, in dataset order."""
 
-    example_ids: np.ndarray  # object array of str
+    example_ids: pd.Series  # str, dataset order
     accepted: np.ndarray  # bool; error rows are never accepted
     errored: np.ndarray  # bool
     results: dict[str, ScorerColumn]  # scorer name -> column
@@ -40,8 +40,8 @@ class ScoredRecords:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per example: id, accepted, error, and each scorer's passed/score/reason."""
-        frame = pd.DataFrame({"example_id": self.example_ids, "accepted": self.accepted,
-                              "error": self.records["error"].to_numpy()})
+        frame = pd.DataFrame({"example_id": self.example_ids.to_numpy(dtype=object), "accepted": self.accepted,
+                              "error": self.records["error"].to_numpy(dtype=object, na_value=None)})
         for name, col in self.results.items():
             frame[f"{name}.passed"] = col.passed
             frame[f"{name}.score"] = col.score
@@ -63,7 +63,13 @@ def cases_frame(scenario: Scenario, dataset: CasesLike) -> pd.DataFrame:
         raise InputError(f"cases are missing columns: {', '.join(missing)}", field="dataset",
                          fix="the cases need the contract's id_field and reference_field")
     frame = frame.copy()
-    frame.index = pd.Index(frame[id_field].astype(str), name="example_id")
+    ids = frame[id_field].astype("string")
+    codes, uniques = pd.factorize(ids)
+    if len(uniques) != len(ids) or (codes < 0).any():
+        dup = ids[ids.duplicated()].unique()[:5]
+        raise InputError(f"cases repeat ids: {', '.join(map(str, dup))}", field=id_field,
+                         fix="make case ids unique")
+    frame.index = pd.Index(ids, name="example_id")
     if ref_field != "reference":
         frame["reference"] = frame[ref_field]
     return frame
@@ -76,7 +82,14 @@ def align_records(records: pd.DataFrame, cases: pd.DataFrame, *, side: str = "re
     if missing:
         raise InputError(f"{side} are missing columns: {', '.join(missing)}", field="columns",
                          fix="records need " + ", ".join(REQUIRED_FOR_SCORING))
-    ids = records["example_id"].astype(str)
+    ids = records["example_id"].astype("string").reset_index(drop=True)
+    if len(ids) == len(cases) and _same_ids(ids, cases.index):
+        # Fast path: records already in dataset order (how gpu/ writes them); nothing to reorder.
+        # Case ids are unique (checked by `cases_frame`), so equal order also means no duplicates.
+        aligned = records.reset_index(drop=True)
+        if aligned["example_id"].dtype != ids.dtype:
+            aligned["example_id"] = ids
+        return aligned, cases
     dup = ids[ids.duplicated()]
     if len(dup):
         raise InputError(f"{side} repeat example ids: {', '.join(dup.unique()[:5])}", field="example_id",
@@ -96,8 +109,18 @@ def align_records(records: pd.DataFrame, cases: pd.DataFrame, *, side: str = "re
                          field="example_id", fix="generate a record for every case")
     order = np.argsort(positions, kind="stable")
     aligned = records.iloc[order].reset_index(drop=True)
-    aligned["example_id"] = ids.iloc[order].to_numpy()
+    aligned["example_id"] = ids.iloc[order].to_numpy(dtype=object)
+    aligned["example_id"] = aligned["example_id"].astype("string")
     return aligned, cases.iloc[positions[order]]
+
+
+def _same_ids(ids: pd.Series, index: pd.Index) -> bool:
+    """Elementwise equality with Arrow's kernel (no per-string Python objects)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    equal = pc.equal(pa.array(ids, type=pa.string()), pa.array(index, type=pa.string()))
+    return bool(pc.all(equal).as_py()) and equal.null_count == 0
 
 
 def _error_mask(records: pd.DataFrame) -> np.ndarray:
@@ -140,34 +163,36 @@ def apply_acceptance(scenario: Scenario, results: dict[str, ScorerColumn], error
 
 
 def score_records(loaded: Any, dataset: CasesLike, records: pd.DataFrame, *,
-                  require_all_cases: bool = True, side: str = "records") -> ScoredRecords:
+                  require_all_cases: bool = True, side: str = "records",
+                  case_codes: dict[str, Any] | None = None) -> ScoredRecords:
     """Score one model's records with the contract's scorers and acceptance rule."""
     scenario = _scenario_of(loaded)
     cases = dataset if isinstance(dataset, pd.DataFrame) and dataset.index.name == "example_id" \
         and "reference" in dataset.columns else cases_frame(scenario, dataset)
     aligned, aligned_cases = align_records(records, cases, side=side, require_all_cases=require_all_cases)
     errored = _error_mask(aligned)
-    batch = ScorerBatch(records=aligned, cases=aligned_cases, error_mask=errored)
+    # Case-column codes are only shared when these records saw the cases in their own order.
+    shared = case_codes if case_codes is not None and aligned_cases is cases else {}
+    batch = ScorerBatch(records=aligned, cases=aligned_cases, error_mask=errored, case_codes=shared)
+    errors = pd.factorize(aligned["error"][errored]) if errored.any() else None
     results: dict[str, ScorerColumn] = {}
     for spec in scenario.scoring.scorers:
         column = get_scorer(spec)(batch, ScorerContext(scenario, spec))
-        if errored.any():  # error rows fail every scorer, with the error as the reason
-            column = _fail_errors(column, aligned, errored)
+        if errors is not None:  # error rows fail every scorer, with the error as the reason
+            column = _fail_errors(column, errored, errors)
         results[spec.name] = column
     accepted = apply_acceptance(scenario, results, errored)
     rule = scenario.scoring.acceptance
-    return ScoredRecords(example_ids=aligned["example_id"].to_numpy(dtype=object), accepted=accepted,
+    return ScoredRecords(example_ids=aligned["example_id"], accepted=accepted,
                          errored=errored, results=results, records=aligned, cases=aligned_cases,
                          acceptance={"mode": rule.mode, "scorers": rule.scorers, "threshold": rule.threshold})
 
 
-def _fail_errors(column: ScorerColumn, records: pd.DataFrame, errored: np.ndarray) -> ScorerColumn:
-    reasons = list(column.reasons)
+def _fail_errors(column: ScorerColumn, errored: np.ndarray, errors: tuple[np.ndarray, Any]) -> ScorerColumn:
+    codes_of_errors, messages = errors
+    reasons = list(column.reasons) + [f"generation failed: {str(m)[:120]}" for m in messages]
     codes = column.reason_codes.copy()
-    error_text = records["error"].astype("string").fillna("")
-    for message in pd.unique(error_text[errored]):
-        reasons.append(f"generation failed: {str(message)[:120]}")
-        codes[errored & (error_text.to_numpy() == message)] = len(reasons) - 1
+    codes[errored] = len(column.reasons) + codes_of_errors
     return ScorerColumn(passed=column.passed & ~errored, score=np.where(errored, 0.0, column.score),
                         reason_codes=codes, reasons=reasons, detail_codes=column.detail_codes,
                         details=column.details, report=column.report)

@@ -161,7 +161,8 @@ class SequentialMonitor:
         for value in x:  # capital is a product over single observations
             self._seq.update(np.array([value]))
         low, high = self.bounds
-        self.trajectory.append({"n": self.n, "low": low, "high": high})
+        estimate = 2.0 * float(self._seq.sum_x[0]) / self.n - 1.0  # running mean of d
+        self.trajectory.append({"n": self.n, "low": low, "high": high, "estimate": estimate})
         verdict = int(self._seq.decisions()[0])
         if verdict == 1:
             self.decision = "PASS"

@@ -99,27 +99,31 @@ def newcombe_paired_interval(table: PairedTable, confidence: float = 0.95) -> tu
     square-and-add with the paired correlation. The correlation uses Newcombe's correction
     (phi* = max(ad - bc - n/2, 0)/sqrt(...) when ad > bc), as in Fagerland et al.'s
     `contingencytables` and Newcombe's own description."""
-    a, b, c, d = table.both, table.candidate_only, table.incumbent_only, table.neither
-    n = table.n
-    if n == 0:
-        return -1.0, 1.0
-    p1, p2 = (a + b) / n, (a + c) / n
-    l1, u1 = wilson_interval(a + b, n, confidence)
-    l2, u2 = wilson_interval(a + c, n, confidence)
-    margins = [a + b, c + d, a + c, b + d]
-    if min(margins) == 0:
-        phi = 0.0
-    else:
-        cross = a * d - b * c
-        if cross > n / 2:
-            cross -= n / 2
-        elif cross >= 0:
-            cross = 0.0
-        phi = cross / np.sqrt(float(np.prod(np.array(margins, dtype=float))))
+    low, high = newcombe_paired_intervals(table.both, table.candidate_only, table.incumbent_only,
+                                          table.neither, confidence)
+    return float(low), float(high)
+
+
+def newcombe_paired_intervals(both: Any, candidate_only: Any, incumbent_only: Any, neither: Any,
+                              confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """`newcombe_paired_interval` vectorised over arrays of 2x2 tables (simulations, slices)."""
+    a, b, c, d = (np.asarray(v, dtype=float) for v in (both, candidate_only, incumbent_only, neither))
+    n = a + b + c + d
+    safe_n = np.where(n > 0, n, 1.0)
+    p1, p2 = (a + b) / safe_n, (a + c) / safe_n
+    l1, u1 = wilson_interval(a + b, safe_n, confidence)
+    l2, u2 = wilson_interval(a + c, safe_n, confidence)
+    margins = (a + b) * (c + d) * (a + c) * (b + d)
+    cross = a * d - b * c
+    cross = np.where(cross > n / 2, cross - n / 2, np.where(cross >= 0, 0.0, cross))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phi = np.where(margins > 0, cross / np.sqrt(np.where(margins > 0, margins, 1.0)), 0.0)
     diff = p1 - p2
-    lower = diff - np.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
-    upper = diff + np.sqrt(max((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
-    return float(max(lower, -1.0)), float(min(upper, 1.0))
+    lower = diff - np.sqrt(np.maximum((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
+    upper = diff + np.sqrt(np.maximum((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2, 0.0))
+    lower = np.where(n > 0, np.maximum(lower, -1.0), -1.0)
+    upper = np.where(n > 0, np.minimum(upper, 1.0), 1.0)
+    return lower, upper
 
 
 def mcnemar_exact_p(candidate_only: int, incumbent_only: int) -> float:
@@ -209,6 +213,14 @@ def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
+def _factorize_sorted(values: Any) -> tuple[list[str], np.ndarray]:
+    """Distinct values (as text, sorted) and each row's code: hash-based, so 1M strings are fast."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(values).astype("string").fillna("<missing>"), sort=True)
+    return [str(u) for u in uniques], codes
+
+
 @dataclass(frozen=True)
 class SliceDifference:
     field: str
@@ -225,7 +237,7 @@ class SliceDifference:
     tested: bool  # False when the slice has fewer than min_cases
 
 
-def slice_differences(candidate: np.ndarray, incumbent: np.ndarray, slice_columns: dict[str, np.ndarray],
+def slice_differences(candidate: np.ndarray, incumbent: np.ndarray, slice_columns: dict[str, Any],
                       *, margin: float, min_cases: int = 20,
                       confidence: float = 0.95) -> list[SliceDifference]:
     """Paired difference per slice value; Holm adjusts the regression p-values over every tested
@@ -235,7 +247,7 @@ def slice_differences(candidate: np.ndarray, incumbent: np.ndarray, slice_column
     code = cand.astype(np.int64) * 2 + inc.astype(np.int64)
     rows: list[dict[str, Any]] = []
     for field in sorted(slice_columns):
-        values, inverse = np.unique(np.asarray(slice_columns[field]).astype(str), return_inverse=True)
+        values, inverse = _factorize_sorted(slice_columns[field])
         # One bincount gives all 2x2 tables of this field at once.
         counts = np.bincount(inverse * 4 + code, minlength=4 * len(values)).reshape(-1, 4)
         for value, cell in zip(values, counts):
@@ -403,6 +415,7 @@ __all__ = [
     "mcnemar_exact_p",
     "minimum_detectable_difference",
     "newcombe_paired_interval",
+    "newcombe_paired_intervals",
     "non_inferiority",
     "paired_difference",
     "paired_difference_from_table",

@@ -65,9 +65,14 @@ def build_decision(
     report_sha256: str | None = None,
     serving: dict[str, Any] | None = None,
     exception_id: str | None = None,
+    records: dict[str, str] | None = None,
     created_at: str | None = None,
 ) -> dict[str, Any]:
-    """An unsigned DSSE envelope around the decision statement for `verdict`."""
+    """An unsigned DSSE envelope around the decision statement for `verdict`.
+
+    `records` ({"candidate": path, "incumbent": path}) only locates the generation records for
+    the report; their identity is the verdict's `records_sha256`, which the signature covers.
+    """
     s = loaded.scenario
     digest = _hex64(candidate_model_digest, "candidate_model_digest")
     if verdict.scenario_id != s.id:
@@ -113,6 +118,7 @@ def build_decision(
             "verdict_sha256": hashlib.sha256(canonical_json(verdict_dict)).hexdigest(),
             "report_sha256": report_sha256,
             "exception_id": exception_id,
+            "records": {k: str(v) for k, v in records.items()} if records else None,
             "approvers": approvers,
             "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
@@ -218,6 +224,13 @@ class ApprovalStatus:
     @property
     def fully_approved(self) -> bool:
         return not self.problems and not self.missing_roles
+
+    def approval_rows(self) -> list[dict[str, Any]]:
+        """One row per (role, signature) for the report: role, identity, fingerprint, valid."""
+        rows = [{"role": role, "identity": c.identity or "", "fingerprint": c.keyid, "valid": c.valid}
+                for c in self.signatures for role in (c.roles or ("signer",))]
+        order = [*SIGNING_ROLES, ESCALATION_ROLE, "signer"]
+        return sorted(rows, key=lambda r: order.index(r["role"]) if r["role"] in order else len(order))
 
     def to_dict(self) -> dict[str, Any]:
         return {"decision_digest": self.decision_digest, "required": self.required,

@@ -7,6 +7,29 @@ and the head row (last seq + hash, written in the same transaction) catches a de
 
 Appends serialise on the head row (SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE). Promotions
 take a per-scenario lock for the whole check-and-move (PostgreSQL: pg_advisory_xact_lock).
+
+Every row: seq, event_id, scenario_id, event_type, subject, actor, created_at, payload (JSON),
+prev_hash, hash. Event types and their payloads:
+- evaluated (subject: decision digest): decision_digest, decision_id, decision_path, verdict,
+  candidate_entry, weight_digest, records_paths, report_path, prompt_family (the contract's),
+  envelope (unsigned).
+- approved (subject: decision digest, actor: signer): decision_digest, role, identity, fingerprint.
+- promoted (subject: decision digest): target "model", alias, model_name, version, from_version,
+  aliases (the registered model's full alias state after the move), decision_digest,
+  weight_digest, prompt {name, version, uri}, tool_policy_version, verdict, exception_id,
+  signers [{role, identity, fingerprint}], envelope (signed).
+- rolled_back: target "model": alias, model_name, from_version, to_version, reason, aliases,
+  decision_digest | target "prompt": prompt_name, alias, from_version, to_version (MLflow prompt
+  versions), from_contract_version, to_contract_version, reason | target "tool_policy":
+  from_version, to_version, reason.
+- alias_drift_detected (subject: "<model>@<alias>"): alias, actual_version, expected_version,
+  reasons.
+- alias_repaired: target "model", alias, from_version, to_version, aliases.
+- synced: target "mlflow", seqs (rows pushed late by `releasegate sync`). Rows pushed at once
+  are marked in `ledger_sync` (not chained: operational state, not history).
+- Reserved for the operating model: exception_opened (exception_id, expires ISO date, ...),
+  exception_reviewed, exception_closed (exception_id) — the default exception resolver reads
+  these — and incident_opened, incident_action, incident_closed. Any snake_case type appends.
 """
 from __future__ import annotations
 

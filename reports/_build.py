@@ -77,8 +77,10 @@ def report_input_from_files(
         table = pd.read_parquet(cases)
         check_cases(table)
     else:
-        cand_path = Path(candidate_records) if candidate_records else _predicate_path(doc, decision, "candidate")
-        inc_path = Path(incumbent_records) if incumbent_records else _predicate_path(doc, decision, "incumbent")
+        cand_path = (Path(candidate_records) if candidate_records
+                     else _predicate_path(doc, decision, "candidate"))
+        inc_path = (Path(incumbent_records) if incumbent_records
+                    else _predicate_path(doc, decision, "incumbent"))
         if (cand_path is None) != (inc_path is None):
             raise InputError("give both --candidate-records and --incumbent-records, or neither",
                              field="--candidate-records" if cand_path is None else "--incumbent-records",

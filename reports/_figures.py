@@ -192,11 +192,13 @@ def forest_figure(overall: Estimate | None, slices: list[Estimate], slice_margin
            f"intervals. {alt_rows}." + (f" Margin: {margin * 100:.0f} points below zero."
                                         if margin is not None else ""))
     caption = ("Each line is the candidate's acceptance rate minus the incumbent's, with its "
-               f"{conf} interval (green: passed, orange: undecided, red: failed, grey: too few cases to test). An interval that "
+               f"{conf} interval (green: passed, orange: undecided, red: failed, grey: too few "
+               "cases to test). An interval that "
                "reaches into the shaded area left of the dashed margin means the candidate may be "
                "worse than allowed on that slice.")
     if overall and overall_margin is not None and overall_margin != margin:
-        caption += f" The short red bar on the first row is the overall margin (−{overall_margin * 100:.0f} pts)."
+        caption += (" The short red bar on the first row is the overall margin "
+                    f"(−{overall_margin * 100:.0f} pts).")
     return Figure("fig-slices", "Acceptance difference per slice", caption, alt,
                   _to_svg(fig, "fig-slices", "Acceptance difference per slice", alt))
 

@@ -83,9 +83,20 @@ class ScorerBatch:
     records: pd.DataFrame  # RECORD_COLUMNS, one row per example, dataset order
     cases: pd.DataFrame  # the dataset's rows, same order; `reference` column normalised
     error_mask: np.ndarray  # rows whose generation failed
+    _codes: dict[str, tuple[np.ndarray, Any]] = field(default_factory=dict, repr=False)
+    # codes of case columns, shareable between the candidate's and incumbent's batches when
+    # both see the cases in the same order
+    case_codes: dict[str, tuple[np.ndarray, Any]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def codes(self, name: str) -> tuple[np.ndarray, Any]:
+        """`pd.factorize` of a column (NA -> -1), computed once per batch and shared by scorers."""
+        cache = self.case_codes if name == "reference" or name.startswith("case.") else self._codes
+        if name not in cache:
+            cache[name] = pd.factorize(self.column(name), use_na_sentinel=True)
+        return cache[name]
 
     def column(self, name: str) -> pd.Series:
         """`reference`, a records column, or `case.<field>` for a dataset column."""
@@ -150,8 +161,8 @@ def _score_rows(sc: Scorer, batch: ScorerBatch, ctx: ScorerContext) -> ScorerCol
     n = len(batch)
     key_codes = np.zeros(n, dtype=np.int64)
     columns = [batch.column(name) for name in sc.inputs]
-    for column in columns:
-        col_codes, col_uniques = pd.factorize(column, use_na_sentinel=True)
+    for name in sc.inputs:
+        col_codes, col_uniques = batch.codes(name)
         # NA gets its own code so it is scored once (as None); re-factorise to keep codes small.
         col_codes = col_codes.astype(np.int64) + 1
         key_codes, _ = pd.factorize(key_codes * (len(col_uniques) + 1) + col_codes)
@@ -159,7 +170,7 @@ def _score_rows(sc: Scorer, batch: ScorerBatch, ctx: ScorerContext) -> ScorerCol
     # factorize numbers keys in order of first appearance, so the running maximum steps up exactly
     # at the first row of each distinct input combination.
     first = np.flatnonzero(np.diff(np.maximum.accumulate(key_codes), prepend=-1) > 0)
-    raw = [column.to_numpy(dtype=object, na_value=None)[first] for column in columns]
+    raw = [column.iloc[first].to_numpy(dtype=object, na_value=None) for column in columns]
     results = [sc.fn(*(_value(v) for v in values), ctx=ctx) for values in zip(*raw)]
     passed = np.fromiter((r.passed for r in results), dtype=bool, count=n_keys)[key_codes]
     score = np.fromiter((r.score for r in results), dtype=float, count=n_keys)[key_codes]

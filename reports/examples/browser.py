@@ -11,7 +11,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def screenshot(html_path: str | Path, png_path: str | Path, *, width: int = 1280,
-               max_height: int = 3400) -> Path:
+               max_height: int = 4400) -> Path:
     """A PNG of the top of the page (the verdict, the checks, the first figures)."""
     from playwright.sync_api import sync_playwright
 

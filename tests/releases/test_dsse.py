@@ -75,6 +75,11 @@ def test_statement_shape_and_independent_verification(signed: dict, scenario: Lo
     status = approval_status(read_decision(path), Keyring.load())
     assert status.fully_approved
     assert {r: s.identity for r, s in status.approved.items()} == {"product": PRODUCT, "platform": PLATFORM}
+    ring = Keyring.load()
+    assert status.approval_rows() == [
+        {"role": "product", "identity": PRODUCT, "fingerprint": ring.entries[PRODUCT].fingerprint, "valid": True},
+        {"role": "platform", "identity": PLATFORM, "fingerprint": ring.entries[PLATFORM].fingerprint, "valid": True},
+    ]
 
 
 def _flip(data: bytes, i: int) -> bytes:

@@ -22,3 +22,54 @@ def make_verdict(decision: str, checks: list[Check], **changes: Any) -> Verdict:
         confidence=0.95, seed=7)
     fields.update(changes)
     return Verdict(**fields)
+
+
+LABELS = ["billing", "technical", "account", "shipping", "returns", "other"]
+
+
+def write_scenario(folder: Any, n: int = 60, seed: int = 3) -> Any:
+    """A copy of support-triage with a small generated dataset whose digest matches."""
+    import json
+    import re
+    from pathlib import Path
+
+    import numpy as np
+
+    from scenarios import file_sha256
+
+    root = Path(__file__).resolve().parents[2]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with open(folder / "cases.jsonl", "w") as fh:
+        for i in range(n):
+            fh.write(json.dumps({
+                "id": f"c{i:03d}", "message": f"customer message {i}",
+                "channel": ["email", "chat"][i % 2], "language": ["en", "de"][int(rng.integers(2))],
+                "length": "short", "template": "t1", "reference": LABELS[i % len(LABELS)]}) + "\n")
+    text = (root / "datasets" / "support-triage" / "scenario.yaml").read_text()
+    text = re.sub(r'sha256: "[0-9a-f]{64}"', f'sha256: "{file_sha256(folder / "cases.jsonl")}"', text)
+    (folder / "scenario.yaml").write_text(text)
+    return folder / "scenario.yaml"
+
+
+def records_for(references: list[str], correct: Any, entry: str) -> Any:
+    """Generation records (scenarios.RECORD_COLUMNS): the reference where `correct`, else wrong."""
+    import numpy as np
+    import pandas as pd
+
+    from scenarios import RECORD_COLUMNS
+
+    n = len(references)
+    outputs = [ref if ok else LABELS[(LABELS.index(ref) + 1) % len(LABELS)]
+               for ref, ok in zip(references, correct)]
+    frame = pd.DataFrame({
+        "example_id": [f"c{i:03d}" for i in range(n)], "model_entry": entry, "model": f"{entry}-model",
+        "model_digest": "d" * 64, "prompt_version": "v1", "output": outputs,
+        "prompt_tokens": np.full(n, 90), "completion_tokens": np.full(n, 2),
+        "ttft_s": np.linspace(0.2, 0.6, n), "latency_s": np.linspace(0.5, 1.5, n),
+        "finish_reason": "stop", "cached": False, "error": None, "cost_usd": np.full(n, 1e-5),
+        "tool_calls": None})
+    for column, dtype in RECORD_COLUMNS.items():
+        frame[column] = frame[column].astype(dtype)
+    return frame

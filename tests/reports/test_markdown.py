@@ -31,7 +31,8 @@ def test_failing_checks_are_listed_with_value_interval_threshold_and_reason() ->
     assert ("| `non_inferiority` (critical) | failed | -9.0 pts | -12.0 pts to -6.0 pts | ≥ -5.0 pts | "
             "difference -0.090 |") in text
     # a pipe inside a reason must not split the table cell
-    assert "| `latency_p95` | failed | 41.00 s | 39.00 s to 44.00 s | ≤ 30.00 s | p95 41s \\| over the 30s SLO |" in text
+    assert ("| `latency_p95` | failed | 41.00 s | 39.00 s to 44.00 s | ≤ 30.00 s | "
+            "p95 41s \\| over the 30s SLO |") in text
     assert "| `slice:channel=email` | undecided |" in text
     assert "Report" not in text  # no path given
 

@@ -1,0 +1,117 @@
+"""`releasegate evaluate` (the evaluate_candidate flow) and `releasegate regression`.
+
+The contract and dataset are validated before Prefect starts, so bad input exits 2 with nothing
+written. Locally the flow runs on Prefect's temporary server; `--prefect-api URL` (or
+PREFECT_API_URL) sends it to a Prefect server instead.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from scenarios import InputError
+
+
+def evaluate_command(
+    scenario: str, candidate: str, *, incumbent: str | None = None, limit: int | None = None,
+    sequential: bool | None = None, batch_size: int = 50, endpoints: list[str] | None = None,
+    incumbent_endpoints: list[str] | None = None, candidate_records: Path | None = None,
+    incumbent_records: Path | None = None, prefect_api: str | None = None, console: Console | None = None,
+) -> int:
+    """Library form of the command: validate, run the flow, print; returns the exit code."""
+    from scenarios import load_dataset_for, load_scenario
+
+    from ._cli_gate import checks_table
+    from ._prefect_env import configure_prefect
+
+    console = console or Console()
+    loaded = load_scenario(scenario)
+    load_dataset_for(loaded)
+    s = loaded.scenario
+    for name, flag in ((candidate, "--candidate"), (incumbent or s.incumbent, "--incumbent")):
+        if name not in s.models:
+            raise InputError(f"{name!r} is not a model entry of {s.id}", file=loaded.path, field=flag,
+                             fix=f"use one of: {', '.join(s.models)}")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit must be at least 1, got {limit}", field="--limit", fix="pass a positive number")
+    for path, flag in ((candidate_records, "--candidate-records"), (incumbent_records, "--incumbent-records")):
+        if path is not None and not path.is_file():
+            raise InputError("file not found", file=path, field=flag, fix="pass a Parquet file of generation records")
+
+    configure_prefect(prefect_api)
+    from .evaluate import evaluate_candidate
+
+    result = evaluate_candidate(
+        scenario=str(loaded.path), candidate=candidate, incumbent=incumbent, limit=limit,
+        sequential=sequential, batch_size=batch_size, candidate_endpoints=endpoints or None,
+        incumbent_endpoints=incumbent_endpoints or None,
+        candidate_records=str(candidate_records) if candidate_records else None,
+        incumbent_records=str(incumbent_records) if incumbent_records else None)
+    from evals import Verdict
+
+    verdict = Verdict.from_json(Path(result.verdict_path).read_text())
+    console.print(checks_table(verdict))
+    console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    if verdict.sequential:
+        console.print(f"sequential: used {result.cases_used} of {result.cases_total} cases "
+                      f"({verdict.sequential.get('stop_reason')})")
+    console.print(f"report:   {result.report_path}")
+    console.print(f"decision: {result.decision_path}")
+    if result.decision == "PASS":
+        console.print("to approve:\n"
+                      f"  releasegate approve {result.decision_path} --role product --key KEYFILE\n"
+                      f"  releasegate approve {result.decision_path} --role platform --key KEYFILE\n"
+                      f"then: releasegate promote --scenario {s.id} --decision {result.decision_path}")
+    return result.exit_code
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate(
+        scenario: str = typer.Option(..., "--scenario", help="Scenario id or path to its scenario.yaml"),
+        candidate: str = typer.Option(..., "--candidate", help="Candidate model entry of the contract"),
+        incumbent: str | None = typer.Option(None, "--incumbent", help="Incumbent entry (default: the contract's)"),
+        limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N cases"),
+        sequential: bool | None = typer.Option(
+            None, "--sequential/--fixed",
+            help="Stop as soon as an anytime-valid confidence sequence decides (default: the contract's setting)"),
+        batch_size: int = typer.Option(50, "--batch-size", help="Cases per batch in sequential mode"),
+        endpoint: list[str] | None = typer.Option(
+            None, "--endpoint", help="Candidate endpoint URL; repeat for replicas (cases are split)"),
+        incumbent_endpoint: list[str] | None = typer.Option(None, "--incumbent-endpoint", help="Incumbent endpoint URL"),
+        candidate_records: Path | None = typer.Option(None, "--candidate-records", help="Use recorded generations"),
+        incumbent_records: Path | None = typer.Option(None, "--incumbent-records", help="Use recorded generations"),
+        prefect_api: str | None = typer.Option(None, "--prefect-api", envvar="PREFECT_API_URL",
+                                               help="Prefect server URL (default: temporary local server)"),
+    ) -> None:
+        """Evaluate a candidate against the incumbent (a Prefect flow): generate, score, gate,
+        report, and record the unsigned decision in the ledger and MLflow.
+
+        Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 bad input."""
+        code = evaluate_command(scenario, candidate, incumbent=incumbent, limit=limit, sequential=sequential,
+                                batch_size=batch_size, endpoints=endpoint, incumbent_endpoints=incumbent_endpoint,
+                                candidate_records=candidate_records, incumbent_records=incumbent_records,
+                                prefect_api=prefect_api)
+        raise typer.Exit(code)
+
+    @app.command("regression")
+    def regression(
+        scenario: list[str] | None = typer.Option(None, "--scenario", help="Scenario(s); default: all"),
+        limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N cases"),
+        prefect_api: str | None = typer.Option(None, "--prefect-api", envvar="PREFECT_API_URL"),
+    ) -> None:
+        """Re-evaluate each scenario's champion on its current dataset; a FAIL opens an alert
+        (and an incident). The `regression-nightly` deployment in prefect.yaml runs this daily."""
+        from ._prefect_env import configure_prefect
+
+        configure_prefect(prefect_api)
+        from .release import regression_check
+
+        results = regression_check(scenarios=scenario or None, limit=limit)
+        console = Console()
+        for r in results:
+            console.print(f"{r['scenario']}: champion {r['champion']} -> {r['decision']}"
+                          + (f"  ALERT {r['alert']}" if r.get("alert") else ""))
+        raise typer.Exit(1 if any(r["decision"] == "FAIL" for r in results) else 0)

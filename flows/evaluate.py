@@ -1,0 +1,277 @@
+"""`evaluate_candidate`: the Prefect flow that evaluates a candidate against the incumbent.
+
+It composes the stages and owns nothing they should own:
+contract + dataset (scenarios) -> generations (gpu, cached by content) -> scores and verdict
+(evals) -> report (reports) -> unsigned decision, ledger, MLflow (releases).
+
+Resuming: every finished generation is committed to the content-addressed generation cache at
+once, so a killed flow run, started again, regenerates nothing that finished; an unchanged
+incumbent costs nothing on a rerun. Generation tasks retry on serving errors.
+
+Import this module only after `flows._prefect_env.configure_prefect()`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+import evals
+import releases
+import reports
+from scenarios import InputError, file_sha256, load_dataset_for, load_scenario, read_records, state_dir, write_records
+
+DEFAULT_BATCH = 50
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What the flow leaves behind (all paths absolute)."""
+
+    scenario_id: str
+    decision: str  # PASS | FAIL | INCONCLUSIVE
+    verdict_path: str
+    report_path: str
+    decision_path: str
+    run_dir: str
+    ledger_seq: int | None
+    mlflow_run_id: str | None
+    cases_used: int
+    cases_total: int
+    markdown: str
+
+    @property
+    def exit_code(self) -> int:
+        return {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}[self.decision]
+
+
+# ---- tasks ---------------------------------------------------------------------------------
+
+
+@task(name="generate", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[str] | None,
+                  out: str, progress: bool = True) -> str:
+    """Generations for `ids` (cache first), written to `out`. Retries on serving errors."""
+    import gpu
+
+    loaded = load_scenario(scenario)
+    dataset = load_dataset_for(loaded)
+    frame, meta = gpu.generate_records(loaded, dataset, entry, endpoint=endpoints or None, ids=ids,
+                                       progress=progress)
+    errors = int(frame["error"].notna().sum())
+    if errors == len(frame) and len(frame):
+        # Every request failed: the server is gone or broken. Raise so Prefect retries the task;
+        # finished cases are in the cache and will not be sent again.
+        raise RuntimeError(f"all {errors} requests for {entry} failed: {frame['error'].iloc[0]}")
+    write_records(frame, out, meta)
+    return out
+
+
+@task(name="subset-recorded", cache_policy=NO_CACHE)
+def subset_task(records: str, ids: list[str], out: str) -> str:
+    """Recorded generations (e.g. from another system) restricted to `ids`, in that order."""
+    frame, meta = read_records(records)
+    frame = frame.assign(example_id=frame["example_id"].astype(str)).set_index("example_id", drop=False)
+    missing = [i for i in ids if i not in frame.index]
+    if missing:
+        raise InputError(f"recorded generations lack {len(missing)} case(s), e.g. {missing[0]!r}",
+                         file=records, field="example_id", fix="record every case of the dataset")
+    write_records(frame.loc[ids].reset_index(drop=True), out, meta)
+    return out
+
+
+@task(name="gate", cache_policy=NO_CACHE)
+def gate_task(scenario: str, candidate: str, incumbent: str, sequential: dict | None,
+              partial: bool) -> evals.Verdict:
+    loaded = load_scenario(scenario)
+    dataset = load_dataset_for(loaded)
+    cand, cand_meta = read_records(candidate)
+    inc, inc_meta = read_records(incumbent)
+    # The records file's digest is its identity in the verdict (as in `releasegate score`).
+    cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate)}
+    inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent)}
+    return evals.run_gate(loaded, dataset, cand, cand_meta, inc, inc_meta, sequential=sequential,
+                          require_all_cases=not partial, extra_checks=releases.gate_checks())
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent: str, out: str,
+                partial: bool) -> str:
+    """Render the HTML report; returns its sha256 (it goes into the decision)."""
+    loaded = load_scenario(scenario)
+    dataset = load_dataset_for(loaded)
+    cand, cand_meta = read_records(candidate)
+    inc, inc_meta = read_records(incumbent)
+    scored_c = evals.score_records(loaded, dataset, cand, require_all_cases=not partial)
+    scored_i = evals.score_records(loaded, dataset, inc, require_all_cases=not partial)
+    versions = reports.default_versions()
+    for meta in (cand_meta, inc_meta):
+        if meta.get("serving", {}).get("vllm_version"):
+            versions["vllm"] = str(meta["serving"]["vllm_version"])
+    report_input = reports.ReportInput(verdict=verdict, scenario=loaded,
+                                       cases=reports.cases_from_scored(scored_c, scored_i, loaded),
+                                       versions=versions)
+    return reports.write_report(report_input, out)
+
+
+@task(name="record-decision", cache_policy=NO_CACHE)
+def record_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent: str,
+                report: str, report_sha256: str) -> dict[str, Any]:
+    """Unsigned decision -> ledger (first) -> MLflow. MLflow being down loses nothing."""
+    loaded = load_scenario(scenario)
+    _, cand_meta = read_records(candidate)
+    envelope = releases.build_decision(loaded, verdict, candidate_model_digest=verdict.candidate.model_digest,
+                                       report_sha256=report_sha256, serving=cand_meta.get("serving"))
+    return releases.record_evaluation(loaded, verdict, envelope, records_paths=[candidate, incumbent],
+                                      report_path=report)
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+
+def _seeded_order(ids: list[str], seed: int) -> list[str]:
+    """A reproducible random order of the cases (sequential mode must not follow file order)."""
+    rng = np.random.default_rng(seed)
+    return [ids[i] for i in rng.permutation(len(ids))]
+
+
+def _run_dir(scenario_id: str, candidate: str) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    path = state_dir() / "runs" / scenario_id / f"{stamp}-{candidate}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[str] | None,
+                 recorded: str | None, out: Path, progress: bool) -> str:
+    if recorded:
+        return subset_task(recorded, ids, str(out))
+    return generate_task(scenario, entry, ids, endpoints, str(out), progress)
+
+
+def _accepted(loaded: Any, dataset: Any, path: str) -> np.ndarray:
+    frame, _ = read_records(path)
+    return evals.score_records(loaded, dataset, frame, require_all_cases=False).accepted
+
+
+def _undecided_checks(verdict: evals.Verdict) -> list[str]:
+    return [c.name for c in verdict.checks if c.status == "inconclusive" and c.name != "non_inferiority"]
+
+
+# ---- the flow ------------------------------------------------------------------------------
+
+
+@flow(name="evaluate-candidate", log_prints=True)
+def evaluate_candidate(
+    scenario: str,
+    candidate: str,
+    incumbent: str | None = None,
+    limit: int | None = None,
+    sequential: bool | None = None,
+    batch_size: int = DEFAULT_BATCH,
+    candidate_endpoints: list[str] | None = None,
+    incumbent_endpoints: list[str] | None = None,
+    candidate_records: str | None = None,
+    incumbent_records: str | None = None,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Evaluate `candidate` (a contract model entry) against the incumbent on the scenario's cases.
+
+    candidate_endpoints / incumbent_endpoints: attach to running OpenAI-compatible servers
+    (several = replicas; cases are split across them). Without them vLLM is started per model.
+    candidate_records / incumbent_records: recorded generations (Parquet) instead of serving.
+    sequential: stop as soon as an anytime-valid confidence sequence decides (default: contract).
+    """
+    loaded = load_scenario(scenario)
+    s = loaded.scenario
+    dataset = load_dataset_for(loaded)
+    incumbent = incumbent or s.incumbent
+    s.model_entry(candidate), s.model_entry(incumbent)  # fail early on unknown entries
+    sequential = s.success_criteria.sequential if sequential is None else sequential
+    ids = dataset.ids[:limit] if limit else dataset.ids
+    run_dir = _run_dir(s.id, candidate)
+    ref = str(loaded.path)
+    # Records cover a subset of the cases with --limit or when a sequential run stops early.
+    partial = bool(limit) or sequential
+
+    def both(batch: list[str], tag: str) -> tuple[str, str]:
+        inc = _records_for(ref, incumbent, batch, incumbent_endpoints, incumbent_records,
+                           run_dir / f"incumbent{tag}.parquet", progress)
+        cand = _records_for(ref, candidate, batch, candidate_endpoints, candidate_records,
+                            run_dir / f"candidate{tag}.parquet", progress)
+        return cand, inc
+
+    if not sequential:
+        cand_path, inc_path = both(ids, "")
+        verdict = gate_task(ref, cand_path, inc_path, None, partial)
+        used = len(ids)
+    else:
+        cand_path, inc_path, verdict, used = _sequential(loaded, dataset, ids, both, ref, batch_size)
+
+    verdict_path = run_dir / "verdict.json"
+    verdict_path.write_text(verdict.to_json())
+    report_path = run_dir / "report.html"
+    report_sha = report_task(ref, verdict, cand_path, inc_path, str(report_path), partial)
+    recorded = record_task(ref, verdict, cand_path, inc_path, str(report_path), report_sha)
+    markdown = reports.render_markdown(verdict, report_path=str(report_path))
+    create_markdown_artifact(markdown=markdown, key=f"verdict-{s.id}",
+                             description=f"releasegate verdict: {s.id} / {candidate}")
+    return EvaluationResult(
+        scenario_id=s.id, decision=verdict.decision, verdict_path=str(verdict_path),
+        report_path=str(report_path), decision_path=str(recorded.get("decision_path", "")),
+        run_dir=str(run_dir), ledger_seq=recorded.get("ledger_seq"), mlflow_run_id=recorded.get("run_id"),
+        cases_used=used, cases_total=len(ids), markdown=markdown)
+
+
+def _sequential(loaded: Any, dataset: Any, ids: list[str], both: Any, ref: str,
+                batch_size: int) -> tuple[str, str, evals.Verdict, int]:
+    """Batches in a seeded order until the sequence and every other check are decided."""
+    from scenarios import write_records as _write
+
+    s = loaded.scenario
+    order = _seeded_order(ids, s.success_criteria.seed)
+    monitor = evals.SequentialMonitor.for_scenario(s, total_cases=len(order))
+    cand_frames, inc_frames = [], []
+    cand_meta = inc_meta = {}
+    run_dir = None
+    verdict = None
+    kept_by: str | None = None
+    for start in range(0, len(order), batch_size):
+        batch = order[start:start + batch_size]
+        cand_b, inc_b = both(batch, f"-batch{start // batch_size:04d}")
+        run_dir = Path(cand_b).parent
+        monitor.update(_accepted(loaded, dataset, cand_b), _accepted(loaded, dataset, inc_b))
+        (cf, cand_meta), (inf, inc_meta) = read_records(cand_b), read_records(inc_b)
+        cand_frames.append(cf)
+        inc_frames.append(inf)
+        if not monitor.decided and start + batch_size < len(order):
+            kept_by = "non_inferiority"
+            continue
+        cand_path = _write(_concat(cand_frames), run_dir / "candidate.parquet", cand_meta)
+        inc_path = _write(_concat(inc_frames), run_dir / "incumbent.parquet", inc_meta)
+        exhausted = start + batch_size >= len(order)
+        verdict = gate_task(ref, str(cand_path), str(inc_path),
+                            monitor.verdict_section(kept_running_by=kept_by), True)
+        undecided = _undecided_checks(verdict)
+        if not undecided or exhausted:
+            break
+        kept_by = undecided[0]  # another check still needs data: keep going
+    assert verdict is not None and run_dir is not None
+    return str(run_dir / "candidate.parquet"), str(run_dir / "incumbent.parquet"), verdict, monitor.n
+
+
+def _concat(frames: list[Any]) -> Any:
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+def result_json(result: EvaluationResult) -> str:
+    return json.dumps(result.__dict__, indent=2, sort_keys=True)

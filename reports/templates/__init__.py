@@ -1,0 +1,1 @@
+"""Templates of the HTML report (a package so that wheels carry them)."""

@@ -1,0 +1,78 @@
+"""The evaluate_candidate flow on recorded generations: verdict, ledger event, MLflow run, report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evals import Verdict
+
+from .flow_fixtures import TRIAGE, record_triage
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _run(tmp_path: Path, cand_acc: float, inc_acc: float, **kwargs):
+    from flows.evaluate import evaluate_candidate
+
+    cand = record_triage(tmp_path / "cand.parquet", "gemma3-v1", cand_acc, seed=1)
+    inc = record_triage(tmp_path / "inc.parquet", "smollm2-v1", inc_acc, seed=2)
+    return evaluate_candidate(scenario=str(TRIAGE), candidate="gemma3-v1", candidate_records=str(cand),
+                              incumbent_records=str(inc), progress=False, **kwargs)
+
+
+def test_pass_leaves_verdict_ledger_event_mlflow_run_and_report(tmp_path, rg_home):
+    import mlflow
+    from mlflow import MlflowClient
+
+    import releases
+
+    result = _run(tmp_path, 0.80, 0.50)
+    verdict = Verdict.from_json(Path(result.verdict_path).read_text())
+    assert result.decision == verdict.decision == "PASS"
+    assert result.exit_code == 0
+    assert verdict.n == result.cases_total == 372
+    ni = next(c for c in verdict.checks if c.name == "non_inferiority")
+    assert ni.status == "pass" and ni.ci_low > 0.2  # 0.80 vs 0.50: the difference is far above -margin
+
+    ledger = releases.Ledger.open()
+    events = ledger.events(scenario_id="support-triage", event_type="evaluated")
+    assert len(events) == 1
+    assert events[0].payload["verdict"] == "PASS"
+    assert events[0].payload["decision_path"] == result.decision_path
+    assert ledger.verify() == []
+
+    mlflow.set_tracking_uri(releases.mlflow_uri())
+    run = MlflowClient().get_run(result.mlflow_run_id)
+    assert run.data.params["candidate_entry"] == "gemma3-v1" or "gemma3-v1" in json.dumps(run.data.params)
+    assert any("acceptance" in k for k in run.data.metrics)
+
+    html = Path(result.report_path).read_text()
+    assert "PASS" in html and "non_inferiority" in html
+    assert "| PASS" in result.markdown or "PASS" in result.markdown
+
+
+def test_fail_exit_code_and_ledger(tmp_path, rg_home):
+    import releases
+
+    result = _run(tmp_path, 0.30, 0.70)
+    assert result.decision == "FAIL" and result.exit_code == 1
+    events = releases.Ledger.open().events(scenario_id="support-triage", event_type="evaluated")
+    assert [e.payload["verdict"] for e in events] == ["FAIL"]
+
+
+def test_sequential_stops_early_and_says_how_many_cases(tmp_path, rg_home):
+    import releases
+
+    result = _run(tmp_path, 0.90, 0.40, sequential=True, batch_size=25)
+    verdict = Verdict.from_json(Path(result.verdict_path).read_text())
+    assert verdict.sequential is not None
+    used = verdict.sequential["cases_used"]
+    assert used == result.cases_used < result.cases_total == 372
+    assert verdict.n == used
+    assert verdict.decision == "PASS"
+    event = releases.Ledger.open().events(scenario_id="support-triage", event_type="evaluated")[-1]
+    assert event.payload["envelope"] and f"{used}" in json.dumps(event.payload)
+    html = Path(result.report_path).read_text()
+    assert f"{used} of 372" in html or f"{used}/372" in html
