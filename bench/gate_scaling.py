@@ -9,12 +9,13 @@ variants ("Billing.", "Queue: billing", "I am not sure"), token counts, latencie
 costs, channel/language slices. The timed call is `evals.run_gate` from in-memory frames
 (Parquet I/O and dataset loading are not part of it). Two timings per size:
 - `gate`: records digests given in meta, as the CLI and the flows do (they hash the Parquet file);
-- `gate + frame digest`: no digest in meta, so the gate also hashes both frames' Arrow buffers.
+- `gate + frame digest`: no digest in meta, so the gate also hashes both frames (Arrow IPC).
 Writes its section of bench/RESULTS.md.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -108,12 +109,14 @@ def main() -> None:
         rows.append((n, gate_s, full_s, decision))
         print(f"n={n:>9,}: gate {gate_s:.3f}s, with frame digests {full_s:.3f}s ({decision})", flush=True)
     cpu = platform.processor() or platform.machine()
+    load = os.getloadavg()[0]
     lines = [
         "## Gate scaling (issue 4)",
         "",
         f"Command: `.venv/bin/python bench/gate_scaling.py --sizes {' '.join(map(str, args.sizes))} "
         f"--repeats {args.repeats}` (best of {args.repeats}; {cpu}, 2 cores, Python "
-        f"{platform.python_version()}).",
+        f"{platform.python_version()}; 1-min load average {load:.1f} at the end: the machine is "
+        "shared, so these are upper bounds).",
         "",
         "Whole gate: score both record sets (label + context-budget scorers, acceptance rule), "
         "paired Newcombe interval + exact McNemar, Wilson, cost per accepted outcome and ratio "
@@ -126,7 +129,7 @@ def main() -> None:
     lines += [f"| {n:,} | {g:.3f} s | {f:.3f} s | {d} |" for n, g, f, d in rows]
     lines += ["", "Target: 1M examples under 2 s. The CLI and the flows pass the Parquet file's sha256 "
               "as the records digest, so the first column is the production path; the second adds "
-              "hashing both frames' Arrow buffers (the fallback when a caller has no digest)."]
+              "hashing both frames' Arrow IPC streams (the fallback when a caller has no digest)."]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

@@ -1,15 +1,18 @@
 """Generation throughput through releasegate vs a plain client, on the same vLLM server.
 
-One vLLM server (SmolLM2, CPU) serves, in alternating rounds:
-- releasegate: `gpu.generate_records` (streaming, TTFT timing, retries, progress, records, no cache);
-- plain client: a minimal async OpenAI-compatible loop (httpx, same request bodies, no streaming,
-  same concurrency) — the baseline the ratio is computed against;
-- vLLM's own benchmark client (`vllm.benchmarks.serve`, run with the serving environment's python)
-  on the same prompts rendered through the model's chat template, reported alongside when it runs.
-The ratio is releasegate's request throughput / the plain client's (median of the rounds);
-target >= 0.95. Results are written to bench/RESULTS.md (section "Serving overhead").
+One vLLM server (SmolLM2, CPU) serves, in rounds:
+- releasegate: `gpu.generate_records` (streaming, TTFT timing, retries, progress, records, cost;
+  generation cache off), timed over the whole call;
+- plain-chat: a minimal async OpenAI-compatible loop (httpx, the same request bodies, no
+  streaming, same concurrency): the baseline of the ratio, since it sends exactly our requests;
+- plain-completions and vLLM's own benchmark client (`vllm.benchmarks.serve`, run with the
+  serving environment's python) on the same prompts rendered through the model's chat template
+  and sent to /v1/completions: shows whether the plain loop is as fast a client as vLLM's.
+The ratio is the median over rounds of releasegate's request throughput / plain-chat's, the
+two run back to back in alternating order; target >= 0.95. Results
+go to bench/RESULTS.md (section "Serving overhead (gpu/)", replaced on each run).
 
-    .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 3] [--concurrency 8]
+    .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 8] [--concurrency 8]
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ serve.main(parser.parse_args(sys.argv[1:]))
 """
 
 
-async def plain_client(endpoint: Endpoint, bodies: list[dict], concurrency: int) -> tuple[float, int]:
+async def plain_client(endpoint: Endpoint, path: str, bodies: list[dict], concurrency: int) -> tuple[float, int]:
     """(seconds, completion tokens) for sending `bodies` with at most `concurrency` in flight."""
     sem = asyncio.Semaphore(concurrency)
     tokens = 0
@@ -60,7 +63,7 @@ async def plain_client(endpoint: Endpoint, bodies: list[dict], concurrency: int)
         async def one(body: dict) -> None:
             nonlocal tokens
             async with sem:
-                r = await client.post(endpoint.base_url + "/chat/completions", json=body)
+                r = await client.post(endpoint.base_url + path, json=body)
                 r.raise_for_status()
                 tokens += r.json()["usage"]["completion_tokens"]
         started = time.perf_counter()
@@ -97,7 +100,7 @@ def main() -> int:
     parser.add_argument("--scenario", default="support-triage")
     parser.add_argument("--entry", default="smollm2-v1")
     parser.add_argument("--cases", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-vllm-bench", action="store_true", help="skip vLLM's benchmark client")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -108,50 +111,68 @@ def main() -> int:
     ids = dataset.ids[: args.cases]
     scenario = loaded.scenario
     entry = scenario.model_entry(args.entry)
-    max_tokens = scenario.context_budget.max_output_tokens
+    max_tokens = args.max_tokens = scenario.context_budget.max_output_tokens
     sampling = {"temperature": scenario.sampling.temperature, "top_p": scenario.sampling.top_p,
                 "seed": scenario.sampling.seed}
     rows = [r for r in dataset.rows if str(r[dataset.id_field]) in set(ids)]
     prompts = [render_prompt(scenario, args.entry, r) for r in rows]
     spec = ServerSpec.from_entry(entry)
+    templated = None if args.no_vllm_bench else _chat_templated(spec.model.path, prompts)
 
-    rg_rps, plain_rps, rg_tps, plain_tps = [], [], [], []
-    bench_result = None
+    results: dict[str, list[tuple[float, float]]] = {}  # side -> [(req/s, output tok/s)] per round
     server = VllmServer(spec)
     with server as endpoint:
-        bodies = []
+        chat_bodies = []
         for p in prompts:
             _, body = request_body(endpoint, p, sampling, max_tokens)
             body.pop("stream"), body.pop("stream_options")
-            bodies.append(body)
-        asyncio.run(plain_client(endpoint, bodies[: args.concurrency], args.concurrency))  # warm-up
+            chat_bodies.append(body)
+        sides = ["releasegate", "plain-chat"]
+        if templated is not None:
+            sides += ["plain-completions", "vllm-bench"]
+            completion_bodies = [{"model": endpoint.model, "prompt": t, "max_tokens": max_tokens,
+                                  "temperature": 0.0} for t in templated]
+        asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies[: args.concurrency],
+                                 args.concurrency))  # warm-up
         for round_no in range(args.rounds):
-            # Alternate the order so drift on a shared machine hits both sides alike.
-            for side in (("rg", "plain") if round_no % 2 == 0 else ("plain", "rg")):
-                if side == "rg":
+            # releasegate and the plain client back to back, order alternating: the per-round ratio
+            # cancels most of the drift of a shared machine. vLLM's client and the plain
+            # completions loop run in the first round only (they answer a side question).
+            pair = ["releasegate", "plain-chat"] if round_no % 2 == 0 else ["plain-chat", "releasegate"]
+            extra = [s for s in sides if s not in pair] if round_no == 0 else []
+            for side in pair + extra:
+                if side == "releasegate":
                     started = time.perf_counter()
-                    frame, meta = generate_records(loaded, dataset, args.entry, endpoint=endpoint, ids=ids,
-                                                   cache=False, progress=False, concurrency=args.concurrency)
+                    frame, _ = generate_records(loaded, dataset, args.entry, endpoint=endpoint, ids=ids,
+                                                cache=False, progress=False, concurrency=args.concurrency)
                     seconds = time.perf_counter() - started  # the whole call: rendering, records, cost
                     assert frame["error"].isna().all(), frame["error"].dropna().head()
-                    rg_rps.append(len(ids) / seconds)
-                    rg_tps.append(int(frame["completion_tokens"].sum()) / seconds)
+                    measured = (len(ids) / seconds, int(frame["completion_tokens"].sum()) / seconds)
+                elif side == "plain-chat":
+                    seconds, tokens = asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies,
+                                                               args.concurrency))
+                    measured = (len(ids) / seconds, tokens / seconds)
+                elif side == "plain-completions":
+                    seconds, tokens = asyncio.run(plain_client(endpoint, "/completions", completion_bodies,
+                                                               args.concurrency))
+                    measured = (len(ids) / seconds, tokens / seconds)
                 else:
-                    seconds, tokens = asyncio.run(plain_client(endpoint, bodies, args.concurrency))
-                    plain_rps.append(len(ids) / seconds)
-                    plain_tps.append(tokens / seconds)
-                print(f"round {round_no + 1} {side}: {len(ids) / seconds:.2f} req/s", flush=True)
-        if not args.no_vllm_bench:
-            templated = _chat_templated(spec.model.path, prompts)
-            if templated is not None:
-                bench_result = vllm_bench(spec.model.path, endpoint.model, endpoint.base_url, templated,
-                                          args.concurrency, max_tokens)
-    startup = server.startup_s
-    ratio = statistics.median(rg_rps) / statistics.median(plain_rps)
-    ratio_tokens = statistics.median(rg_tps) / statistics.median(plain_tps)
-    _write(args, spec, startup, rg_rps, plain_rps, rg_tps, plain_tps, ratio, ratio_tokens, bench_result)
-    print(f"releasegate / plain client: {ratio:.3f} (requests/s), {ratio_tokens:.3f} (tokens/s)")
+                    out = vllm_bench(spec.model.path, endpoint.model, endpoint.base_url, templated,
+                                     args.concurrency, max_tokens)
+                    if out is None:
+                        continue
+                    measured = (out["request_throughput"], out["output_throughput"])
+                results.setdefault(side, []).append(measured)
+                print(f"round {round_no + 1} {side}: {measured[0]:.2f} req/s, {measured[1]:.1f} tok/s", flush=True)
+    # Median of the per-round ratios (each round: the two clients back to back).
+    ratio = statistics.median(r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat"]))
+    _write(args, spec, server.startup_s or 0.0, results, ratio)
+    print(f"releasegate / plain client: {ratio:.3f} (requests/s)")
     return 0
+
+
+def _median(rounds: list[tuple[float, float]], index: int) -> float:
+    return statistics.median(r[index] for r in rounds)
 
 
 def _chat_templated(model_path: str, prompts: list) -> list[str] | None:
@@ -168,35 +189,47 @@ def _chat_templated(model_path: str, prompts: list) -> list[str] | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _write(args, spec, startup, rg_rps, plain_rps, rg_tps, plain_tps, ratio, ratio_tokens, bench_result) -> None:
-    med = statistics.median
+_LABELS = {
+    "releasegate": "releasegate `generate_records` (chat, streaming, records + cost)",
+    "plain-chat": "plain async httpx client (same chat bodies, non-streaming)",
+    "plain-completions": "plain async httpx client (/v1/completions, chat-templated prompts)",
+    "vllm-bench": "vLLM `vllm.benchmarks.serve` (/v1/completions, chat-templated prompts, streaming)",
+}
+
+
+def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
+           results: dict[str, list[tuple[float, float]]], ratio: float) -> None:
     lines = [
         SECTION, "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores (shared), "
-        f"vLLM CPU build, `{spec.model.ref}` ({spec.dtype}, eager), {args.cases} cases of `{args.scenario}` "
-        f"(`{args.entry}`), concurrency {args.concurrency}, {args.rounds} alternating rounds, cache off; "
-        f"vLLM startup {startup:.1f} s.",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores shared with "
+        f"other jobs, vLLM CPU build, `{spec.model.ref}` ({spec.dtype}, eager), one server (ready in {startup:.0f} s), "
+        f"{args.cases} cases of `{args.scenario}` (`{args.entry}`, max {args.max_tokens} output tokens), concurrency "
+        f"{args.concurrency}, {args.rounds} rounds (releasegate and the plain client back to back, order alternating), generation cache off.",
         "",
         "Command: `.venv/bin/python bench/serving_overhead.py "
         f"--cases {args.cases} --rounds {args.rounds} --concurrency {args.concurrency}`",
         "",
-        "| client | requests/s (median) | output tokens/s (median) | rounds (req/s) |",
+        "| client | requests/s (median) | output tokens/s (median) | per round (req/s) |",
         "|---|---|---|---|",
-        f"| releasegate `generate_records` (streaming) | {med(rg_rps):.2f} | {med(rg_tps):.1f} | "
-        f"{', '.join(f'{x:.2f}' for x in rg_rps)} |",
-        f"| plain async client (same bodies, non-streaming) | {med(plain_rps):.2f} | {med(plain_tps):.1f} | "
-        f"{', '.join(f'{x:.2f}' for x in plain_rps)} |",
     ]
-    if bench_result:
-        lines.append(f"| vLLM `vllm.benchmarks.serve` (completions, same prompts chat-templated; 1 run) | "
-                     f"{bench_result['request_throughput']:.2f} | {bench_result['output_throughput']:.1f} | - |")
-    lines += ["", f"**Ratio releasegate / plain client: {ratio:.3f}** (requests/s; {ratio_tokens:.3f} on output "
-              "tokens/s). Target >= 0.95.", ""]
+    for side, rounds in results.items():
+        lines.append(f"| {_LABELS[side]} | {_median(rounds, 0):.2f} | {_median(rounds, 1):.1f} | "
+                     f"{', '.join(f'{r[0]:.2f}' for r in rounds)} |")
+    per_round = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat"])]
+    lines += ["", f"**Ratio releasegate / plain client (same requests): {ratio:.3f}** on requests/s, the median "
+              f"of the per-round ratios ({', '.join(f'{x:.3f}' for x in per_round)}). Target >= 0.95."]
+    if "vllm-bench" in results and "plain-completions" in results:
+        vb = _median(results["vllm-bench"], 0) / _median(results["plain-completions"], 0)
+        rv = _median(results["releasegate"], 0) / _median(results["vllm-bench"], 0)
+        lines += ["", f"vLLM's client vs the plain client on identical completions requests: {vb:.3f} (the plain "
+                  f"client is a fair baseline when this is near 1). releasegate vs vLLM's client: {rv:.3f}, which "
+                  "also includes the server's chat-completions path vs plain completions."]
+    lines.append("")
     text = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
     if SECTION in text:  # replace our own section, keep everyone else's
         head, _, rest = text.partition(SECTION)
         nxt = rest.find("\n## ")
-        text = head + ("\n".join(lines) + rest[nxt + 1:] if nxt >= 0 else "\n".join(lines))
+        text = head + "\n".join(lines) + (rest[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
     args.results.write_text(text.rstrip("\n") + "\n")

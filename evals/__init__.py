@@ -8,7 +8,7 @@ from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerCon
 from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
 from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate
-from .sequential import SequentialMonitor
+from .sequential import SequentialMonitor, estimate_savings, evaluation_order
 from .stats import PairedDifference, paired_difference
 
 __all__ = [
@@ -30,6 +30,8 @@ __all__ = [
     "Verdict",
     "apply_acceptance",
     "evaluate_gate",
+    "estimate_savings",
+    "evaluation_order",
     "gate_check",
     "paired_difference",
     "run_gate",

@@ -57,6 +57,8 @@ class GateContext:
     dataset_sha256: str = ""
     cases_total: int = 0
     prior_checks: list[Check] = field(default_factory=list)  # filled before extra checks run
+    sequential: dict[str, Any] | None = None  # a sequential run's monitor section (see sequential.py)
+    _latency: dict[tuple[str, str, float], stats.QuantileEstimate] = field(default_factory=dict, repr=False)
 
     @property
     def criteria(self) -> Any:
@@ -92,9 +94,14 @@ class GateContext:
                                        confidence=self.confidence)
 
     def latency(self, column: str, side: str = "candidate", quantile: float = 0.95) -> stats.QuantileEstimate:
-        scored = self.candidate if side == "candidate" else self.incumbent
-        values = scored.records[column].to_numpy(dtype=float, na_value=np.nan)[~scored.errored]
-        return stats.quantile_interval(values, quantile, self.confidence)
+        """p95 (by default) with its interval. Failed requests count when they carry a latency: a
+        timeout is latency the user saw. Memoised: checks and metrics ask for the same numbers."""
+        key = (column, side, quantile)
+        if key not in self._latency:
+            scored = self.candidate if side == "candidate" else self.incumbent
+            values = scored.records[column].to_numpy(dtype=float, na_value=np.nan)
+            self._latency[key] = stats.quantile_interval(values, quantile, self.confidence)
+        return self._latency[key]
 
     @cached_property
     def tool_violations(self) -> int:
@@ -102,6 +109,8 @@ class GateContext:
         if "tool_calls" not in self.candidate.records.columns:
             return 0
         raw = self.candidate.records["tool_calls"]
+        if not raw.notna().any():  # the usual case: no tool calls at all
+            return 0
         codes, uniques = pd.factorize(raw, use_na_sentinel=True)
         if len(uniques) == 0:
             return 0
@@ -172,6 +181,8 @@ def check_min_acceptance(ctx: GateContext) -> list[Check]:
 @gate_check("non_inferiority")
 def check_non_inferiority(ctx: GateContext) -> list[Check]:
     margin = float(ctx.criteria.non_inferiority_margin)
+    if ctx.sequential and ctx.sequential.get("decision") and ctx.sequential.get("trajectory"):
+        return [_sequential_non_inferiority(ctx, margin)]
     diff = ctx.paired
     result = stats.non_inferiority(diff, margin)
     span = f"{100 * diff.difference:+.1f} points [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}]"
@@ -183,6 +194,23 @@ def check_non_inferiority(ctx: GateContext) -> list[Check]:
     }[result.status]
     return [_make("non_inferiority", "change", "acceptance_difference", diff.difference, diff.ci_low,
                   diff.ci_high, -margin, ">=", result.status, reason)]
+
+
+def _sequential_non_inferiority(ctx: GateContext, margin: float) -> Check:
+    """A sequential run stopped because its anytime-valid confidence sequence decided: the check
+    reports that sequence (valid at the data-dependent stop), not a fixed-n interval, which would
+    not be valid after peeking."""
+    seq = ctx.sequential or {}
+    last = seq["trajectory"][-1]
+    low, high = float(last["low"]), float(last["high"])
+    diff = ctx.paired.difference
+    status = "pass" if seq["decision"] == "PASS" else "fail"
+    span = (f"{100 * diff:+.1f} points, anytime-valid [{100 * low:+.1f}, {100 * high:+.1f}] "
+            f"after {int(last['n'])} cases")
+    verb = "not worse" if status == "pass" else "worse"
+    reason = f"candidate is {verb} than the incumbent by more than {100 * margin:.1f} points: {span}"
+    return _make("non_inferiority", "change", "acceptance_difference", diff, low, high, -margin, ">=",
+                 status, reason)
 
 
 @gate_check("max_cost_per_accepted")
@@ -330,19 +358,17 @@ def _per_example_cost(scored: ScoredRecords, meta: dict[str, Any]) -> np.ndarray
 
 def frame_sha256(frame: pd.DataFrame) -> str:
     """Digest of a records frame's content, for callers without a file digest (the CLI and the
-    flows pass the Parquet file's sha256 in meta instead). Hashes the Arrow buffers of each column
-    (zero-copy for Arrow-backed strings), so 1M records cost tens of milliseconds."""
+    flows pass the Parquet file's sha256 in meta instead). Hashes the frame's Arrow IPC stream
+    (columns sorted, pandas metadata dropped): one memory copy, no per-row Python, and the IPC
+    writer trims sliced buffers so a slice hashes only its own rows."""
     import pyarrow as pa
 
-    digest = hashlib.sha256()
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    for name in sorted(table.column_names):
-        column = table.column(name).combine_chunks()
-        digest.update(name.encode() + str(column.type).encode())
-        for buffer in column.buffers():
-            if buffer is not None:
-                digest.update(buffer)
-    return digest.hexdigest()
+    table = table.select(sorted(table.column_names)).replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
 
 
 def _side(scored: ScoredRecords, meta: dict[str, Any]) -> ModelSide:
@@ -449,6 +475,7 @@ def evaluate_gate(ctx: GateContext, *, extra_checks: Sequence[CheckFn] = (),
                   sequential: dict[str, Any] | None = None) -> Verdict:
     """Run the registered checks, then the extra ones (which see `ctx.prior_checks`), and decide."""
     critical = set(ctx.criteria.critical)
+    ctx.sequential = sequential
     checks: list[Check] = []
     for fn in GATE_CHECKS.values():
         checks.extend(fn(ctx))
@@ -458,8 +485,10 @@ def evaluate_gate(ctx: GateContext, *, extra_checks: Sequence[CheckFn] = (),
     checks = [_canonical_check(replace(c, critical=c.critical or _critical_family(c.name, critical)))
               for c in checks]
     decision, reason, vetoes = decide(checks)
-    slices = [canonical({**asdict(s), "status": ("fail" if s.p_holm < 1 - ctx.confidence else "pass")
-                         if s.tested else "skipped"}) for s in ctx.slices]
+    margin = ctx.criteria.slice_guard.margin
+    slices = [canonical({**asdict(s), "margin": margin,
+                         "status": ("fail" if s.p_holm < 1 - ctx.confidence else "pass") if s.tested
+                         else "skipped"}) for s in ctx.slices]
     return Verdict(
         scenario_id=ctx.scenario.id, decision=decision, checks=checks,  # type: ignore[arg-type]
         candidate=_side(ctx.candidate, ctx.candidate_meta), incumbent=_side(ctx.incumbent, ctx.incumbent_meta),

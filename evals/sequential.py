@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 METHOD = "hedged-capital betting confidence sequence (Waudby-Smith & Ramdas 2023), aGRAPA bets"
 
@@ -194,3 +195,34 @@ class SequentialMonitor:
             "kept_running_by": kept,
             "trajectory": list(self.trajectory),
         }
+
+
+def evaluation_order(example_ids: list[str], seed: int) -> list[str]:
+    """The seeded random order in which a sequential run evaluates cases: the first k cases of
+    it are a simple random sample, which the confidence sequence's validity assumes."""
+    permutation = np.random.default_rng(seed).permutation(len(example_ids))
+    return [example_ids[i] for i in permutation]
+
+
+def estimate_savings(cases_used: int, cases_total: int,
+                     sides: list[tuple[pd.DataFrame, dict[str, Any]]]) -> dict[str, Any]:
+    """What stopping early saved, in the units the platform pays, extrapolated from the cases
+    that were evaluated: cases (per model), generated tokens, GPU-hours and USD.
+
+    Per model: skipped cases x the mean completion tokens / cost per evaluated case. GPU-hours are
+    the cost divided by the accelerator's hourly price (GPU-priced endpoints only)."""
+    skipped = max(cases_total - cases_used, 0)
+    tokens = usd = gpu_hours = 0.0
+    for frame, meta in sides:
+        if not len(frame):
+            continue
+        mean_tokens = float(pd.to_numeric(frame["completion_tokens"], errors="coerce").fillna(0).mean())
+        mean_cost = float(pd.to_numeric(frame["cost_usd"], errors="coerce").fillna(0).mean())
+        tokens += skipped * mean_tokens
+        usd += skipped * mean_cost
+        cost = meta.get("cost") or {}
+        if cost.get("pricing") == "gpu" and cost.get("usd_per_hour"):
+            gpu_hours += skipped * mean_cost / float(cost["usd_per_hour"])
+    return {"cases_skipped": skipped, "cases_skipped_fraction": skipped / cases_total if cases_total else 0.0,
+            "model_calls_saved": skipped * len(sides), "generated_tokens": round(tokens),
+            "gpu_hours": gpu_hours, "usd": usd}

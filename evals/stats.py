@@ -346,8 +346,10 @@ def cost_comparison(candidate_accepted: np.ndarray, incumbent_accepted: np.ndarr
     rng = rng or np.random.default_rng(0)
     cand = np.asarray(candidate_accepted, dtype=bool)
     inc = np.asarray(incumbent_accepted, dtype=bool)
-    cc = np.nan_to_num(np.asarray(candidate_cost, dtype=float))
-    ic = np.nan_to_num(np.asarray(incumbent_cost, dtype=float))
+    cc = np.asarray(candidate_cost, dtype=float)
+    ic = np.asarray(incumbent_cost, dtype=float)
+    if np.isnan(cc).any() or np.isnan(ic).any():  # a missing cost counts as zero
+        cc, ic = np.nan_to_num(cc), np.nan_to_num(ic)
     n = cand.size
     cell = cand.astype(np.int64) * 2 + inc.astype(np.int64)  # 0 neither, 1 inc, 2 cand, 3 both
     counts = np.bincount(cell, minlength=4).astype(float)

@@ -53,7 +53,10 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
     # The file digest is the records' identity in the verdict.
     cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate)}
     inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent)}
-    verdict = run_gate(loaded, dataset, cand_frame, cand_meta, inc_frame, inc_meta, seed=seed)
+    from releases import gate_checks  # the exceptions register's check, as in `evaluate`
+
+    verdict = run_gate(loaded, dataset, cand_frame, cand_meta, inc_frame, inc_meta, seed=seed,
+                       extra_checks=gate_checks())
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(out.suffix + ".tmp")

@@ -187,18 +187,23 @@ def register(app: typer.Typer) -> None:
         to: Annotated[str | None, typer.Option("--to", help="Version to restore (default: last approved)")] = None,
         target: Annotated[str, typer.Option("--target", help="model | prompt | tool_policy")] = "model",
         alias: Annotated[str, typer.Option("--alias")] = "champion",
+        incident: Annotated[str | None, typer.Option("--incident", help="Link the rollback to this open incident")] = None,
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move back to the last approved version (model, prompt alias or tool policy) and record it."""
-        from releases import ApprovalRefused, Ledger, rollback
+        from releases import ApprovalRefused, Ledger, OperatingRefused, rollback, rollback_for_incident
 
         try:
-            result = rollback(scenario, reason=reason, to=to, target=target, alias=alias,
-                              ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
-        except ApprovalRefused as exc:
+            if incident:  # the incident is checked (open, same scenario) before anything moves
+                result, _ = rollback_for_incident(incident, scenario, reason=reason, to=to, target=target, alias=alias,
+                                                  ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+            else:
+                result = rollback(scenario, reason=reason, to=to, target=target, alias=alias,
+                                  ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+        except (ApprovalRefused, OperatingRefused) as exc:
             _blocked("rollback refused:", exc.reasons)
         out.print(f"rolled back {result.target} of {scenario}: {result.from_version} -> {result.to_version}; "
-                  f"ledger row {result.event.seq}")
+                  f"ledger row {result.event.seq}" + (f"; linked to {incident}" if incident else ""))
         for note in result.notes:
             out.print(f"next: {note}")
 

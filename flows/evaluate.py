@@ -136,12 +136,6 @@ def record_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _seeded_order(ids: list[str], seed: int) -> list[str]:
-    """A reproducible random order of the cases (sequential mode must not follow file order)."""
-    rng = np.random.default_rng(seed)
-    return [ids[i] for i in rng.permutation(len(ids))]
-
-
 def _run_dir(scenario_id: str, candidate: str) -> Path:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = state_dir() / "runs" / scenario_id / f"{stamp}-{candidate}"
@@ -232,39 +226,42 @@ def evaluate_candidate(
 
 def _sequential(loaded: Any, dataset: Any, ids: list[str], both: Any, ref: str,
                 batch_size: int) -> tuple[str, str, evals.Verdict, int]:
-    """Batches in a seeded order until the sequence and every other check are decided."""
-    from scenarios import write_records as _write
+    """Batches in a seeded order until the sequence and every other check are decided.
 
+    The confidence sequence (anytime-valid) may be looked at after every batch. When it has
+    decided but another check (cost, latency, a slice) is still inconclusive, the run goes on
+    and the verdict names the check that kept it running."""
     s = loaded.scenario
-    order = _seeded_order(ids, s.success_criteria.seed)
+    order = evals.evaluation_order(ids, s.success_criteria.seed)
     monitor = evals.SequentialMonitor.for_scenario(s, total_cases=len(order))
-    cand_frames, inc_frames = [], []
-    cand_meta = inc_meta = {}
-    run_dir = None
-    verdict = None
+    cand_frames: list[Any] = []
+    inc_frames: list[Any] = []
     kept_by: str | None = None
-    for start in range(0, len(order), batch_size):
-        batch = order[start:start + batch_size]
-        cand_b, inc_b = both(batch, f"-batch{start // batch_size:04d}")
-        run_dir = Path(cand_b).parent
+    used = 0
+    while True:
+        batch = order[used:used + batch_size]
+        cand_b, inc_b = both(batch, f"-batch{used // batch_size:04d}")
+        used += len(batch)
         monitor.update(_accepted(loaded, dataset, cand_b), _accepted(loaded, dataset, inc_b))
         (cf, cand_meta), (inf, inc_meta) = read_records(cand_b), read_records(inc_b)
         cand_frames.append(cf)
         inc_frames.append(inf)
-        if not monitor.decided and start + batch_size < len(order):
+        exhausted = used >= len(order)
+        if not monitor.decided and not exhausted:
             kept_by = "non_inferiority"
             continue
-        cand_path = _write(_concat(cand_frames), run_dir / "candidate.parquet", cand_meta)
-        inc_path = _write(_concat(inc_frames), run_dir / "incumbent.parquet", inc_meta)
-        exhausted = start + batch_size >= len(order)
-        verdict = gate_task(ref, str(cand_path), str(inc_path),
-                            monitor.verdict_section(kept_running_by=kept_by), True)
+        run_dir = Path(cand_b).parent
+        cand_path = write_records(_concat(cand_frames), run_dir / "candidate.parquet", cand_meta)
+        inc_path = write_records(_concat(inc_frames), run_dir / "incumbent.parquet", inc_meta)
+        section = monitor.verdict_section(kept_running_by=kept_by)
+        section["cases_used"] = used  # the sequence may have decided before the other checks did
+        section["savings"] = evals.estimate_savings(used, len(order), [(_concat(cand_frames), cand_meta),
+                                                                       (_concat(inc_frames), inc_meta)])
+        verdict = gate_task(ref, str(cand_path), str(inc_path), section, True)
         undecided = _undecided_checks(verdict)
         if not undecided or exhausted:
-            break
+            return str(cand_path), str(inc_path), verdict, used
         kept_by = undecided[0]  # another check still needs data: keep going
-    assert verdict is not None and run_dir is not None
-    return str(run_dir / "candidate.parquet"), str(run_dir / "incumbent.parquet"), verdict, monitor.n
 
 
 def _concat(frames: list[Any]) -> Any:

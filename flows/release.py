@@ -16,7 +16,7 @@ from prefect.artifacts import create_markdown_artifact
 import releases
 from scenarios import load_dataset_for, load_scenario, scenario_paths
 
-from .evaluate import evaluate_candidate
+from flows.evaluate import evaluate_candidate
 
 
 @flow(name="promote")

@@ -7,7 +7,7 @@ environment; it runs in its own (`.venv-vllm`) and we talk to it over HTTP.
 from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
 from ._cost import GPU_FORMULA, TOKEN_FORMULA, allocate, token_cost
-from ._generate import generate_records, select_cases, split_cases
+from ._generate import endpoint_for, generate_records, select_cases, split_cases
 from ._models import (
     PACKAGED,
     ResolvedModel,
@@ -51,6 +51,7 @@ __all__ = [
     "cache_key",
     "capacity_plan",
     "detect_device",
+    "endpoint_for",
     "find_running_server",
     "free_port",
     "generate_one",

@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -84,6 +85,28 @@ def _to_endpoints(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry:
     items = [endpoint] if isinstance(endpoint, (Endpoint, str)) else list(endpoint)
     return [e if isinstance(e, Endpoint) else
             attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=digest) for e in items]
+
+
+@contextlib.contextmanager
+def endpoint_for(scenario: Any, entry_name: str, *, startup_timeout_s: float = 600.0) -> Iterator[Endpoint]:
+    """The endpoint an entry is served at, for several calls in a row (sequential mode, profiles).
+
+    The entry's attached endpoint, else a live `releasegate serve` server for the same weights and
+    settings, else a vLLM server started now and stopped when the block exits. Passing it as
+    `generate_records(..., endpoint=ep)` keeps the same cache identity as a managed run.
+    """
+    entry = scenario.model_entry(entry_name)
+    if entry.endpoint:
+        yield attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env,
+                     model_digest=_local_digest(entry))
+        return
+    spec = ServerSpec.from_entry(entry)
+    reused = find_running_server(spec)
+    if reused is not None:
+        yield reused
+        return
+    with VllmServer(spec, startup_timeout_s=startup_timeout_s) as endpoint:
+        yield endpoint
 
 
 def _local_digest(entry: Any) -> str:

@@ -17,7 +17,7 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from scenarios import InputError, file_sha256, project_root, state_dir
@@ -206,8 +206,4 @@ def resolve_model(ref: str) -> ResolvedModel:
         return ResolvedModel(ref, "hub", ref, "", None, None)
     raise InputError(f"unknown model {ref!r}", field="model",
                      fix="use a packaged name (" + ", ".join(PACKAGED) + "), a model folder or a hub id")
-
-
-def manifest_dict(model: ResolvedModel) -> dict:
-    return asdict(model)
 

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +161,12 @@ def attach(url: str, *, model: str | None = None, api_key_env: str | None = None
         raise InputError(f"endpoint {base} answered HTTP {response.status_code} on /models",
                          field="--endpoint", fix="point at an OpenAI-compatible base URL")
     served = [m.get("id") for m in response.json().get("data", [])]
-    chosen = model if model in served else (served[0] if len(served) == 1 and not model else model)
-    if model and model not in served and len(served) == 1:
-        chosen = served[0]  # one model served under another name (e.g. a folder path): use it
-    if not chosen:
-        raise InputError(f"endpoint {base} serves {served}; which one?", field="model",
+    if model in served:
+        chosen = model
+    elif len(served) == 1:
+        chosen = served[0]  # one model, served under another name (e.g. its folder path)
+    else:
+        raise InputError(f"endpoint {base} serves {served}, not {model!r}", field="model",
                          fix="set the entry's model to one of the served ids")
     return Endpoint(base_url=base, model=chosen, api_key=key, kind="attached", model_digest=model_digest,
                     settings={"endpoint": base, "model": chosen})
@@ -257,7 +258,9 @@ class VllmServer:
             raise InputError(f"serving environment not found: {python}", field="RELEASEGATE_VLLM_PYTHON",
                              fix="run `make serving` or point RELEASEGATE_VLLM_PYTHON at its python")
         _install_signal_handlers()
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", **self.extra_env}
+        env = {**os.environ, **self.extra_env}
+        if self.spec.model.source != "hub":  # local weights: never reach for the hub (FACTS.md)
+            env.setdefault("HF_HUB_OFFLINE", "1")
         if self.spec.device == "cpu":
             env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; FACTS.md: fits this machine
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -406,7 +409,3 @@ def find_running_server(spec: ServerSpec) -> Endpoint | None:
         return None
     return Endpoint(base_url=state["url"], model=state["served_name"], kind="reused",
                     model_digest=spec.model.digest, settings=spec.settings())
-
-
-def describe(spec: ServerSpec) -> dict[str, Any]:
-    return {"model": asdict(spec.model), "served_name": spec.served_name, **spec.settings()}

@@ -66,7 +66,7 @@ class GaugeSampler:
     """Samples the KV-cache usage and queue-depth gauges every `interval_s` while a run is going."""
 
     def __init__(self, client: httpx.AsyncClient, root_url: str, headers: dict[str, str] | None = None,
-                 interval_s: float = 1.0) -> None:
+                 interval_s: float = 2.0) -> None:
         self.client, self.root_url, self.headers, self.interval_s = client, root_url, headers, interval_s
         self.kv_max = 0.0
         self.waiting_max = 0.0

@@ -61,3 +61,39 @@ __all__ = [
     "set_exception_resolver", "sign_webhook", "statement_of", "subject_digest", "sync",
     "verdict_gate_reasons", "verify_webhook", "write_decision",
 ]
+
+# The operating model (issue 8): exceptions register, incidents, governance. Importing
+# `_operating` installs the register's exception resolver (open, unexpired AND reviewed).
+from ._governance import governance_metrics
+from ._incidents import (
+    IncidentRecord,
+    champion_entry,
+    close_incident,
+    link_action,
+    list_incidents,
+    open_incident,
+    open_regression_alert,
+    rollback_for_incident,
+)
+from ._operating import (
+    EXCEPTION_KINDS,
+    REVIEW_INTERVAL_DAYS,
+    ExceptionRecord,
+    OperatingRefused,
+    cite_exception,
+    close_exception,
+    exceptions_check,
+    gate_checks,
+    list_exceptions,
+    open_exception,
+    record_cited_decision,
+    review_exception,
+)
+
+__all__ += [
+    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "IncidentRecord", "OperatingRefused",
+    "champion_entry", "cite_exception", "close_exception", "close_incident", "exceptions_check",
+    "gate_checks", "governance_metrics", "link_action", "list_exceptions", "list_incidents",
+    "open_exception", "open_incident", "open_regression_alert", "record_cited_decision",
+    "review_exception", "rollback_for_incident",
+]

@@ -175,7 +175,8 @@ def handle_webhook(secret: str, headers: Mapping[str, str], body: bytes,
         message = json.loads(body)
     except ValueError:
         return 400, {"error": "body is not JSON"}
-    if (message.get("entity"), message.get("action")) != ("model_version_alias", "created"):
+    # A deleted alias is drift as much as a moved one: both run the audit.
+    if message.get("entity") != "model_version_alias" or message.get("action") not in ("created", "deleted"):
         return 200, {"ignored": f"{message.get('entity')}.{message.get('action')}"}
     data = message.get("data") or {}
     return 200, on_alias(str(data.get("name")), str(data.get("alias")), str(data.get("version")))

@@ -61,5 +61,10 @@ def set_exception_resolver(resolver: ExceptionResolver | None) -> None:
     _resolver = resolver or ledger_exception_resolver
 
 
+def current_exception_resolver() -> ExceptionResolver:
+    """The installed resolver (so a caller can put it back after swapping in another)."""
+    return _resolver
+
+
 def resolve_exception(ledger: Ledger | None, scenario_id: str, exception_id: str) -> ExceptionStatus:
     return _resolver(ledger, scenario_id, exception_id)

@@ -182,16 +182,20 @@ class Ledger:
             @event.listens_for(engine, "begin")
             def _begin_immediate(conn: Connection) -> None:
                 # Take the write lock at BEGIN: a read-then-append cannot interleave with another.
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # Plain reads begin deferred, so a read inside a held lock does not wait on it.
+                read_only = conn.get_execution_options().get("releasegate_read", False)
+                conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         else:
             engine = create_engine(url, pool_pre_ping=True)
         ledger = cls(engine)
-        ledger._migrate(url)
+        fresh_file = parsed.get_backend_name() == "sqlite" and not (
+            parsed.database and parsed.database != ":memory:" and Path(parsed.database).exists())
+        ledger._migrate(url, force=fresh_file)
         return ledger
 
-    def _migrate(self, url: str) -> None:
+    def _migrate(self, url: str, *, force: bool = False) -> None:
         with _migrate_lock:
-            if url in _migrated:
+            if url in _migrated and not force:  # a deleted SQLite file is migrated again
                 return
             from alembic import command
             from alembic.config import Config
@@ -214,6 +218,9 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _reader(self) -> Connection:
+        return self.engine.connect().execution_options(releasegate_read=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -271,14 +278,14 @@ class Ledger:
             query = query.where(events_table.c.event_type.in_(types))
         if conn is not None:
             return [self._row_to_event(r) for r in conn.execute(query)]
-        with self.engine.connect() as own:
+        with self._reader() as own:
             return [self._row_to_event(r) for r in own.execute(query)]
 
     def verify(self) -> list[str]:
         """Every broken link in the chain, naming the row; [] when the ledger is intact."""
         problems: list[str] = []
         prev_hash, expected_seq = GENESIS_HASH, 1
-        with self.engine.connect() as conn:
+        with self._reader() as conn:
             head = conn.execute(select(head_table).where(head_table.c.id == 1)).one()
             for row in conn.execute(select(events_table).order_by(events_table.c.seq)):
                 if row.seq != expected_seq:
@@ -313,7 +320,7 @@ class Ledger:
                 synced_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
 
     def synced(self, target: str = "mlflow") -> dict[int, dict[str, Any]]:
-        with self.engine.connect() as conn:
+        with self._reader() as conn:
             rows = conn.execute(select(sync_table).where(sync_table.c.target == target))
             return {r.seq: json.loads(r.detail or "{}") for r in rows}
 

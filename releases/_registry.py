@@ -127,12 +127,8 @@ def find_version_by_decision(c: MlflowClient, scenario_id: str, digest: str) -> 
 
 
 def _versions(c: MlflowClient, scenario_id: str) -> list[ModelVersion]:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return list(c.search_model_versions(f"name='{registered_model_name(scenario_id)}'"))
-    except MlflowException:
-        return []
+    # An unknown model gives []; a registry that is down raises (and must not read as "none").
+    return list(c.search_model_versions(f"name='{registered_model_name(scenario_id)}'"))
 
 
 def ensure_prompt_versions(c: MlflowClient, uri: str, family: dict[str, Any]) -> dict[str, int]:

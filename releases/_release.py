@@ -8,6 +8,7 @@ the expected state is always the last such event's payload.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def record_evaluation(
     verdict: Verdict,
     envelope: dict[str, Any],
     *,
-    records_paths: list[str | Path] = (),  # type: ignore[assignment]
+    records_paths: Sequence[str | Path] = (),
     report_path: str | Path | None = None,
     ledger: Ledger | None = None,
     mlflow_uri: str | None = None,
@@ -224,6 +225,11 @@ def promotion_reasons(
     elif model_version.tags.get("weight_digest") != subject:
         reasons.append(f"decision replayed onto another model: its subject is {subject[:12]}, model version "
                        f"{model_version.version} has weights {str(model_version.tags.get('weight_digest'))[:12]}")
+    elif model_version.tags.get("decision_digest") != digest:
+        # Same weights, another evaluation (e.g. another prompt version): still not this decision's.
+        reasons.append(f"decision replayed onto another evaluation: model version {model_version.version} "
+                       f"was registered for decision {str(model_version.tags.get('decision_digest'))[:12]}, "
+                       f"not {digest[:12]}")
     return reasons
 
 
@@ -239,17 +245,24 @@ def promote(
     sid = loaded.scenario.id
     ledger = ledger or Ledger.open()
     keyring = keyring or Keyring.load()
-    c = reg.client(mlflow_uri)
     name = reg.registered_model_name(sid)
     digest = decision_digest(envelope)
-    if version is not None:
-        try:
-            mv = c.get_model_version(name, str(version))
-        except MlflowException:
-            raise InputError(f"model {name} has no version {version}", field="--version",
-                             fix="pass a version listed in the MLflow registry") from None
-    else:
-        mv = reg.find_version_by_decision(c, sid, digest)
+    try:
+        c = reg.client(mlflow_uri)
+        if version is not None:
+            try:
+                mv = c.get_model_version(name, str(version))
+            except MlflowException as exc:
+                if "RESOURCE_DOES_NOT_EXIST" not in str(exc.error_code):
+                    raise
+                raise InputError(f"model {name} has no version {version}", field="--version",
+                                 fix="pass a version listed in the MLflow registry") from None
+        else:
+            mv = reg.find_version_by_decision(c, sid, digest)
+    except InputError:
+        raise
+    except Exception as exc:  # registry down: blocked, nothing moved, nothing recorded
+        return PromotionResult(False, [f"MLflow registry unavailable: {_error_line(exc)}"], sid, alias)
     reasons = promotion_reasons(loaded, envelope, keyring=keyring, ledger=ledger, model_version=mv)
     if reasons:
         return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)

@@ -7,6 +7,7 @@ API
 ---
 - `render_report(ReportInput) -> str` and `write_report(ReportInput, path) -> sha256 hex`
 - `render_markdown(verdict, report_path=None) -> str`
+- `render_governance_html(metrics) -> str`: `releases.governance_metrics` as a self-contained page
 - `verdict_sentence(verdict) -> str`: the decision in words
 - `cases_from_scored(candidate, incumbent, scenario) -> DataFrame` from two `evals.ScoredRecords`
 - `cases_from_records(candidate_records, incumbent_records, dataset=None, ...) -> DataFrame`
@@ -37,6 +38,7 @@ What is read from the verdict (all optional except the Verdict's own fields)
 from ._build import report_input_from_files, scenario_for
 from ._decision import DecisionDocument, load_decision
 from ._format import verdict_sentence
+from ._governance import render_governance_html
 from ._html import render_report, write_report
 from ._input import (
     CASE_COLUMNS,
@@ -59,6 +61,7 @@ __all__ = [
     "cases_from_scored",
     "default_versions",
     "load_decision",
+    "render_governance_html",
     "render_markdown",
     "render_report",
     "report_input_from_files",

@@ -101,6 +101,21 @@ def _escalation(ls: LoadedScenario) -> Iterator[InputError]:
                        "list at least one identity to escalate to, first approver first")
 
 
+# The incident checklist: an incident owner must be able to undo each of the three things a
+# release changes (weights, prompt version, tool policy) without improvising.
+REQUIRED_ROLLBACK_TARGETS = ("model", "prompt", "tool_policy")
+
+
+@rule("incident_rollback_targets")
+def _rollback_targets(ls: LoadedScenario) -> Iterator[InputError]:
+    targets = ls.scenario.incident_process.rollback_targets
+    missing = [t for t in REQUIRED_ROLLBACK_TARGETS if t not in targets]
+    if missing:
+        yield ls.error("incident_process.rollback_targets",
+                       f"the incident process cannot roll back {', '.join(missing)}",
+                       "list model, prompt and tool_policy under incident_process.rollback_targets")
+
+
 _env = jinja2.Environment()
 
 

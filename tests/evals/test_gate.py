@@ -177,3 +177,15 @@ def test_model_sides_come_from_meta_then_records(triage: Any) -> None:
     assert verdict.candidate.model == "gemma3-270m" and verdict.candidate.records_sha256 == "abc"
     assert verdict.incumbent.entry == "smollm2-v1" and len(verdict.incumbent.records_sha256) == 64
     assert replace(verdict.candidate, entry="x").entry == "x"
+
+
+def test_frame_digest_follows_content_not_layout() -> None:
+    from evals.gate import frame_sha256
+
+    cases = make_cases(100)
+    records = make_records(cases, np.ones(100, dtype=bool))
+    changed = records.copy()
+    changed.loc[15, "output"] = "billing"
+    assert frame_sha256(records.iloc[10:20]) == frame_sha256(records.iloc[10:20].copy())
+    assert frame_sha256(records.iloc[10:20]) != frame_sha256(changed.iloc[10:20])
+    assert frame_sha256(records) == frame_sha256(records[list(reversed(records.columns))])

@@ -50,8 +50,9 @@ def test_newcombe_worked_example_a() -> None:
 
 
 @pytest.mark.parametrize("table,expected", [
-    # Worked examples of Fagerland, Lydersen & Laake (2017), chapter 8 (contingencytables):
-    # Bentur et al. (2009) and Cavo et al. (2012), to 3 decimals.
+    # The two examples of Fagerland, Lydersen & Laake (2017), chapter 8: Bentur et al. (2009)
+    # and Cavo et al. (2012). Expected values follow contingencytables' implementation of the
+    # method (same phi correction); the book's printed table could not be consulted here.
     ((1, 1, 7, 12), (-0.507, -0.026)),
     ((59, 6, 16, 80), (-0.119, -0.005)),
 ])

@@ -8,7 +8,7 @@ import pytest
 
 from evals import Verdict
 
-from .flow_fixtures import TRIAGE, record_triage
+from flow_fixtures import TRIAGE, record_triage
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

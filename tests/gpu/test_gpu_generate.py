@@ -180,7 +180,6 @@ def test_tool_calls_are_joined_from_stream_deltas():
     import httpx
 
     from gpu import generate_one
-    from scenarios import render_prompt  # noqa: F401  (RenderedPrompt comes from render_prompt)
     from scenarios._render import RenderedPrompt
 
     chunks = [
@@ -200,3 +199,19 @@ def test_tool_calls_are_joined_from_stream_deltas():
     outcome = asyncio.run(run())
     assert outcome.tool_calls == [{"name": "lookup", "arguments": "{\"id\": 7}"}]
     assert (outcome.prompt_tokens, outcome.completion_tokens, outcome.finish_reason) == (5, 9, "tool_calls")
+
+
+def test_endpoint_for_an_attached_entry_and_its_key(state_home, fake_server, triage, monkeypatch):
+    from gpu import endpoint_for
+
+    loaded, _ = triage
+    entry = loaded.scenario.models["smollm2-v1"].model_copy(
+        update={"endpoint": fake_server.url, "api_key_env": "RG_TEST_HOSTED_KEY"})
+    scenario = loaded.scenario.model_copy(update={"models": {**loaded.scenario.models, "hosted": entry}})
+    monkeypatch.delenv("RG_TEST_HOSTED_KEY", raising=False)
+    with pytest.raises(InputError, match="RG_TEST_HOSTED_KEY is not set"):
+        with endpoint_for(scenario, "hosted"):
+            pass
+    monkeypatch.setenv("RG_TEST_HOSTED_KEY", "sk-test")
+    with endpoint_for(scenario, "hosted") as ep:
+        assert (ep.kind, ep.base_url, ep.api_key) == ("attached", fake_server.url, "sk-test")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +25,17 @@ from releases._dsse import sign_envelope
 from scenarios import LoadedScenario, parse_scenario
 
 
+@pytest.fixture
+def ledger_resolver() -> Iterator[None]:
+    """Test the hook with releasegate's ledger default, whatever resolver the register installed."""
+    from releases._exceptions import current_exception_resolver, ledger_exception_resolver
+
+    installed = current_exception_resolver()
+    set_exception_resolver(ledger_exception_resolver)
+    yield
+    set_exception_resolver(installed)
+
+
 def _decision(loaded: LoadedScenario, decision: str = "PASS", **kw: object) -> dict:
     verdict = make_verdict(loaded, decision=decision)
     return build_decision(loaded, verdict, candidate_model_digest=weights_digest("gemma3-270m"), **kw)  # type: ignore[arg-type]
@@ -39,8 +51,10 @@ def _recorded(ledger: Ledger, envelope: dict) -> None:
     ledger.append("evaluated", "support-triage", {"decision_digest": decision_digest(envelope)})
 
 
-def _version(envelope_model: str = "gemma3-270m") -> SimpleNamespace:
-    return SimpleNamespace(version="3", tags={"weight_digest": weights_digest(envelope_model)})
+def _version(envelope: dict, model: str = "gemma3-270m") -> SimpleNamespace:
+    """A registry model version as `record_evaluation` tags it."""
+    return SimpleNamespace(version="3", tags={"weight_digest": weights_digest(model),
+                                              "decision_digest": decision_digest(envelope)})
 
 
 def test_non_owner_cannot_approve(scenario: LoadedScenario, keys: Keys) -> None:
@@ -64,7 +78,8 @@ def test_fail_verdict_cannot_be_approved(scenario: LoadedScenario, keys: Keys) -
     assert refused.value.reasons == ["verdict is FAIL: only a PASS (or a cited open exception) can be released"]
 
 
-def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenario, keys: Keys) -> None:
+def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenario, keys: Keys,
+                                                          ledger_resolver: None) -> None:
     ledger = Ledger.open()
     env = _decision(scenario, "FAIL", exception_id="EX-7")
     ring = Keyring.load()
@@ -77,30 +92,28 @@ def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenar
     env = approve(env, "platform", load_private_key(keys.platform), ring, ledger=ledger)
     # ...and a release despite a FAIL also needs the escalation path's first approver.
     ledger_ok = promotion_reasons(parse_scenario(scenario.path), env, keyring=ring, ledger=ledger,
-                                  model_version=_version())
+                                  model_version=_version(env))
     assert ledger_ok == [f"missing approval: no valid escalation signature from {ESCALATION}",
                          f"decision {decision_digest(env)[:12]} is not recorded in the ledger"]
     env = approve(env, "escalation", load_private_key(keys.escalation), ring, ledger=ledger)
     _recorded(ledger, env)
     assert promotion_reasons(parse_scenario(scenario.path), env, keyring=ring, ledger=ledger,
-                             model_version=_version()) == []
+                             model_version=_version(env)) == []
     # Closed: the same decision is blocked again.
     ledger.append("exception_closed", "support-triage", {"exception_id": "EX-7"})
     reasons = promotion_reasons(parse_scenario(scenario.path), env, keyring=ring, ledger=ledger,
-                                model_version=_version())
+                                model_version=_version(env))
     assert reasons == ["verdict is FAIL and the cited exception EX-7 cannot be used: the exception is closed"]
 
 
-def test_exception_resolver_can_be_replaced_and_vetoes_are_final(scenario: LoadedScenario, keys: Keys) -> None:
+def test_exception_resolver_can_be_replaced_and_vetoes_are_final(scenario: LoadedScenario, keys: Keys,
+                                                                  ledger_resolver: None) -> None:
     from releases import ExceptionStatus
 
     set_exception_resolver(lambda ledger, sid, eid: ExceptionStatus(eid, False, "expired on 2026-01-01"))
-    try:
-        with pytest.raises(ApprovalRefused, match="cannot be used: expired on 2026-01-01"):
-            approve(_decision(scenario, "FAIL", exception_id="EX-1"), "product",
-                    load_private_key(keys.product), Keyring.load())
-    finally:
-        set_exception_resolver(None)
+    with pytest.raises(ApprovalRefused, match="cannot be used: expired on 2026-01-01"):
+        approve(_decision(scenario, "FAIL", exception_id="EX-1"), "product",
+                load_private_key(keys.product), Keyring.load())
     # A failing critical check (evals' vetoed_by) is never waivable, whatever the exception says.
     verdict = make_verdict(scenario, decision="FAIL")
     vetoed = type(verdict)(**{**verdict.__dict__, "vetoed_by": ["non_inferiority"]})
@@ -114,7 +127,7 @@ def test_fully_signed_pass_is_allowed(scenario: LoadedScenario, keys: Keys) -> N
     env = _signed(scenario, keys)
     _recorded(ledger, env)
     assert promotion_reasons(parse_scenario(scenario.path), env, keyring=Keyring.load(), ledger=ledger,
-                             model_version=_version()) == []
+                             model_version=_version(env)) == []
 
 
 def test_promotion_blocked_by_non_owner_signature(scenario: LoadedScenario, keys: Keys) -> None:
@@ -124,7 +137,7 @@ def test_promotion_blocked_by_non_owner_signature(scenario: LoadedScenario, keys
     env = approve(env, "platform", load_private_key(keys.platform), Keyring.load())
     _recorded(ledger, env)
     reasons = promotion_reasons(parse_scenario(scenario.path), env, keyring=Keyring.load(), ledger=ledger,
-                                model_version=_version())
+                                model_version=_version(env))
     assert reasons == [f"missing approval: no valid product signature from {PRODUCT} (signatures seen: "
                        "intern@support.example: valid, but the signer holds no role in this decision)"]
 
@@ -143,7 +156,7 @@ def test_promotion_blocked_when_one_person_holds_both_roles(home: Path, keys: Ke
     env = sign_envelope(_decision(loaded), load_private_key(keys.product))
     ledger = Ledger.open()
     _recorded(ledger, env)
-    reasons = promotion_reasons(loaded, env, keyring=Keyring.load(), ledger=ledger, model_version=_version())
+    reasons = promotion_reasons(loaded, env, keyring=Keyring.load(), ledger=ledger, model_version=_version(env))
     assert reasons == ["one identity is named for two roles: two keys need two different people",
                        "one identity signed for two roles: two keys need two different people"]
 
@@ -153,9 +166,15 @@ def test_promotion_blocked_for_replay_onto_another_model(scenario: LoadedScenari
     env = _signed(scenario, keys)
     _recorded(ledger, env)
     reasons = promotion_reasons(parse_scenario(scenario.path), env, keyring=Keyring.load(), ledger=ledger,
-                                model_version=_version("smollm2-135m-instruct"))
+                                model_version=_version(env, "smollm2-135m-instruct"))
     assert reasons == [f"decision replayed onto another model: its subject is {weights_digest('gemma3-270m')[:12]}, "
                        f"model version 3 has weights {weights_digest('smollm2-135m-instruct')[:12]}"]
+    # Same weights but registered for another evaluation (e.g. the same model with prompt v2).
+    other = _decision(scenario, created_at="2026-01-01T00:00:00+00:00")
+    reasons = promotion_reasons(parse_scenario(scenario.path), env, keyring=Keyring.load(), ledger=ledger,
+                                model_version=_version(other))
+    assert reasons == [f"decision replayed onto another evaluation: model version 3 was registered for "
+                       f"decision {decision_digest(other)[:12]}, not {decision_digest(env)[:12]}"]
 
 
 def test_promotion_blocked_for_stale_dataset(scenario: LoadedScenario, keys: Keys, home: Path) -> None:
@@ -166,7 +185,7 @@ def test_promotion_blocked_for_stale_dataset(scenario: LoadedScenario, keys: Key
     path = write_scenario(home / "datasets" / "support-triage", cases="relabelled")
     new = parse_scenario(path)
     new_digest = hashlib.sha256((path.parent / "cases.jsonl").read_bytes()).hexdigest()
-    reasons = promotion_reasons(new, env, keyring=Keyring.load(), ledger=ledger, model_version=_version())
+    reasons = promotion_reasons(new, env, keyring=Keyring.load(), ledger=ledger, model_version=_version(env))
     assert reasons == [
         f"stale contract: the decision was made on contract {scenario.contract_sha256[:12]}, the current "
         f"scenario.yaml is {new.contract_sha256[:12]}",

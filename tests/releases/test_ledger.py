@@ -76,3 +76,16 @@ def test_bad_ledger_url_is_bad_input(home: Path) -> None:
 
     with pytest.raises(InputError, match="unsupported ledger database 'mysql'"):
         Ledger.open("mysql://x@localhost/db")
+
+
+def test_reads_inside_a_held_lock_do_not_wait_for_it(home: Path) -> None:
+    import time
+
+    ledger = _filled()
+    started = time.monotonic()
+    with ledger.scenario_lock("support-triage") as conn:
+        ledger.append("promoted", "support-triage", {"version": "1"}, conn=conn)
+        assert len(ledger.events()) == 5  # another connection: the uncommitted row is not visible yet
+    assert time.monotonic() - started < 10  # the SQLite busy timeout is 60 s
+    assert [e.event_type for e in ledger.events()][-1] == "promoted"
+    assert ledger.verify() == []

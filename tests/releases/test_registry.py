@@ -177,6 +177,17 @@ def test_promote_rollback_and_audit(world: World) -> None:
     assert rg("ledger", "verify") == (0, "ledger intact\n")
 
 
+def test_promote_with_mlflow_down_is_blocked_and_records_nothing(world: World) -> None:
+    from releases import promote
+
+    before = len(Ledger.open().events())
+    result = promote("support-triage", json.loads(world.a.read_text()),
+                     mlflow_uri="sqlite:////proc/no-such-dir/mlflow.db")
+    assert not result.promoted and result.exit_code == 1
+    assert result.reasons[0].startswith("MLflow registry unavailable: ")
+    assert len(Ledger.open().events()) == before
+
+
 def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=body, headers=headers, method="POST")
     try:

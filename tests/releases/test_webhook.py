@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
+import pytest
 from mlflow.webhooks.delivery import _generate_hmac_signature
 
 from releases import handle_webhook, verify_webhook
@@ -50,3 +52,60 @@ def test_other_events_are_acknowledged_and_ignored() -> None:
     body = json.dumps({"entity": "model_version", "action": "created", "data": {}})
     status, answer = handle_webhook("k", _headers("k", body), body.encode(), lambda *a: {"ran": True})
     assert (status, answer) == (200, {"ignored": "model_version.created"})
+
+
+def test_a_real_mlflow_server_delivery_passes_the_guard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow 3.17.2's server signs and sends the delivery itself (webhooks are server-side only)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import urllib.request
+
+    from releases import serve_guard
+    from releases._registry import client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",  # the guard is local, plain HTTP
+           "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
+         f"sqlite:///{tmp_path}/mlflow.db", "--default-artifact-root", str(tmp_path / "art"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    guard = None
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("mlflow server did not start within 120 s")
+        monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+        monkeypatch.setenv("RELEASEGATE_KEYRING", str(tmp_path / "keyring.yaml"))
+        monkeypatch.setenv("RELEASEGATE_DATASETS", str(tmp_path / "datasets"))
+        monkeypatch.setenv("RELEASEGATE_MLFLOW_URI", f"http://127.0.0.1:{port}")
+        guard = serve_guard("s3cret", port=0, log=lambda m: None)
+        threading.Thread(target=guard.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{guard.server_address[1]}/"
+        c = client()
+        good = c.create_webhook(name="guard", url=url, events=["model_version_alias.created"], secret="s3cret")
+        bad = c.create_webhook(name="forged", url=url, events=["model_version_alias.created"], secret="other")
+        accepted = c.test_webhook(good.webhook_id)
+        assert accepted.response_status == 200
+        assert json.loads(accepted.response_body) == {"model": "example_model", "alias": "example_alias",
+                                                      "version": "1", "clean": True, "findings": []}
+        rejected = c.test_webhook(bad.webhook_id)
+        assert rejected.response_status == 401
+        assert json.loads(rejected.response_body) == {"error": "signature mismatch"}
+    finally:
+        if guard is not None:
+            guard.shutdown()
+            guard.server_close()
+        server.terminate()
+        server.wait(timeout=30)

@@ -57,6 +57,10 @@ BROKEN: dict[str, list[tuple[str, Mutation, str, str]]] = {
     "escalation_path": [
         ("empty", _set("escalation_path", []), "escalation_path", "the escalation path is empty"),
     ],
+    "incident_rollback_targets": [
+        ("no-tool-policy-rollback", _set("incident_process.rollback_targets", ["model", "prompt"]),
+         "incident_process.rollback_targets", "the incident process cannot roll back tool_policy"),
+    ],
     "prompt_variables": [
         ("undeclared", _set("prompt_family.versions.v2.user", "{{ customer_tier }}: {{ message }}"),
          "prompt_family.versions.v2.user", "template uses undeclared variable 'customer_tier'"),

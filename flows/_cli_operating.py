@@ -1,0 +1,352 @@
+"""`releasegate exceptions|incident|governance|decision cite-exception`: the operating model.
+
+Thin: parse options, call `releases`, print. Exit codes: 0 ok, 1 refused (every reason listed),
+2 bad input (InputError, printed by `flows.cli.main`; nothing is written).
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scenarios import InputError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
+                                               help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
+MlflowUri = Annotated[str | None, typer.Option("--mlflow-uri", envvar="RELEASEGATE_MLFLOW_URI",
+                                               help="MLflow tracking URI (default sqlite under RELEASEGATE_HOME)")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _actor() -> str:
+    try:
+        return os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@contextmanager
+def _refusals(title: str) -> Iterator[None]:
+    """OperatingRefused -> the reasons on stderr and exit 1."""
+    from releases import ApprovalRefused, OperatingRefused
+
+    try:
+        yield
+    except (OperatingRefused, ApprovalRefused) as exc:
+        err.print(f"[bold red]{title}[/]")
+        for r in exc.reasons:
+            err.print(f"  - {r}")
+        raise typer.Exit(1) from None
+
+
+def _na(value: Any, suffix: str = "") -> str:
+    return "n/a" if value is None else f"{value}{suffix}"
+
+
+def _pct(ratio: dict[str, Any]) -> str:
+    rate = ratio.get("rate")
+    return f"{ratio['count']}/{ratio['total']}" + ("" if rate is None else f" ({100 * rate:.0f}%)")
+
+
+def _hours(h: float | None) -> str:
+    return "n/a" if h is None else (f"{h:.1f} h" if h >= 1 else f"{60 * h:.0f} min")
+
+
+def register(app: typer.Typer) -> None:
+    exc_app = typer.Typer(help="The exceptions register: leaving the golden path on the record.", no_args_is_help=True)
+    inc_app = typer.Typer(help="Incidents: owner, escalation, linked rollbacks, MTTR.", no_args_is_help=True)
+    decision_app = typer.Typer(help="Release decisions.", no_args_is_help=True)
+    app.add_typer(exc_app, name="exceptions")
+    app.add_typer(inc_app, name="incident")
+    app.add_typer(decision_app, name="decision")
+
+    # ------------------------------------------------------------------ exceptions
+    @exc_app.command("open")
+    def exceptions_open(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        owner: Annotated[str, typer.Option("--owner", help="Who answers for the exception")],
+        reason: Annotated[str, typer.Option("--reason", help="Why the scenario leaves the golden path")],
+        expires: Annotated[str, typer.Option("--expires", help="Expiry date YYYY-MM-DD (in the future)")],
+        kind: Annotated[str, typer.Option("--kind", help="direct_provider_key | skipped_check | "
+                                                         "release_despite_fail | other")] = "other",
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Open an exception: owner, reason, expiry; reviewed every REVIEW_INTERVAL_DAYS days."""
+        from releases import open_exception
+
+        record = open_exception(scenario, owner=owner, reason=reason, expires=expires, kind=kind,
+                                ledger=_LazyLedger(ledger_url), actor=_actor())  # type: ignore[arg-type]
+        out.print(f"opened {record.exception_id} on {record.scenario_id} ({record.kind}); owner {record.owner}; "
+                  f"expires {record.expires}; review due {record.review_due}")
+
+    @exc_app.command("list")
+    def exceptions_list(
+        overdue: Annotated[bool, typer.Option("--overdue", help="Only open exceptions that are expired or unreviewed")] = False,
+        scenario: Annotated[str | None, typer.Option("--scenario")] = None,
+        as_json: AsJson = False, ledger_url: LedgerUrl = None,
+    ) -> None:
+        """List exceptions (open, overdue, closed)."""
+        from releases import Ledger, list_exceptions
+
+        records = list_exceptions(Ledger.open(ledger_url), scenario_id=scenario, overdue=overdue)
+        if as_json:
+            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
+            return
+        table = Table(title="Exceptions" + (" (overdue)" if overdue else ""))
+        for col in ("id", "scenario", "kind", "owner", "state", "expires", "review due", "reason / problems"):
+            table.add_column(col, overflow="fold")
+        for r in records:
+            state = r.state()
+            style = {"overdue": "bold red", "closed": "dim"}.get(state, "green")
+            table.add_row(r.exception_id, r.scenario_id, r.kind, r.owner, f"[{style}]{state}[/]",
+                          str(r.expires), str(r.review_due) if r.is_open else "-",
+                          "; ".join(r.problems()) or r.reason)
+        out.print(table if records else "no exceptions")
+
+    @exc_app.command("review")
+    def exceptions_review(
+        exception_id: Annotated[str, typer.Argument(help="Exception id, e.g. EX-3")],
+        reviewer: Annotated[str, typer.Option("--reviewer", help="Reviewer identity (not the owner)")],
+        note: Annotated[str | None, typer.Option("--note")] = None,
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Record the periodic review of an open, unexpired exception."""
+        from releases import review_exception
+
+        with _refusals("review refused:"):
+            record = review_exception(exception_id, reviewer=reviewer, note=note,
+                                      ledger=_LazyLedger(ledger_url))  # type: ignore[arg-type]
+        out.print(f"reviewed {exception_id} by {reviewer}; next review due {record.review_due}")
+
+    @exc_app.command("close")
+    def exceptions_close(
+        exception_id: Annotated[str, typer.Argument(help="Exception id")],
+        resolution: Annotated[str | None, typer.Option("--resolution")] = None,
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Close an exception (the scenario is back on the golden path)."""
+        from releases import Ledger, close_exception
+
+        with _refusals("close refused:"):
+            close_exception(exception_id, resolution=resolution, ledger=Ledger.open(ledger_url), actor=_actor())
+        out.print(f"closed {exception_id}")
+
+    # ------------------------------------------------------------------ decision cite-exception
+    @decision_app.command("cite-exception")
+    def decision_cite(
+        decision: Annotated[Path, typer.Argument(help="The decision .dsse.json (FAIL or INCONCLUSIVE)")],
+        exception_id: Annotated[str, typer.Option("--exception", help="An open, reviewed exception id")],
+        ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Write a new unsigned decision citing an exception; it needs product, platform AND
+        escalation signatures before `promote`."""
+        from releases import Ledger, read_decision, record_cited_decision, statement_of
+
+        envelope = read_decision(decision)
+        with _refusals("citing refused:"):
+            result = record_cited_decision(envelope, exception_id, ledger=Ledger.open(ledger_url),
+                                           mlflow_uri=mlflow_uri)
+        approvers = statement_of(result["envelope"])["predicate"]["approvers"]
+        out.print(f"new decision {result['decision_path']} cites {exception_id}; ledger row {result['ledger_seq']}")
+        out.print("sign it: " + ", ".join(f"{role} ({who})" for role, who in approvers.items()))
+        if result.get("mlflow_error"):
+            out.print(f"MLflow not updated ({result['mlflow_error']}): run `releasegate sync`")
+
+    # ------------------------------------------------------------------ incidents
+    @inc_app.command("open")
+    def incident_open(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        severity: Annotated[str, typer.Option("--severity", help="sev1 | sev2 | sev3 | sev4")],
+        summary: Annotated[str, typer.Option("--summary")],
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Open an incident: assigned to the contract's incident owner, escalation path shown."""
+        from releases import open_incident
+
+        record = open_incident(scenario, severity=severity, summary=summary, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
+                               actor=_actor())
+        out.print(f"opened {record.incident_id} ({record.severity}) on {record.scenario_id}: {record.summary}")
+        out.print(f"assigned to: {record.owner}")
+        out.print("escalation path: " + (" -> ".join(record.escalation_path) or "none in the contract"))
+        if record.runbook:
+            out.print(f"runbook: {record.runbook}")
+
+    @inc_app.command("link")
+    def incident_link(
+        incident_id: Annotated[str, typer.Argument(help="Incident id, e.g. INC-2")],
+        action: Annotated[str, typer.Option("--action", help="model_rollback | prompt_rollback | tool_policy_rollback")],
+        ledger_seq: Annotated[int | None, typer.Option("--ledger-seq", help="The rolled_back ledger row "
+                                                       "(default: the latest since the incident opened)")] = None,
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Link a recorded rollback to an open incident."""
+        from releases import link_action
+
+        with _refusals("link refused:"):
+            record = link_action(incident_id, action=action, ledger_seq=ledger_seq,
+                                 ledger=_LazyLedger(ledger_url), actor=_actor())  # type: ignore[arg-type]
+        a = record.actions[-1]
+        out.print(f"linked {a['action']} (ledger row {a['ledger_seq']}: {a['from_version']} -> {a['to_version']}) "
+                  f"to {incident_id}")
+
+    @inc_app.command("close")
+    def incident_close(
+        incident_id: Annotated[str, typer.Argument(help="Incident id")],
+        resolution: Annotated[str, typer.Option("--resolution")],
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Close an incident with its resolution; prints its time to restore."""
+        from releases import close_incident
+
+        with _refusals("close refused:"):
+            record = close_incident(incident_id, resolution=resolution, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
+                                    actor=_actor())
+        ttr = record.time_to_restore
+        out.print(f"closed {incident_id}; time to restore "
+                  f"{_hours(ttr.total_seconds() / 3600 if ttr else None)}; {len(record.actions)} linked action(s)")
+
+    @inc_app.command("list")
+    def incident_list(
+        scenario: Annotated[str | None, typer.Option("--scenario")] = None,
+        open_only: Annotated[bool, typer.Option("--open", help="Only open incidents")] = False,
+        as_json: AsJson = False, ledger_url: LedgerUrl = None,
+    ) -> None:
+        """List incidents with owner, actions and time to restore."""
+        from releases import Ledger, list_incidents
+
+        records = list_incidents(Ledger.open(ledger_url), scenario_id=scenario, open_only=open_only)
+        if as_json:
+            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
+            return
+        table = Table(title="Incidents")
+        for col in ("id", "scenario", "severity", "owner", "state", "opened", "time to restore", "actions", "summary"):
+            table.add_column(col, overflow="fold")
+        for r in records:
+            ttr = r.time_to_restore
+            table.add_row(r.incident_id, r.scenario_id, r.severity, r.owner,
+                          "open" if r.is_open else "closed", r.opened_at.strftime("%Y-%m-%d %H:%M"),
+                          _hours(ttr.total_seconds() / 3600) if ttr else "-",
+                          ", ".join(f"{a['action']}@{a['ledger_seq']}" for a in r.actions) or "-", r.summary)
+        out.print(table if records else "no incidents")
+
+    # ------------------------------------------------------------------ governance
+    @app.command("governance")
+    def governance(
+        html: Annotated[Path | None, typer.Option("--html", help="Also write the report as HTML here")] = None,
+        as_json: AsJson = False, ledger_url: LedgerUrl = None,
+    ) -> None:
+        """The portfolio's operating model: owners, coverage, reviews, exceptions, incidents, MTTR."""
+        metrics = governance_command(ledger_url, html)
+        if as_json:
+            out.print(json.dumps(metrics, indent=2, sort_keys=True))
+        else:
+            for table in governance_tables(metrics):
+                out.print(table)
+        if html is not None:
+            out.print(f"HTML report written to {html}")
+
+
+class _LazyLedger:
+    """Opens the ledger on first use: the library checks the input first, so bad input creates
+    no database file (exit 2, nothing written)."""
+
+    def __init__(self, url: str | None) -> None:
+        self._url = url
+        self._ledger: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._ledger is None:
+            from releases import Ledger
+
+            self._ledger = Ledger.open(self._url)
+        return getattr(self._ledger, name)
+
+
+def governance_command(ledger_url: str | None = None, html: Path | None = None) -> dict[str, Any]:
+    """Metrics over every contract under the datasets folder; writes the HTML (atomically) if asked."""
+    from releases import Ledger, governance_metrics
+    from reports import render_governance_html
+    from scenarios import read_scenario, scenario_paths
+
+    loaded, invalid = [], []
+    for path in scenario_paths():
+        ls, errors = read_scenario(path)
+        if ls is None:
+            invalid.append({"path": str(path), "error": str(errors[0]) if errors else "unreadable"})
+        else:
+            loaded.append(ls)
+    metrics = governance_metrics(Ledger.open(ledger_url), loaded)
+    metrics["invalid_contracts"] = invalid
+    if html is not None:
+        if html.is_dir():
+            raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")
+        html.parent.mkdir(parents=True, exist_ok=True)
+        tmp = html.with_name(html.name + ".tmp")
+        tmp.write_text(render_governance_html(metrics), encoding="utf-8")
+        tmp.replace(html)
+    return metrics
+
+
+def governance_tables(metrics: dict[str, Any]) -> list[Table]:
+    """The metrics as rich tables: the portfolio, one row per scenario, support load per month."""
+    p = metrics["portfolio"]
+    summary = Table(title=f"Governance: {p['scenarios']} scenarios (generated {metrics['generated_at']})")
+    summary.add_column("metric")
+    summary.add_column("value", overflow="fold")
+    exc, inc, onb, ss = p["exceptions"], p["incidents"], p["onboarding_days"], p["self_service"]
+    rows = [
+        ("owners complete", _pct(p["owners_complete"])),
+        (f"eval coverage (dataset, gate, evaluation within {metrics['recent_days']} days)", _pct(p["eval_coverage"])),
+        ("releases with a cost review", _pct(p["cost_review"])),
+        ("releases with quality and cost review", _pct(p["quality_and_cost_review"])),
+        ("exceptions open / overdue / undocumented",
+         f"{exc['open']} / {exc['overdue']} / {exc['undocumented']} (closed {exc['closed']})"),
+        ("incidents open / closed", f"{inc['open']} / {inc['closed']}"),
+        ("MTTR", _hours(inc["mttr_hours"])),
+        ("onboarding (intake to first PASS)",
+         "n/a" if onb["mean"] is None else f"mean {onb['mean']} d, median {onb['median']} d over {onb['scenarios']}"),
+        ("self-service adoption (template, released without exceptions)",
+         f"{_pct(ss)}; {ss['from_template']} from a template"),
+    ]
+    for name, value in rows:
+        summary.add_row(name, value)
+    per = Table(title="Per scenario")
+    for col in ("scenario", "owners", "eval coverage", "releases", "cost review", "quality+cost",
+                "exceptions open/overdue/undoc.", "incidents", "MTTR", "onboarding", "self-service"):
+        per.add_column(col, overflow="fold")
+    for sid, m in metrics["scenarios"].items():
+        cov = m["eval_coverage"]
+        why = [k for k in ("dataset", "gate", "recent_evaluation") if not cov[k]]
+        e = m["exceptions"]
+        per.add_row(
+            sid, "complete" if m["owners"]["complete"] else "missing " + ", ".join(m["owners"]["missing"]),
+            "yes" if cov["covered"] else "no: " + ", ".join(w.replace("_", " ") for w in why),
+            str(m["releases"]), _pct(m["cost_review"]), _pct(m["quality_and_cost_review"]),
+            f"{e['open']}/{e['overdue']}/{e['undocumented']}", f"{m['incidents']['total']} ({m['incidents']['open']} open)",
+            _hours(m["incidents"]["mttr_hours"]), _na(m["onboarding"]["days"], " d"),
+            "adopted" if m["self_service"]["adopted"] else "no")
+    load = Table(title="Platform support load per month")
+    for col in ("month", "exceptions", "rollbacks", "alias repairs", "total"):
+        load.add_column(col)
+    for month, counts in p["support_load"].items():
+        load.add_row(month, *(str(counts[k]) for k in ("exceptions", "rollbacks", "alias_repairs", "total")))
+    tables = [summary, per, load]
+    if metrics.get("invalid_contracts"):
+        bad = Table(title="Contracts that do not parse (left out)")
+        bad.add_column("path")
+        bad.add_column("error", overflow="fold")
+        for item in metrics["invalid_contracts"]:
+            bad.add_row(item["path"], item["error"])
+        tables.append(bad)
+    return tables

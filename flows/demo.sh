@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The releasegate story end to end on support-triage, on this machine's CPU (`make demo`).
+#
+#   1. onboard the incumbent (SmolLM2 135M, prompt v1) as the first champion, signed by both owners
+#   2. evaluate Gemma 3 270M (candidate) against it: verdict, report, unsigned decision
+#   3. `promote` without signatures is blocked
+#   4. sign with the product and platform owners' demo keys; promote (or, when the gate failed,
+#      show the refusal and evaluate a second candidate: SmolLM2 with prompt v2)
+#   5. roll back to the previous champion, audit the aliases, governance report
+#
+# DEMO_LIMIT (default 120) cases keep it to a few minutes on 2 cores; DEMO_LIMIT=0 runs all cases.
+# State goes to .releasegate/demo (ledger, MLflow store, decisions, reports); the generation cache
+# and prepared models are kept between runs, so a second `make demo` regenerates nothing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+RG=${RG:-.venv/bin/releasegate}
+LIMIT=${DEMO_LIMIT:-120}
+SCENARIO=support-triage
+export RELEASEGATE_HOME=${RELEASEGATE_HOME:-$PWD/.releasegate/demo}
+export RELEASEGATE_MODELS_DIR=${RELEASEGATE_MODELS_DIR:-$PWD/.releasegate/models}
+# Demo keys live outside the repository; the demo keyring beside the demo state (a real team
+# commits keyring.yaml with its owners' public keys).
+export RELEASEGATE_KEYS_DIR=${RELEASEGATE_KEYS_DIR:-$HOME/.config/releasegate/demo-keys}
+export RELEASEGATE_KEYRING=${RELEASEGATE_KEYRING:-$RELEASEGATE_HOME/keyring.yaml}
+PRODUCT=product-owner@support.example
+PLATFORM=platform-owner@platform.example
+limit_args=()
+[ "$LIMIT" != "0" ] && limit_args=(--limit "$LIMIT")
+
+say() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
+fail() { printf '\033[1;31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
+decision_of() { ls -t "$RELEASEGATE_HOME"/decisions/$SCENARIO/*.dsse.json | head -1; }
+
+start=$(date +%s)
+# A fresh story each run; the generation cache (.releasegate/demo/cache) is kept.
+rm -rf "$RELEASEGATE_HOME"/{ledger.db,mlflow.db,mlartifacts,decisions,runs,keyring.yaml,prefect} "$RELEASEGATE_KEYS_DIR"
+mkdir -p "$RELEASEGATE_HOME"
+
+say "Scenario contracts validate"
+$RG scenarios validate || fail "contracts do not validate"
+$RG scenarios show $SCENARIO --raci | head -40
+
+say "Demo keys for the fictional owners (private keys in $RELEASEGATE_KEYS_DIR, mode 0600)"
+$RG keys generate --identity $PRODUCT || fail "keygen"
+$RG keys generate --identity $PLATFORM || fail "keygen"
+PRODUCT_KEY=$RELEASEGATE_KEYS_DIR/$PRODUCT.pem
+PLATFORM_KEY=$RELEASEGATE_KEYS_DIR/$PLATFORM.pem
+
+sign_and_promote() {  # $1 decision file
+  $RG approve "$1" --role product --key "$PRODUCT_KEY" || return 1
+  $RG approve "$1" --role platform --key "$PLATFORM_KEY" || return 1
+  $RG verify "$1"
+  $RG promote --scenario $SCENARIO --decision "$1"
+}
+
+say "1. Onboard the incumbent (smollm2-v1) as the first champion: a baseline evaluation, signed"
+$RG evaluate --scenario $SCENARIO --candidate smollm2-v1 "${limit_args[@]}"
+baseline=$(decision_of)
+sign_and_promote "$baseline" || fail "the baseline could not be promoted"
+
+say "2. Evaluate the candidate: Gemma 3 270M (gemma3-v1) against SmolLM2 135M (smollm2-v1)"
+$RG evaluate --scenario $SCENARIO --candidate gemma3-v1 "${limit_args[@]}"
+code=$?
+[ $code = 2 ] && fail "bad input"
+gemma=$(decision_of)
+echo "report: ${gemma%.dsse.json}.report.html (also in MLflow); decision: $gemma"
+
+say "3. Promotion without signatures is blocked (what CI runs)"
+$RG promote --scenario $SCENARIO --decision "$gemma" && fail "promotion without signatures succeeded"
+echo "(blocked, exit code $?: as expected)"
+
+if [ $code = 0 ]; then
+  say "4. The gate passed: both owners sign, then promote"
+  sign_and_promote "$gemma" || fail "promotion failed"
+else
+  say "4. The gate did not pass (exit $code): signing is refused"
+  $RG approve "$gemma" --role product --key "$PRODUCT_KEY" && fail "signed a non-PASS decision"
+  say "   Second candidate: the same SmolLM2 weights with prompt v2 (smollm2-v2)"
+  $RG evaluate --scenario $SCENARIO --candidate smollm2-v2 "${limit_args[@]}"
+  code2=$?
+  v2=$(decision_of)
+  if [ $code2 = 0 ]; then
+    sign_and_promote "$v2" || fail "promotion failed"
+  else
+    echo "smollm2-v2 did not pass either (exit $code2): the champion stays smollm2-v1"
+  fi
+fi
+
+say "5. Incident: roll the model back to the previous champion"
+$RG rollback --scenario $SCENARIO --reason "demo: misrouted tickets reported by support" \
+  || echo "(nothing to roll back to: only one version was ever promoted)"
+$RG audit || fail "audit found drift"
+$RG ledger verify || fail "ledger does not verify"
+$RG ledger show --scenario $SCENARIO | tail -15
+if $RG governance --help >/dev/null 2>&1; then
+  $RG governance --html "$RELEASEGATE_HOME/governance.html"
+fi
+
+end=$(date +%s)
+say "Done in $((end - start)) s"
+echo "Open the latest report:   xdg-open $(ls -t "$RELEASEGATE_HOME"/runs/$SCENARIO/*/report.html | head -1)"
+echo "Browse runs and aliases:  .venv/bin/mlflow ui --backend-store-uri sqlite:///$RELEASEGATE_HOME/mlflow.db"
+echo "Governance report:        $RELEASEGATE_HOME/governance.html"

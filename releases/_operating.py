@@ -1,0 +1,400 @@
+"""The exceptions register: how a scenario leaves the golden path on the record.
+
+An exception (a direct provider key, a skipped check, a release despite a FAIL, ...) has an
+owner, a reason, an expiry and a periodic review. It lives in the ledger as events, so it is as
+tamper-evident as a promotion:
+
+- exception_opened (subject: exception id, actor): exception_id, kind, owner, reason, expires
+  (ISO date, inclusive), review_interval_days.
+- exception_reviewed (subject: exception id, actor: reviewer): exception_id, reviewer, note,
+  next_review_due (ISO date).
+- exception_closed (subject: exception id, actor): exception_id, resolution, closed_by.
+
+An open exception is *overdue* when it is expired (its expiry date has passed) or unreviewed (no
+review, counting the opening as the first one, within its review interval). The gate's
+`exceptions` check fails on an overdue exception, and the resolver installed here refuses to let
+an overdue exception waive a FAIL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from scenarios import InputError, LoadedScenario, Owner, parse_scenario, resolve_scenario_path, state_dir
+
+from ._exceptions import ExceptionStatus, set_exception_resolver
+from ._ledger import Ledger, LedgerEvent, default_ledger_url
+
+if TYPE_CHECKING:
+    from evals import Check, CheckFn, GateContext
+
+# Review cadence: an exception nobody has looked at for a month is no longer a decision, it is
+# drift. Recorded in each exception_opened payload so a later change does not rewrite history.
+REVIEW_INTERVAL_DAYS = 30
+EXCEPTION_KINDS = ("direct_provider_key", "skipped_check", "release_despite_fail", "other")
+EXCEPTION_EVENTS = ("exception_opened", "exception_reviewed", "exception_closed")
+_ID_LOCK = "releasegate:operating-ids"  # serialises id allocation (one counter per prefix)
+
+
+class OperatingRefused(Exception):
+    """A request the operating model refuses (not bad input): CLI exit code 1, every reason."""
+
+    exit_code = 1
+
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def parse_time(value: str) -> dt.datetime:
+    """A ledger `created_at` (ISO 8601 with offset) as an aware datetime."""
+    t = dt.datetime.fromisoformat(value)
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def load_contract(scenario: str) -> LoadedScenario:
+    """Schema-only load: the register must work for a scenario whose dataset is being fixed."""
+    return parse_scenario(resolve_scenario_path(scenario))
+
+
+def check_identity(value: str, option: str) -> str:
+    """An owner identity (e-mail or role alias, no placeholder) or InputError naming the option."""
+    try:
+        return Owner(id=value).id
+    except ValidationError as exc:
+        msg = exc.errors()[0].get("msg", "not an identity").removeprefix("Value error, ")
+        raise InputError(msg, field=option, fix="pass an identity such as owner@team.example") from None
+
+
+def check_text(value: str | None, option: str, what: str) -> str:
+    if value is None or not value.strip():
+        raise InputError(f"{what} is empty", field=option, fix=f"say {what}")
+    return value.strip()
+
+
+def next_id(ledger: Ledger, conn: Any, prefix: str, opened_type: str) -> str:
+    """`<prefix>-<n>`: short, sequential ids people can say out loud. Call under `_ID_LOCK`."""
+    return f"{prefix}-{len(ledger.events(event_type=opened_type, conn=conn)) + 1}"
+
+
+# --------------------------------------------------------------------------- the register
+@dataclass
+class ExceptionRecord:
+    """One exception folded from its ledger events."""
+
+    exception_id: str
+    scenario_id: str
+    kind: str
+    owner: str
+    reason: str
+    expires: dt.date | None
+    opened_at: dt.datetime
+    opened_by: str | None
+    review_interval_days: int
+    opened_seq: int
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # {at, reviewer, note, seq}
+    closed_at: dt.datetime | None = None
+    resolution: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def last_reviewed_at(self) -> dt.datetime:
+        # Opening counts as the first review: the owner has just looked at it.
+        return self.reviews[-1]["at"] if self.reviews else self.opened_at
+
+    @property
+    def review_due(self) -> dt.date:
+        return (self.last_reviewed_at + dt.timedelta(days=self.review_interval_days)).date()
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        today = (now or utc_now()).date()
+        return self.expires is None or self.expires < today
+
+    def unreviewed(self, now: dt.datetime | None = None) -> bool:
+        return (now or utc_now()) - self.last_reviewed_at > dt.timedelta(days=self.review_interval_days)
+
+    def problems(self, now: dt.datetime | None = None) -> list[str]:
+        """Why this open exception is overdue ([] when it is in order, or closed)."""
+        if not self.is_open:
+            return []
+        out = []
+        if self.expires is None:
+            out.append(f"{self.exception_id} has no valid expiry")
+        elif self.expired(now):
+            out.append(f"{self.exception_id} expired on {self.expires}")
+        if self.unreviewed(now):
+            out.append(f"{self.exception_id} was last reviewed on {self.last_reviewed_at.date()}, "
+                       f"more than {self.review_interval_days} days ago")
+        return out
+
+    def overdue(self, now: dt.datetime | None = None) -> bool:
+        return bool(self.problems(now))
+
+    def state(self, now: dt.datetime | None = None) -> str:
+        return "closed" if not self.is_open else ("overdue" if self.overdue(now) else "open")
+
+    def to_dict(self, now: dt.datetime | None = None) -> dict[str, Any]:
+        return {
+            "exception_id": self.exception_id, "scenario_id": self.scenario_id, "kind": self.kind,
+            "owner": self.owner, "reason": self.reason,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "opened_at": self.opened_at.isoformat(), "opened_by": self.opened_by,
+            "review_interval_days": self.review_interval_days,
+            "last_reviewed_at": self.last_reviewed_at.isoformat(), "review_due": self.review_due.isoformat(),
+            "reviews": [{**r, "at": r["at"].isoformat()} for r in self.reviews],
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "resolution": self.resolution, "state": self.state(now), "problems": self.problems(now),
+        }
+
+
+def _date_or_none(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def fold_exceptions(events: list[LedgerEvent]) -> dict[str, ExceptionRecord]:
+    """Exception id -> record, from exception_* events (others are ignored), oldest first."""
+    records: dict[str, ExceptionRecord] = {}
+    for e in events:
+        p = e.payload
+        eid = p.get("exception_id")
+        if not eid:
+            continue
+        if e.event_type == "exception_opened":
+            records[eid] = ExceptionRecord(
+                exception_id=eid, scenario_id=e.scenario_id, kind=str(p.get("kind") or "other"),
+                owner=str(p.get("owner") or ""), reason=str(p.get("reason") or ""),
+                expires=_date_or_none(p.get("expires")), opened_at=parse_time(e.created_at),
+                opened_by=e.actor, opened_seq=e.seq,
+                review_interval_days=int(p.get("review_interval_days") or REVIEW_INTERVAL_DAYS))
+        elif eid in records and records[eid].scenario_id == e.scenario_id:
+            if e.event_type == "exception_reviewed":
+                records[eid].reviews.append({"at": parse_time(e.created_at), "reviewer": p.get("reviewer"),
+                                             "note": p.get("note"), "seq": e.seq})
+            elif e.event_type == "exception_closed":
+                records[eid].closed_at = parse_time(e.created_at)
+                records[eid].resolution = p.get("resolution")
+    return records
+
+
+def list_exceptions(ledger: Ledger, *, scenario_id: str | None = None, overdue: bool = False,
+                    include_closed: bool = True, now: dt.datetime | None = None) -> list[ExceptionRecord]:
+    records = fold_exceptions(ledger.events(scenario_id=scenario_id, event_type=EXCEPTION_EVENTS))
+    out = [r for r in records.values() if include_closed or r.is_open]
+    if overdue:
+        out = [r for r in out if r.overdue(now)]
+    return out
+
+
+def get_exception(ledger: Ledger, exception_id: str, conn: Any = None) -> ExceptionRecord:
+    records = fold_exceptions(ledger.events(event_type=EXCEPTION_EVENTS, conn=conn))
+    if exception_id not in records:
+        raise OperatingRefused([f"no exception {exception_id} in the register"])
+    return records[exception_id]
+
+
+def open_exception(
+    scenario: str, *, owner: str, reason: str, expires: str | dt.date, kind: str = "other",
+    ledger: Ledger | None = None, actor: str | None = None, today: dt.date | None = None,
+) -> ExceptionRecord:
+    """Record a new exception; every input is checked before anything is written."""
+    if kind not in EXCEPTION_KINDS:
+        raise InputError(f"unknown exception kind {kind!r}", field="--kind", fix=f"use one of: {', '.join(EXCEPTION_KINDS)}")
+    owner = check_identity(owner, "--owner")
+    reason = check_text(reason, "--reason", "why the scenario leaves the golden path")
+    expiry = expires if isinstance(expires, dt.date) else _date_or_none(expires)
+    if expiry is None or (isinstance(expires, str) and len(expires.strip()) != 10):
+        raise InputError(f"expiry {expires!r} is not a date", field="--expires", fix="use YYYY-MM-DD")
+    today = today or utc_now().date()
+    if expiry <= today:
+        raise InputError(f"expiry {expiry} is not in the future", field="--expires",
+                         fix="an exception must end: pass a date after today")
+    sid = load_contract(scenario).scenario.id
+    ledger = ledger or Ledger.open()
+    with ledger.scenario_lock(_ID_LOCK) as conn:
+        eid = next_id(ledger, conn, "EX", "exception_opened")
+        ledger.append("exception_opened", sid, {
+            "exception_id": eid, "kind": kind, "owner": owner, "reason": reason,
+            "expires": expiry.isoformat(), "review_interval_days": REVIEW_INTERVAL_DAYS,
+        }, subject=eid, actor=actor, conn=conn)
+    return get_exception(ledger, eid)
+
+
+def review_exception(exception_id: str, *, reviewer: str, note: str | None = None,
+                     ledger: Ledger | None = None, now: dt.datetime | None = None) -> ExceptionRecord:
+    """Record a periodic review. Refused for a closed or expired exception, or by its own owner."""
+    reviewer = check_identity(reviewer, "--reviewer")
+    ledger = ledger or Ledger.open()
+    with ledger.transaction() as conn:
+        record = get_exception(ledger, exception_id, conn)
+        reasons = []
+        if not record.is_open:
+            reasons.append(f"{exception_id} is closed")
+        elif record.expired(now):
+            reasons.append(f"{exception_id} expired on {record.expires}: close it (or open a new one)")
+        if reviewer == record.owner:
+            reasons.append(f"{reviewer} owns {exception_id}: a review needs a second person")
+        if reasons:
+            raise OperatingRefused(reasons)
+        due = ((now or utc_now()) + dt.timedelta(days=record.review_interval_days)).date()
+        ledger.append("exception_reviewed", record.scenario_id, {
+            "exception_id": exception_id, "reviewer": reviewer, "note": note,
+            "next_review_due": due.isoformat(),
+        }, subject=exception_id, actor=reviewer, conn=conn)
+    return get_exception(ledger, exception_id)
+
+
+def close_exception(exception_id: str, *, resolution: str | None = None, ledger: Ledger | None = None,
+                    actor: str | None = None) -> ExceptionRecord:
+    ledger = ledger or Ledger.open()
+    with ledger.transaction() as conn:
+        record = get_exception(ledger, exception_id, conn)
+        if not record.is_open:
+            raise OperatingRefused([f"{exception_id} is already closed"])
+        ledger.append("exception_closed", record.scenario_id, {
+            "exception_id": exception_id, "resolution": (resolution or "").strip() or None, "closed_by": actor,
+        }, subject=exception_id, actor=actor, conn=conn)
+    return get_exception(ledger, exception_id)
+
+
+def register_exception_resolver(ledger: Ledger | None, scenario_id: str, exception_id: str) -> ExceptionStatus:
+    """The register's resolver for `_decision`: open, on this scenario, unexpired AND reviewed."""
+    if ledger is None:
+        return ExceptionStatus(exception_id, False, "no ledger to look the exception up in")
+    record = fold_exceptions(ledger.events(scenario_id=scenario_id, event_type=EXCEPTION_EVENTS)).get(exception_id)
+    if record is None:
+        return ExceptionStatus(exception_id, False, f"no exception {exception_id} on scenario {scenario_id}")
+    if not record.is_open:
+        return ExceptionStatus(exception_id, False, "the exception is closed")
+    problems = record.problems()
+    if problems:
+        return ExceptionStatus(exception_id, False, "; ".join(problems))
+    return ExceptionStatus(exception_id, True, f"open until {record.expires}, review due {record.review_due}")
+
+
+# The register owns exceptions (see _exceptions.py): installed when the releases stage loads.
+set_exception_resolver(register_exception_resolver)
+
+
+# --------------------------------------------------------------------------- the gate check
+def _ledger_for_gate() -> Ledger | None:
+    """The ledger, opened lazily; None when the default SQLite file does not exist yet (no
+    exceptions can exist, and scoring should not create state as a side effect)."""
+    if not os.environ.get("RELEASEGATE_LEDGER_URL"):
+        path = Path(state_dir()) / "ledger.db"
+        if default_ledger_url().startswith("sqlite:///") and not path.is_file():
+            return None
+    return Ledger.open()
+
+
+def exceptions_check(ctx: GateContext, *, ledger: Ledger | None = None,
+                     now: dt.datetime | None = None) -> list[Check]:
+    """The gate's `exceptions` check: fails when an open exception on the scenario is expired or
+    unreviewed. Value: the number of overdue exceptions; threshold 0."""
+    from evals import Check
+
+    own = ledger is None
+    ledger = ledger or _ledger_for_gate()
+    try:
+        records = [] if ledger is None else list_exceptions(ledger, scenario_id=ctx.scenario.id,
+                                                            include_closed=False)
+    finally:
+        if own and ledger is not None:
+            ledger.close()
+    problems = [p for r in records for p in r.problems(now)]
+    overdue = sum(r.overdue(now) for r in records)
+    if problems:
+        status, reason = "fail", "overdue exceptions: " + "; ".join(problems)
+    elif records:
+        status, reason = "pass", "open exceptions are unexpired and reviewed: " + ", ".join(
+            f"{r.exception_id} (until {r.expires}, review due {r.review_due})" for r in records)
+    else:
+        status, reason = "pass", "no open exceptions on this scenario"
+    return [Check(name="exceptions", kind="value", metric="overdue_exceptions", value=float(overdue),
+                  ci_low=None, ci_high=None, threshold=0.0, direction="<=", status=status,  # type: ignore[arg-type]
+                  critical=False, reason=reason)]
+
+
+def gate_checks(*, ledger: Ledger | None = None, now: dt.datetime | None = None) -> list[CheckFn]:
+    """The releases stage's extra gate checks, for `evals.run_gate(..., extra_checks=...)`."""
+    def exceptions(ctx: GateContext) -> list[Check]:
+        return exceptions_check(ctx, ledger=ledger, now=now)
+
+    return [exceptions]
+
+
+# --------------------------------------------------------------------------- citing on a decision
+def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledger,
+                   loaded: LoadedScenario | None = None) -> dict[str, Any]:
+    """A new, unsigned decision envelope: the same verdict and evidence, citing `exception_id`.
+
+    The predicate is signed, so citing cannot edit an envelope in place: the result has its own
+    digest, names the escalation path's first approver as a third signer (build_decision does
+    that), and must be recorded (`record_evaluation`) and signed again.
+    """
+    from evals import Verdict
+
+    from ._decision import build_decision, statement_of
+    from ._exceptions import resolve_exception
+
+    statement = statement_of(envelope)
+    pred = statement["predicate"]
+    loaded = loaded or load_contract(pred["scenario_id"])
+    decision = pred["verdict"].get("decision")
+    reasons: list[str] = []
+    if decision == "PASS":
+        reasons.append("the verdict is PASS: a release on the golden path needs no exception")
+    if pred["verdict"].get("vetoed_by"):
+        reasons.append(f"critical checks failed ({', '.join(pred['verdict']['vetoed_by'])}): "
+                       "no exception can waive them")
+    status = resolve_exception(ledger, pred["scenario_id"], exception_id)
+    if not status.usable:
+        reasons.append(f"exception {exception_id} cannot be cited: {status.reason}")
+    if reasons:
+        raise OperatingRefused(reasons)
+    return build_decision(
+        loaded, Verdict.from_dict(pred["verdict"]),
+        candidate_model_digest=statement["subject"][0]["digest"]["sha256"],
+        report_sha256=pred.get("report_sha256"), serving=pred.get("serving"),
+        exception_id=exception_id, records=pred.get("records"))
+
+
+def record_cited_decision(
+    envelope: dict[str, Any], exception_id: str, *, ledger: Ledger | None = None,
+    mlflow_uri: str | None = None,
+) -> dict[str, Any]:
+    """`cite_exception`, then record the new decision like an evaluation (ledger, then MLflow),
+    reusing the original evaluation's records and report paths. Returns record_evaluation's
+    result plus `previous_decision_digest` and `envelope`."""
+    from evals import Verdict
+
+    from ._decision import decision_digest, statement_of
+    from ._release import evaluated_event, record_evaluation
+
+    ledger = ledger or Ledger.open()
+    pred = statement_of(envelope)["predicate"]
+    loaded = load_contract(pred["scenario_id"])
+    cited = cite_exception(envelope, exception_id, ledger=ledger, loaded=loaded)
+    original = evaluated_event(ledger, decision_digest(envelope))
+    extra: dict[str, Any] = {}
+    if original is not None:
+        extra = {"records_paths": original.payload.get("records_paths") or [],
+                 "report_path": original.payload.get("report_path")}
+    result = record_evaluation(loaded, Verdict.from_dict(pred["verdict"]), cited, ledger=ledger,
+                               mlflow_uri=mlflow_uri, **extra)
+    return {**result, "previous_decision_digest": decision_digest(envelope), "envelope": cited}
+

@@ -1,0 +1,146 @@
+"""The governance report as one self-contained HTML page (no script, no external asset).
+
+Renders `releases.governance_metrics(...)`; computes nothing. Accessible tables: a caption on
+each, `scope` on every header cell, text (not colour alone) for every state.
+"""
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+_CSS = """
+:root { --ink:#1c2430; --muted:#5b6776; --line:#dde2e8; --bg:#f6f8fa; --ok:#00795a; --bad:#b84700; }
+body { margin:0 auto; max-width:1180px; padding:24px 28px 40px; color:var(--ink);
+  font:15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif; }
+h1 { font-size:26px; margin:.2em 0; } h2 { font-size:20px; margin:1.6em 0 .4em; border-bottom:1px solid var(--line); }
+.sub { color:var(--muted); margin-top:0; }
+table { border-collapse:collapse; width:100%; margin:.5em 0 1em; font-size:14px; }
+caption { text-align:left; font-weight:600; color:var(--muted); padding:4px 0; }
+th, td { border-bottom:1px solid var(--line); padding:6px 8px; text-align:left; vertical-align:top; }
+thead th { background:var(--bg); font-size:13px; }
+td.num { font-variant-numeric:tabular-nums; white-space:nowrap; }
+.ok { color:var(--ok); font-weight:600; } .bad { color:var(--bad); font-weight:600; }
+.muted { color:var(--muted); }
+.scroll { overflow-x:auto; }
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("n/a" if value is None else str(value))
+
+
+def _ratio(r: dict[str, Any]) -> str:
+    if not r.get("total"):
+        return f'<span class="muted">{r.get("count", 0)}/0 (n/a)</span>'
+    return f"{r['count']}/{r['total']} ({100 * r['rate']:.0f}%)"
+
+
+def _hours(h: float | None) -> str:
+    if h is None:
+        return "n/a"
+    return f"{h:.1f} h" if h >= 1 else f"{60 * h:.0f} min"
+
+
+def _yes(flag: bool, yes: str = "yes", no: str = "no", why: str = "") -> str:
+    return f'<span class="ok">{escape(yes)}</span>' if flag else \
+        f'<span class="bad">{escape(no)}</span>' + (f" <span class=\"muted\">({escape(why)})</span>" if why else "")
+
+
+def _table(caption: str, head: list[str], rows: list[list[str]], row_header: bool = True) -> str:
+    """`rows` cells are already-escaped HTML; the first cell is the row header."""
+    th = "".join(f'<th scope="col">{escape(h)}</th>' for h in head)
+    body = []
+    for row in rows:
+        cells = [f'<th scope="row">{row[0]}</th>' if row_header else f"<td>{row[0]}</td>"]
+        cells += [f'<td class="num">{c}</td>' if c[:1].isdigit() else f"<td>{c}</td>" for c in row[1:]]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not rows:
+        body.append(f'<tr><td colspan="{len(head)}" class="muted">none</td></tr>')
+    return (f'<div class="scroll"><table><caption>{escape(caption)}</caption><thead><tr>{th}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def render_governance_html(metrics: dict[str, Any]) -> str:
+    """The whole report: portfolio summary, per-scenario table, exceptions/incidents, support load."""
+    p = metrics["portfolio"]
+    exc, inc, onb, ss = p["exceptions"], p["incidents"], p["onboarding_days"], p["self_service"]
+    summary = _table("Portfolio", ["Metric", "Value"], [
+        ["Owners complete", _ratio(p["owners_complete"])],
+        [f"Eval coverage (dataset, gate, evaluation within {_e(metrics['recent_days'])} days)", _ratio(p["eval_coverage"])],
+        ["Releases with a cost review", _ratio(p["cost_review"])],
+        ["Releases with quality and cost review", _ratio(p["quality_and_cost_review"])],
+        ["Exceptions open", _e(exc["open"])],
+        [f"Exceptions overdue (expired, or not reviewed within {_e(metrics['review_interval_days'])} days)",
+         _e(exc["overdue"])],
+        ["Releases outside the golden path without an exception", _e(exc["undocumented"])],
+        ["Exceptions closed", _e(exc["closed"])],
+        ["Incidents open / closed", f"{_e(inc['open'])} / {_e(inc['closed'])}"],
+        ["Mean time to restore (MTTR)", _hours(inc["mttr_hours"])],
+        ["Onboarding, intake to first PASS (mean / median days)",
+         "n/a" if onb["mean"] is None else f"{_e(onb['mean'])} / {_e(onb['median'])} over {_e(onb['scenarios'])} scenarios"],
+        ["Self-service adoption (from a template, released without exceptions)",
+         f"{_ratio(ss)}; {_e(ss['from_template'])} created from a template"],
+    ])
+    rows = []
+    for sid, m in metrics["scenarios"].items():
+        cov = m["eval_coverage"]
+        why = ", ".join(k.replace("_", " ") for k in ("dataset", "gate", "recent_evaluation") if not cov[k])
+        e = m["exceptions"]
+        rows.append([
+            f"<code>{escape(sid)}</code>",
+            _yes(m["owners"]["complete"], "complete", "incomplete", ", ".join(m["owners"]["missing"])),
+            _yes(cov["covered"], "covered", "not covered", f"missing: {why}" if why else ""),
+            _e(cov["last_evaluated_at"][:10] if cov["last_evaluated_at"] else None),
+            _e(m["releases"]), _ratio(m["cost_review"]), _ratio(m["quality_and_cost_review"]),
+            f"{e['open']} / {e['overdue']} / {e['undocumented']}",
+            f"{m['incidents']['total']} ({m['incidents']['open']} open)", _hours(m["incidents"]["mttr_hours"]),
+            _e(m["onboarding"]["days"]),
+            _yes(m["self_service"]["adopted"], "adopted", "no",
+                 "" if m["self_service"]["adopted"] else
+                 ("not from a template" if not m["self_service"]["from_template"] else
+                  "not released yet" if not m["self_service"]["released"] else "has exceptions")),
+        ])
+    per = _table("Per scenario", ["Scenario", "Owners", "Eval coverage", "Last evaluation", "Releases",
+                                  "Cost review", "Quality and cost review", "Exceptions open / overdue / undocumented",
+                                  "Incidents", "MTTR", "Onboarding (days)", "Self-service"], rows)
+    load = _table("Platform support load per month", ["Month", "Exceptions opened", "Rollbacks",
+                                                       "Alias drifts repaired", "Total"],
+                  [[escape(month), *(str(c[k]) for k in ("exceptions", "rollbacks", "alias_repairs", "total"))]
+                   for month, c in p["support_load"].items()])
+    undocumented = [[f"<code>{escape(sid)}</code>", _e(u["ledger_seq"]), _e(u["version"]), _e(u["verdict"]),
+                     _e(u["exception_id"])]
+                    for sid, m in metrics["scenarios"].items() for u in m["exceptions"]["undocumented_releases"]]
+    undoc = _table("Releases outside the golden path without an exception",
+                   ["Scenario", "Ledger row", "Model version", "Verdict", "Cited exception"], undocumented)
+    invalid = ""
+    if metrics.get("invalid_contracts"):
+        invalid = "<h2>Contracts left out</h2>" + _table(
+            "Contracts that do not parse", ["Path", "Error"],
+            [[escape(i["path"]), escape(i["error"])] for i in metrics["invalid_contracts"]])
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>releasegate governance report</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header>
+<h1>Governance report</h1>
+<p class="sub">{_e(p['scenarios'])} scenarios; generated {_e(metrics['generated_at'])} from the release ledger and the scenario contracts.</p>
+</header>
+<main>
+<h2>Portfolio</h2>
+{summary}
+<h2>Scenarios</h2>
+{per}
+<h2>Exceptions and releases</h2>
+{undoc}
+<h2>Support load</h2>
+{load}
+{invalid}
+</main>
+</body>
+</html>
+"""
