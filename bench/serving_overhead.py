@@ -3,16 +3,17 @@
 One vLLM server (SmolLM2, CPU) serves, in rounds:
 - releasegate: `gpu.generate_records` (streaming, TTFT timing, retries, progress, records, cost;
   generation cache off), timed over the whole call;
-- plain-chat: a minimal async OpenAI-compatible loop (httpx, the same request bodies, no
-  streaming, same concurrency): the baseline of the ratio, since it sends exactly our requests;
+- plain-chat: a minimal async OpenAI-compatible loop (httpx, the same request bodies but not
+  streamed, same concurrency): the simplest client, the baseline of the ratio;
+- plain-chat-stream: the same loop sending the same streaming requests as releasegate;
 - plain-completions and vLLM's own benchmark client (`vllm.benchmarks.serve`, run with the
   serving environment's python) on the same prompts rendered through the model's chat template
   and sent to /v1/completions: shows whether the plain loop is as fast a client as vLLM's.
-The ratio is the median over rounds of releasegate's request throughput / plain-chat's, the
-two run back to back in alternating order; target >= 0.95. Results
-go to bench/RESULTS.md (section "Serving overhead (gpu/)", replaced on each run).
+The ratio is the median over rounds of releasegate's request throughput / plain-chat's, run
+back to back with plain-chat-stream (the same streaming requests) in rotating order; target
+>= 0.95. Results go to bench/RESULTS.md (section "Serving overhead (gpu/)", replaced on each run).
 
-    .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 8] [--concurrency 8]
+    .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 9] [--concurrency 8]
 """
 from __future__ import annotations
 
@@ -56,16 +57,28 @@ serve.main(parser.parse_args(sys.argv[1:]))
 
 
 async def plain_client(endpoint: Endpoint, path: str, bodies: list[dict], concurrency: int) -> tuple[float, int]:
-    """(seconds, completion tokens) for sending `bodies` with at most `concurrency` in flight."""
+    """(seconds, completion tokens) for sending `bodies` with at most `concurrency` in flight.
+
+    Bodies with `stream: true` are read as server-sent events (tokens from the final usage chunk).
+    """
     sem = asyncio.Semaphore(concurrency)
     tokens = 0
     async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=concurrency + 2)) as client:
         async def one(body: dict) -> None:
             nonlocal tokens
             async with sem:
-                r = await client.post(endpoint.base_url + path, json=body)
-                r.raise_for_status()
-                tokens += r.json()["usage"]["completion_tokens"]
+                if not body.get("stream"):
+                    r = await client.post(endpoint.base_url + path, json=body)
+                    r.raise_for_status()
+                    tokens += r.json()["usage"]["completion_tokens"]
+                    return
+                async with client.stream("POST", endpoint.base_url + path, json=body) as r:
+                    r.raise_for_status()
+                    async for line in r.aiter_lines():
+                        if line.startswith("data: {") and '"usage":{' in line.replace(" ", ""):
+                            usage = json.loads(line[6:]).get("usage")
+                            if usage:
+                                tokens += usage["completion_tokens"]
         started = time.perf_counter()
         await asyncio.gather(*(one(b) for b in bodies))
         return time.perf_counter() - started, tokens
@@ -100,7 +113,7 @@ def main() -> int:
     parser.add_argument("--scenario", default="support-triage")
     parser.add_argument("--entry", default="smollm2-v1")
     parser.add_argument("--cases", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-vllm-bench", action="store_true", help="skip vLLM's benchmark client")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -122,11 +135,8 @@ def main() -> int:
     results: dict[str, list[tuple[float, float]]] = {}  # side -> [(req/s, output tok/s)] per round
     server = VllmServer(spec)
     with server as endpoint:
-        chat_bodies = []
-        for p in prompts:
-            _, body = request_body(endpoint, p, sampling, max_tokens)
-            body.pop("stream"), body.pop("stream_options")
-            chat_bodies.append(body)
+        stream_bodies = [request_body(endpoint, p, sampling, max_tokens)[1] for p in prompts]
+        chat_bodies = [{k: v for k, v in b.items() if k not in ("stream", "stream_options")} for b in stream_bodies]
         sides = ["releasegate", "plain-chat"]
         if templated is not None:
             sides += ["plain-completions", "vllm-bench"]
@@ -135,10 +145,11 @@ def main() -> int:
         asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies[: args.concurrency],
                                  args.concurrency))  # warm-up
         for round_no in range(args.rounds):
-            # releasegate and the plain client back to back, order alternating: the per-round ratio
+            # releasegate and the plain clients back to back, order rotating: the per-round ratio
             # cancels most of the drift of a shared machine. vLLM's client and the plain
             # completions loop run in the first round only (they answer a side question).
-            pair = ["releasegate", "plain-chat"] if round_no % 2 == 0 else ["plain-chat", "releasegate"]
+            trio = ["releasegate", "plain-chat", "plain-chat-stream"]
+            pair = trio[round_no % 3:] + trio[: round_no % 3]
             extra = [s for s in sides if s not in pair] if round_no == 0 else []
             for side in pair + extra:
                 if side == "releasegate":
@@ -150,6 +161,10 @@ def main() -> int:
                     measured = (len(ids) / seconds, int(frame["completion_tokens"].sum()) / seconds)
                 elif side == "plain-chat":
                     seconds, tokens = asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies,
+                                                               args.concurrency))
+                    measured = (len(ids) / seconds, tokens / seconds)
+                elif side == "plain-chat-stream":
+                    seconds, tokens = asyncio.run(plain_client(endpoint, "/chat/completions", stream_bodies,
                                                                args.concurrency))
                     measured = (len(ids) / seconds, tokens / seconds)
                 elif side == "plain-completions":
@@ -192,6 +207,7 @@ def _chat_templated(model_path: str, prompts: list) -> list[str] | None:
 _LABELS = {
     "releasegate": "releasegate `generate_records` (chat, streaming, records + cost)",
     "plain-chat": "plain async httpx client (same chat bodies, non-streaming)",
+    "plain-chat-stream": "plain async httpx client (same chat bodies, streaming like releasegate)",
     "plain-completions": "plain async httpx client (/v1/completions, chat-templated prompts)",
     "vllm-bench": "vLLM `vllm.benchmarks.serve` (/v1/completions, chat-templated prompts, streaming)",
 }
@@ -204,7 +220,7 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores shared with "
         f"other jobs, vLLM CPU build, `{spec.model.ref}` ({spec.dtype}, eager), one server (ready in {startup:.0f} s), "
         f"{args.cases} cases of `{args.scenario}` (`{args.entry}`, max {args.max_tokens} output tokens), concurrency "
-        f"{args.concurrency}, {args.rounds} rounds (releasegate and the plain client back to back, order alternating), generation cache off.",
+        f"{args.concurrency}, {args.rounds} rounds (releasegate and the plain clients back to back, order rotating), generation cache off.",
         "",
         "Command: `.venv/bin/python bench/serving_overhead.py "
         f"--cases {args.cases} --rounds {args.rounds} --concurrency {args.concurrency}`",
@@ -216,8 +232,13 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
         lines.append(f"| {_LABELS[side]} | {_median(rounds, 0):.2f} | {_median(rounds, 1):.1f} | "
                      f"{', '.join(f'{r[0]:.2f}' for r in rounds)} |")
     per_round = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat"])]
-    lines += ["", f"**Ratio releasegate / plain client (same requests): {ratio:.3f}** on requests/s, the median "
-              f"of the per-round ratios ({', '.join(f'{x:.3f}' for x in per_round)}). Target >= 0.95."]
+    per_round_stream = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat-stream"])]
+    lines += ["", f"**Ratio releasegate / plain client: {ratio:.3f}** on requests/s, the median of the per-round "
+              f"ratios ({', '.join(f'{x:.3f}' for x in per_round)}). Target >= 0.95.",
+              "", f"Against a plain client sending the same streaming requests: "
+              f"{statistics.median(per_round_stream):.3f} (per round: "
+              f"{', '.join(f'{x:.3f}' for x in per_round_stream)}); the difference between the two ratios is "
+              "the server-side cost of streaming, which releasegate pays to measure time to first token."]
     if "vllm-bench" in results and "plain-completions" in results:
         vb = _median(results["vllm-bench"], 0) / _median(results["plain-completions"], 0)
         rv = _median(results["releasegate"], 0) / _median(results["vllm-bench"], 0)
@@ -225,13 +246,14 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
                   f"client is a fair baseline when this is near 1). releasegate vs vLLM's client: {rv:.3f}, which "
                   "also includes the server's chat-completions path vs plain completions."]
     lines.append("")
+    # Our block between markers, like the other benchmarks: each replaces only its own section.
+    begin, end = "<!-- BEGIN serving_overhead -->", "<!-- END serving_overhead -->"
+    block = begin + "\n" + "\n".join(lines).rstrip("\n") + "\n" + end
     text = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
-    if SECTION in text:  # replace our own section, keep everyone else's
-        head, _, rest = text.partition(SECTION)
-        nxt = rest.find("\n## ")
-        text = head + "\n".join(lines) + (rest[nxt + 1:] if nxt >= 0 else "")
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
     else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
     args.results.write_text(text.rstrip("\n") + "\n")
 
 

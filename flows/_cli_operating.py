@@ -66,7 +66,8 @@ def _hours(h: float | None) -> str:
 def register(app: typer.Typer) -> None:
     exc_app = typer.Typer(help="The exceptions register: leaving the golden path on the record.", no_args_is_help=True)
     inc_app = typer.Typer(help="Incidents: owner, escalation, linked rollbacks, MTTR.", no_args_is_help=True)
-    decision_app = typer.Typer(help="Release decisions.", no_args_is_help=True)
+    decision_app = typer.Typer(help="Release decisions: cite an exception on a FAIL or INCONCLUSIVE one.",
+                                no_args_is_help=True)
     app.add_typer(exc_app, name="exceptions")
     app.add_typer(inc_app, name="incident")
     app.add_typer(decision_app, name="decision")
@@ -253,8 +254,8 @@ def register(app: typer.Typer) -> None:
         else:
             for table in governance_tables(metrics):
                 out.print(table)
-        if html is not None:
-            out.print(f"HTML report written to {html}")
+        if html is not None:  # stderr under --json, so stdout stays one JSON document
+            (err if as_json else out).print(f"HTML report written to {html}")
 
 
 class _LazyLedger:
@@ -279,6 +280,8 @@ def governance_command(ledger_url: str | None = None, html: Path | None = None) 
     from reports import render_governance_html
     from scenarios import read_scenario, scenario_paths
 
+    if html is not None and html.is_dir():
+        raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")
     loaded, invalid = [], []
     for path in scenario_paths():
         ls, errors = read_scenario(path)
@@ -289,8 +292,6 @@ def governance_command(ledger_url: str | None = None, html: Path | None = None) 
     metrics = governance_metrics(Ledger.open(ledger_url), loaded)
     metrics["invalid_contracts"] = invalid
     if html is not None:
-        if html.is_dir():
-            raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")
         html.parent.mkdir(parents=True, exist_ok=True)
         tmp = html.with_name(html.name + ".tmp")
         tmp.write_text(render_governance_html(metrics), encoding="utf-8")
@@ -322,7 +323,8 @@ def governance_tables(metrics: dict[str, Any]) -> list[Table]:
     for name, value in rows:
         summary.add_row(name, value)
     per = Table(title="Per scenario")
-    for col in ("scenario", "owners", "eval coverage", "releases", "cost review", "quality+cost",
+    per.add_column("scenario", no_wrap=True)
+    for col in ("owners", "eval coverage", "releases", "cost review", "quality+cost",
                 "exceptions open/overdue/undoc.", "incidents", "MTTR", "onboarding", "self-service"):
         per.add_column(col, overflow="fold")
     for sid, m in metrics["scenarios"].items():

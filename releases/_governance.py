@@ -130,6 +130,9 @@ def _scenario_metrics(loaded: LoadedScenario, events: list[LedgerEvent], now: dt
         "exceptions": {"open": len(open_exc), "overdue": len(overdue), "undocumented": len(undocumented),
                        "closed": len(exceptions) - len(open_exc),
                        "open_ids": [x.exception_id for x in open_exc],
+                       "open_exceptions": [{k: v for k, v in x.to_dict(now).items() if k in (
+                           "exception_id", "kind", "owner", "reason", "expires", "review_due", "state", "problems")}
+                           for x in open_exc],
                        "overdue_ids": [x.exception_id for x in overdue],
                        "undocumented_releases": undocumented},
         "incidents": {"total": len(incidents), "open": len(incidents) - len(closed), "closed": len(closed),

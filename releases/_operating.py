@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from scenarios import InputError, LoadedScenario, Owner, parse_scenario, resolve_scenario_path, state_dir
 
 from ._exceptions import ExceptionStatus, set_exception_resolver
-from ._ledger import Ledger, LedgerEvent, default_ledger_url
+from ._ledger import Ledger, LedgerEvent
 
 if TYPE_CHECKING:
     from evals import Check, CheckFn, GateContext
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 REVIEW_INTERVAL_DAYS = 30
 EXCEPTION_KINDS = ("direct_provider_key", "skipped_check", "release_despite_fail", "other")
 EXCEPTION_EVENTS = ("exception_opened", "exception_reviewed", "exception_closed")
+# Only these may waive a FAIL/INCONCLUSIVE verdict: an exception granted for, say, a direct
+# provider key must not double as a licence to ship a model that failed its gate.
+RELEASE_KINDS = ("release_despite_fail", "skipped_check")
 _ID_LOCK = "releasegate:operating-ids"  # serialises id allocation (one counter per prefix)
 
 
@@ -272,7 +275,8 @@ def close_exception(exception_id: str, *, resolution: str | None = None, ledger:
 
 
 def register_exception_resolver(ledger: Ledger | None, scenario_id: str, exception_id: str) -> ExceptionStatus:
-    """The register's resolver for `_decision`: open, on this scenario, unexpired AND reviewed."""
+    """The register's resolver for `_decision`: open, on this scenario, of a release kind,
+    unexpired AND reviewed."""
     if ledger is None:
         return ExceptionStatus(exception_id, False, "no ledger to look the exception up in")
     record = fold_exceptions(ledger.events(scenario_id=scenario_id, event_type=EXCEPTION_EVENTS)).get(exception_id)
@@ -280,6 +284,9 @@ def register_exception_resolver(ledger: Ledger | None, scenario_id: str, excepti
         return ExceptionStatus(exception_id, False, f"no exception {exception_id} on scenario {scenario_id}")
     if not record.is_open:
         return ExceptionStatus(exception_id, False, "the exception is closed")
+    if record.kind not in RELEASE_KINDS:
+        return ExceptionStatus(exception_id, False, f"it is a {record.kind} exception; only "
+                               f"{' or '.join(RELEASE_KINDS)} exceptions can waive a verdict")
     problems = record.problems()
     if problems:
         return ExceptionStatus(exception_id, False, "; ".join(problems))
@@ -294,10 +301,8 @@ set_exception_resolver(register_exception_resolver)
 def _ledger_for_gate() -> Ledger | None:
     """The ledger, opened lazily; None when the default SQLite file does not exist yet (no
     exceptions can exist, and scoring should not create state as a side effect)."""
-    if not os.environ.get("RELEASEGATE_LEDGER_URL"):
-        path = Path(state_dir()) / "ledger.db"
-        if default_ledger_url().startswith("sqlite:///") and not path.is_file():
-            return None
+    if not os.environ.get("RELEASEGATE_LEDGER_URL") and not (Path(state_dir()) / "ledger.db").is_file():
+        return None
     return Ledger.open()
 
 

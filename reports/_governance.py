@@ -64,7 +64,7 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
     """The whole report: portfolio summary, per-scenario table, exceptions/incidents, support load."""
     p = metrics["portfolio"]
     exc, inc, onb, ss = p["exceptions"], p["incidents"], p["onboarding_days"], p["self_service"]
-    summary = _table("Portfolio", ["Metric", "Value"], [
+    summary = _table("Portfolio metrics", ["Metric", "Value"], [
         ["Owners complete", _ratio(p["owners_complete"])],
         [f"Eval coverage (dataset, gate, evaluation within {_e(metrics['recent_days'])} days)", _ratio(p["eval_coverage"])],
         ["Releases with a cost review", _ratio(p["cost_review"])],
@@ -110,6 +110,12 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
     undocumented = [[f"<code>{escape(sid)}</code>", _e(u["ledger_seq"]), _e(u["version"]), _e(u["verdict"]),
                      _e(u["exception_id"])]
                     for sid, m in metrics["scenarios"].items() for u in m["exceptions"]["undocumented_releases"]]
+    open_rows = [[f"<code>{escape(sid)}</code>", _e(x["exception_id"]), _e(x["kind"]), _e(x["owner"]),
+                  _e(x["expires"]), _e(x["review_due"]),
+                  _yes(x["state"] == "open", "in order", "overdue", "; ".join(x["problems"])), _e(x["reason"])]
+                 for sid, m in metrics["scenarios"].items() for x in m["exceptions"]["open_exceptions"]]
+    open_table = _table("Open exceptions", ["Scenario", "Exception", "Kind", "Owner", "Expires", "Review due",
+                                            "State", "Reason"], open_rows)
     undoc = _table("Releases outside the golden path without an exception",
                    ["Scenario", "Ledger row", "Model version", "Verdict", "Cited exception"], undocumented)
     invalid = ""
@@ -136,6 +142,7 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
 <h2>Scenarios</h2>
 {per}
 <h2>Exceptions and releases</h2>
+{open_table}
 {undoc}
 <h2>Support load</h2>
 {load}

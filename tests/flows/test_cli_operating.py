@@ -142,7 +142,9 @@ def test_governance_text_json_and_html(env: Path) -> None:
     assert f"HTML report written to {html}" in r.output
     page = html.read_text()
     assert page.startswith("<!doctype html>") and "<code>support-triage</code>" in page
-    metrics = json.loads(rg("governance", "--json").stdout)
+    with pytest.raises(InputError, match="is a folder"):
+        rg("governance", "--html", str(env))
+    metrics = json.loads(rg("governance", "--json", "--html", str(html)).stdout)  # the HTML note goes to stderr
     p = metrics["portfolio"]
     assert p["releases"] == 2 and p["incidents"]["closed"] == 1 and p["exceptions"]["open"] == 1
     assert p["self_service"]["count"] == 0  # released, but an exception was opened
@@ -150,11 +152,12 @@ def test_governance_text_json_and_html(env: Path) -> None:
     assert p["support_load"] == {month: {"exceptions": 1, "rollbacks": 0, "alias_repairs": 0, "total": 1}}
 
 
-def test_decision_cite_exception(env: Path) -> None:
+def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Path) -> None:
+    """FAIL -> `decision cite-exception` -> product, platform AND escalation sign -> promote."""
     import hashlib
 
     from evals import Check, ModelSide, Verdict
-    from releases import build_decision, read_decision, statement_of, write_decision
+    from releases import Ledger, build_decision, champion_entry, read_decision, statement_of, write_decision
     from scenarios import parse_scenario
 
     loaded = parse_scenario(env / "datasets" / "support-triage" / "scenario.yaml")
@@ -181,17 +184,30 @@ def test_decision_cite_exception(env: Path) -> None:
     r = rg("decision", "cite-exception", str(decision("FAIL")), "--exception", "EX-1")
     assert r.exit_code == 0, r.output
     assert "cites EX-1" in r.output and "escalation (head-of-support@support.example)" in r.output
-    new_path = Path(r.output.split("new decision ")[1].split(" cites")[0])
-    pred = statement_of(read_decision(new_path))["predicate"]
+    cited = Path(r.output.split("new decision ")[1].split(" cites")[0])
+    pred = statement_of(read_decision(cited))["predicate"]
     assert pred["exception_id"] == "EX-1" and pred["approvers"]["escalation"] == "head-of-support@support.example"
-    from releases import Ledger, champion_entry
-    from releases._registry import client, find_version_by_decision
-
     [evaluated] = Ledger.open().events(event_type="evaluated")
-    assert evaluated.payload["verdict"] == "FAIL" and evaluated.payload["envelope"]["payload"] == \
-        read_decision(new_path)["payload"]
-    # The new decision became a model version in MLflow; at an alias, it names its contract entry.
+    assert evaluated.payload["verdict"] == "FAIL" and evaluated.payload["decision_path"] == str(cited)
+
+    signers = {"product": "product-owner@support.example", "platform": "platform-owner@platform.example",
+               "escalation": "head-of-support@support.example"}
+    for role in ("product", "platform"):
+        assert rg("keys", "generate", "--identity", signers[role]).exit_code == 0
+        r = rg("approve", str(cited), "--role", role, "--key", str(env / "keys" / f"{signers[role]}.pem"))
+        assert r.exit_code == 0, r.output
+    r = rg("promote", "--scenario", "support-triage", "--decision", str(cited))
+    assert r.exit_code == 1
+    assert "missing approval: no valid escalation signature from head-of-support@support.example" in r.output
     assert champion_entry("support-triage") is None
-    mv = find_version_by_decision(client(), "support-triage", evaluated.payload["decision_digest"])
-    client().set_registered_model_alias("support-triage", "champion", mv.version)
+
+    rg("keys", "generate", "--identity", signers["escalation"])
+    r = rg("approve", str(cited), "--role", "escalation", "--key", str(env / "keys" / f"{signers['escalation']}.pem"))
+    assert r.exit_code == 0, r.output
+    r = rg("promote", "--scenario", "support-triage", "--decision", str(cited))
+    assert r.exit_code == 0, r.output
+    [promoted] = Ledger.open().events(event_type="promoted")
+    assert promoted.payload["exception_id"] == "EX-1" and promoted.payload["verdict"] == "FAIL"
+    assert sorted(s["role"] for s in promoted.payload["signers"]) == ["escalation", "platform", "product"]
+    # The flows' hook: the entry now at champion, read back from MLflow.
     assert champion_entry("support-triage") == "gemma3-v1"

@@ -117,6 +117,10 @@ def test_per_scenario_metrics(portfolio: tuple[Ledger, list[LoadedScenario]]) ->
     assert (triage["cost_review"]["count"], legacy["cost_review"]["count"]) == (1, 1)
     assert (triage["quality_and_cost_review"]["count"], legacy["quality_and_cost_review"]["count"]) == (1, 0)
     assert legacy["exceptions"]["open_ids"] == ["EX-1"] and legacy["exceptions"]["overdue_ids"] == ["EX-1"]
+    assert legacy["exceptions"]["open_exceptions"] == [{
+        "exception_id": "EX-1", "kind": "other", "owner": "ops@platform.example", "reason": "",
+        "expires": "2026-12-31", "review_due": "2026-10-31", "state": "overdue",
+        "problems": ["EX-1 was last reviewed on 2026-10-01, more than 30 days ago"]}]
     assert [(u["version"], u["verdict"]) for u in legacy["exceptions"]["undocumented_releases"]] == \
         [("2", "INCONCLUSIVE")]
     assert triage["incidents"]["mttr_hours"] == 2.5 and legacy["incidents"]["mttr_hours"] == 0.5

@@ -248,7 +248,8 @@ def test_an_unreviewed_exception_cannot_waive_a_fail(scenario: LoadedScenario, k
                                                      clock: LedgerClock) -> None:
     t0 = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)
     clock.set(t0)
-    open_exception("support-triage", owner=OWNER, reason="why", expires=_later(30), today=t0.date())
+    open_exception("support-triage", owner=OWNER, reason="why", expires=_later(30), today=t0.date(),
+                   kind="release_despite_fail")
     clock.set(dt.datetime.now(dt.timezone.utc))
     env = build_decision(scenario, make_verdict(scenario, decision="FAIL"),
                          candidate_model_digest=weights_digest("gemma3-270m"), exception_id="EX-1")
@@ -373,3 +374,17 @@ def test_champion_entry_reads_the_version_tag_then_the_ledger(scenario: LoadedSc
                          candidate_model_digest=weights_digest("smollm2-135m-instruct"))
     Ledger.open().append("promoted", "support-triage", {"target": "model", "version": "2", "envelope": env})
     assert champion_entry("support-triage", alias="previous") == "smollm2-v2"
+
+
+def test_only_release_kinds_can_waive_a_verdict(scenario: LoadedScenario) -> None:
+    ledger = Ledger.open()
+    open_exception("support-triage", owner=OWNER, reason="hosted key", expires=_later(9), kind="direct_provider_key",
+                   ledger=ledger)
+    with pytest.raises(OperatingRefused) as refused:
+        cite_exception(_fail_decision(scenario), "EX-1", ledger=ledger)
+    assert refused.value.reasons == ["exception EX-1 cannot be cited: it is a direct_provider_key exception; only "
+                                     "release_despite_fail or skipped_check exceptions can waive a verdict"]
+    open_exception("support-triage", owner=OWNER, reason="no cost telemetry yet", expires=_later(9),
+                   kind="skipped_check", ledger=ledger)
+    assert statement_of(cite_exception(_fail_decision(scenario), "EX-2", ledger=ledger))["predicate"][
+        "exception_id"] == "EX-2"

@@ -70,7 +70,8 @@ def test_page_is_self_contained_and_its_tables_are_accessible(metrics: dict[str,
     s = _Structure()
     s.feed(page)
     assert s.lang == "en" and s.external == [] and "script" not in s.tags
-    assert s.tags["table"] == s.tags["caption"] == 5  # portfolio, scenarios, undocumented, load, invalid
+    # portfolio, scenarios, open exceptions, undocumented releases, support load, invalid contracts
+    assert s.tags["table"] == s.tags["caption"] == 6
     assert s.th_without_scope == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # contract errors are text, never markup
 
@@ -82,6 +83,9 @@ def test_page_shows_the_metrics(metrics: dict[str, Any]) -> None:
                                                                         "closed": 0}
     assert "<th scope=\"row\">Mean time to restore (MTTR)</th><td class=\"num\">1.5 h</td>" in page
     assert "<th scope=\"row\">Owners complete</th><td class=\"num\">1/1 (100%)</td>" in page
+    # EX-1 expired on 2026-11-20 and is listed as overdue, with why.
+    assert "<td>EX-1</td><td>other</td><td></td><td class=\"num\">2026-11-20</td>" in page
+    assert "overdue</span> <span class=\"muted\">(EX-1 expired on 2026-11-20)</span>" in page
     # The FAIL released citing an exception the register does not know is listed as undocumented.
     assert "<td class=\"num\">3</td><td>FAIL</td><td>EX-404</td>" in page
     assert "<th scope=\"row\">2026-11</th><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td>" \
