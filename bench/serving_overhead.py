@@ -3,14 +3,15 @@
 One vLLM server (SmolLM2, CPU) serves, in rounds:
 - releasegate: `gpu.generate_records` (streaming, TTFT timing, retries, progress, records, cost;
   generation cache off), timed over the whole call;
-- plain-chat: a minimal async OpenAI-compatible loop (httpx, the same request bodies but not
+- plain: a minimal async OpenAI-compatible loop (httpx, the same request bodies but not
   streamed, same concurrency): the simplest client, the baseline of the ratio;
-- plain-chat-stream: the same loop sending the same streaming requests as releasegate;
+- plain-stream: the same loop sending the same streaming requests as releasegate;
 - plain-completions and vLLM's own benchmark client (`vllm.benchmarks.serve`, run with the
-  serving environment's python) on the same prompts rendered through the model's chat template
-  and sent to /v1/completions: shows whether the plain loop is as fast a client as vLLM's.
-The ratio is the median over rounds of releasegate's request throughput / plain-chat's, run
-back to back with plain-chat-stream (the same streaming requests) in rotating order; target
+  serving environment's python) on the same prompts as plain text (chat entries: rendered
+  through the model's chat template) sent to /v1/completions, in the first round: shows
+  whether the plain loop is as fast a client as vLLM's.
+The ratio is the median over rounds of releasegate's request throughput / plain's, run
+back to back with plain-stream (the same streaming requests) in rotating order; target
 >= 0.95. Results go to bench/RESULTS.md (section "Serving overhead (gpu/)", replaced on each run).
 
     .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 9] [--concurrency 8]
@@ -125,30 +126,38 @@ def main() -> int:
     scenario = loaded.scenario
     entry = scenario.model_entry(args.entry)
     max_tokens = args.max_tokens = scenario.context_budget.max_output_tokens
+    args.prompt_style = entry.prompt_style
     sampling = {"temperature": scenario.sampling.temperature, "top_p": scenario.sampling.top_p,
                 "seed": scenario.sampling.seed}
     rows = [r for r in dataset.rows if str(r[dataset.id_field]) in set(ids)]
     prompts = [render_prompt(scenario, args.entry, r) for r in rows]
     spec = ServerSpec.from_entry(entry)
-    templated = None if args.no_vllm_bench else _chat_templated(spec.model.path, prompts)
+    if args.no_vllm_bench:
+        templated = None
+    elif entry.prompt_style == "completion":
+        templated = [p.prompt for p in prompts]  # already plain text
+    else:
+        templated = _chat_templated(spec.model.path, prompts)
 
     results: dict[str, list[tuple[float, float]]] = {}  # side -> [(req/s, output tok/s)] per round
     server = VllmServer(spec)
     with server as endpoint:
+        # The entry's own requests: /chat/completions for chat entries, /completions for base-model ones.
+        path = request_body(endpoint, prompts[0], sampling, max_tokens)[0]
         stream_bodies = [request_body(endpoint, p, sampling, max_tokens)[1] for p in prompts]
-        chat_bodies = [{k: v for k, v in b.items() if k not in ("stream", "stream_options")} for b in stream_bodies]
-        sides = ["releasegate", "plain-chat"]
+        bodies = [{k: v for k, v in b.items() if k not in ("stream", "stream_options")} for b in stream_bodies]
+        sides = ["releasegate", "plain"]
         if templated is not None:
             sides += ["plain-completions", "vllm-bench"]
             completion_bodies = [{"model": endpoint.model, "prompt": t, "max_tokens": max_tokens,
                                   "temperature": 0.0} for t in templated]
-        asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies[: args.concurrency],
-                                 args.concurrency))  # warm-up
+        # Warm-up with every request once: all sides then meet the same (warm) prefix cache.
+        asyncio.run(plain_client(endpoint, path, bodies, args.concurrency))
         for round_no in range(args.rounds):
             # releasegate and the plain clients back to back, order rotating: the per-round ratio
             # cancels most of the drift of a shared machine. vLLM's client and the plain
             # completions loop run in the first round only (they answer a side question).
-            trio = ["releasegate", "plain-chat", "plain-chat-stream"]
+            trio = ["releasegate", "plain", "plain-stream"]
             pair = trio[round_no % 3:] + trio[: round_no % 3]
             extra = [s for s in sides if s not in pair] if round_no == 0 else []
             for side in pair + extra:
@@ -159,12 +168,12 @@ def main() -> int:
                     seconds = time.perf_counter() - started  # the whole call: rendering, records, cost
                     assert frame["error"].isna().all(), frame["error"].dropna().head()
                     measured = (len(ids) / seconds, int(frame["completion_tokens"].sum()) / seconds)
-                elif side == "plain-chat":
-                    seconds, tokens = asyncio.run(plain_client(endpoint, "/chat/completions", chat_bodies,
+                elif side == "plain":
+                    seconds, tokens = asyncio.run(plain_client(endpoint, path, bodies,
                                                                args.concurrency))
                     measured = (len(ids) / seconds, tokens / seconds)
-                elif side == "plain-chat-stream":
-                    seconds, tokens = asyncio.run(plain_client(endpoint, "/chat/completions", stream_bodies,
+                elif side == "plain-stream":
+                    seconds, tokens = asyncio.run(plain_client(endpoint, path, stream_bodies,
                                                                args.concurrency))
                     measured = (len(ids) / seconds, tokens / seconds)
                 elif side == "plain-completions":
@@ -180,7 +189,7 @@ def main() -> int:
                 results.setdefault(side, []).append(measured)
                 print(f"round {round_no + 1} {side}: {measured[0]:.2f} req/s, {measured[1]:.1f} tok/s", flush=True)
     # Median of the per-round ratios (each round: the two clients back to back).
-    ratio = statistics.median(r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat"]))
+    ratio = statistics.median(r[0] / p[0] for r, p in zip(results["releasegate"], results["plain"]))
     _write(args, spec, server.startup_s or 0.0, results, ratio)
     print(f"releasegate / plain client: {ratio:.3f} (requests/s)")
     return 0
@@ -205,21 +214,23 @@ def _chat_templated(model_path: str, prompts: list) -> list[str] | None:
 
 
 _LABELS = {
-    "releasegate": "releasegate `generate_records` (chat, streaming, records + cost)",
-    "plain-chat": "plain async httpx client (same chat bodies, non-streaming)",
-    "plain-chat-stream": "plain async httpx client (same chat bodies, streaming like releasegate)",
-    "plain-completions": "plain async httpx client (/v1/completions, chat-templated prompts)",
-    "vllm-bench": "vLLM `vllm.benchmarks.serve` (/v1/completions, chat-templated prompts, streaming)",
+    "releasegate": "releasegate `generate_records` (streaming, records + cost)",
+    "plain": "plain async httpx client (the same request bodies, non-streaming)",
+    "plain-stream": "plain async httpx client (the same request bodies, streaming like releasegate)",
+    "plain-completions": "plain async httpx client (/v1/completions, plain-text prompts, no stop strings)",
+    "vllm-bench": "vLLM `vllm.benchmarks.serve` (/v1/completions, same plain-text prompts, streaming)",
 }
 
 
 def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
            results: dict[str, list[tuple[float, float]]], ratio: float) -> None:
+    entry_style = args.prompt_style
     lines = [
         SECTION, "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} CPU cores shared with "
         f"other jobs, vLLM CPU build, `{spec.model.ref}` ({spec.dtype}, eager), one server (ready in {startup:.0f} s), "
-        f"{args.cases} cases of `{args.scenario}` (`{args.entry}`, max {args.max_tokens} output tokens), concurrency "
+        f"{args.cases} cases of `{args.scenario}` (`{args.entry}`, {entry_style} prompts, max {args.max_tokens} output "
+        f"tokens), concurrency "
         f"{args.concurrency}, {args.rounds} rounds (releasegate and the plain clients back to back, order rotating), generation cache off.",
         "",
         "Command: `.venv/bin/python bench/serving_overhead.py "
@@ -231,8 +242,8 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
     for side, rounds in results.items():
         lines.append(f"| {_LABELS[side]} | {_median(rounds, 0):.2f} | {_median(rounds, 1):.1f} | "
                      f"{', '.join(f'{r[0]:.2f}' for r in rounds)} |")
-    per_round = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat"])]
-    per_round_stream = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-chat-stream"])]
+    per_round = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain"])]
+    per_round_stream = [r[0] / p[0] for r, p in zip(results["releasegate"], results["plain-stream"])]
     lines += ["", f"**Ratio releasegate / plain client: {ratio:.3f}** on requests/s, the median of the per-round "
               f"ratios ({', '.join(f'{x:.3f}' for x in per_round)}). Target >= 0.95.",
               "", f"Against a plain client sending the same streaming requests: "
@@ -244,7 +255,8 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
         rv = _median(results["releasegate"], 0) / _median(results["vllm-bench"], 0)
         lines += ["", f"vLLM's client vs the plain client on identical completions requests: {vb:.3f} (the plain "
                   f"client is a fair baseline when this is near 1). releasegate vs vLLM's client: {rv:.3f}, which "
-                  "also includes the server's chat-completions path vs plain completions."]
+                  "also includes any difference between the entry's requests (chat template, stop strings) and plain "
+                  "completions."]
     lines.append("")
     # Our block between markers, like the other benchmarks: each replaces only its own section.
     begin, end = "<!-- BEGIN serving_overhead -->", "<!-- END serving_overhead -->"

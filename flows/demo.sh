@@ -87,15 +87,26 @@ else
   fi
 fi
 
-say "5. Incident: roll the model back to the previous champion"
-$RG rollback --scenario $SCENARIO --reason "demo: misrouted tickets reported by support" \
-  || echo "(nothing to roll back to: only one version was ever promoted)"
+say "5. Incident: support reports misrouted tickets; the incident owner rolls the model back"
+inc_line=$($RG incident open --scenario $SCENARIO --severity sev2 \
+  --summary "demo: misrouted tickets reported by support after the release") || fail "incident open"
+echo "$inc_line"
+inc=$(echo "$inc_line" | grep -o 'INC-[0-9]*' | head -1)
+if $RG rollback --scenario $SCENARIO --incident "$inc" --reason "demo: misrouted tickets (incident $inc)"; then
+  $RG incident close "$inc" --resolution "rolled back to the previous champion" || fail "incident close"
+else
+  echo "(nothing to roll back to: only one version was ever promoted)"
+  $RG incident close "$inc" --resolution "no rollback target; investigated" || fail "incident close"
+fi
+
+say "6. Operating model: an exception on the record, audit, ledger, governance"
+$RG exceptions open --scenario $SCENARIO --owner platform-owner@platform.example --kind skipped_check \
+  --reason "demo: the prefix-cache SLO cannot be measured on the CPU build" \
+  --expires "$(date -u -d '+30 days' +%F)" || fail "exception open"
+$RG exceptions list --scenario $SCENARIO
 $RG audit || fail "audit found drift"
 $RG ledger verify || fail "ledger does not verify"
-$RG ledger show --scenario $SCENARIO | tail -15
-if $RG governance --help >/dev/null 2>&1; then
-  $RG governance --html "$RELEASEGATE_HOME/governance.html"
-fi
+$RG governance --html "$RELEASEGATE_HOME/governance.html" || fail "governance"
 
 end=$(date +%s)
 say "Done in $((end - start)) s"

@@ -28,7 +28,8 @@ from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
 from ._cost import Row, allocate
 from ._models import resolve_model
-from ._server import Endpoint, ServerSpec, VllmServer, attach, find_running_server
+from ._server import (Endpoint, ServerSpec, VllmServer, api_key_from_env, attach, find_running_server,
+                      normalize_base_url)
 from ._telemetry import GaugeSampler, ascrape, summarize
 
 EndpointLike = Endpoint | str
@@ -68,23 +69,37 @@ def _sampling(scenario: Any) -> dict[str, Any]:
     return sampling
 
 
-def _model_identity(entry: Any, spec: ServerSpec | None, endpoints: list[Endpoint] | None) -> dict[str, Any]:
-    """The model part of the cache key: weights + server settings, or the attached endpoint."""
-    if spec is not None:
-        return {"digest": spec.model.digest or spec.model.path, "server": spec.settings()}
-    assert endpoints
-    first = endpoints[0]
-    return {"digest": first.model_digest or entry.model, "server": first.settings}
+def _attached_settings(url: str, entry: Any) -> dict[str, Any]:
+    """What identifies an attached endpoint's outputs without asking it (see `attach`)."""
+    return {"endpoint": normalize_base_url(url), "model": entry.model}
 
 
-def _to_endpoints(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any, digest: str) -> list[Endpoint] | None:
+def _plan(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any
+          ) -> tuple[ServerSpec | None, list[Endpoint | str], dict[str, Any], str]:
+    """(spec for a local server or None, endpoints or URLs still to attach, cache identity, digest).
+
+    Nothing here touches the network: a fully cached run needs no server and no endpoint. The
+    API-key variable is checked now, so a missing key fails before any work.
+    """
+    if endpoint is None and not entry.endpoint:
+        spec = ServerSpec.from_entry(entry)
+        identity = {"digest": spec.model.digest or spec.model.path, "server": spec.settings()}
+        return spec, [], identity, spec.model.digest
+    items: list[Endpoint | str]
     if endpoint is None:
-        if entry.endpoint:
-            return [attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env, model_digest=digest)]
-        return None
-    items = [endpoint] if isinstance(endpoint, (Endpoint, str)) else list(endpoint)
-    return [e if isinstance(e, Endpoint) else
-            attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=digest) for e in items]
+        items = [entry.endpoint]
+    else:
+        items = [endpoint] if isinstance(endpoint, (Endpoint, str)) else list(endpoint)
+    if any(isinstance(e, str) for e in items):
+        api_key_from_env(entry.api_key_env)
+    first = items[0]
+    if isinstance(first, Endpoint):
+        digest = first.model_digest
+        server = first.settings
+    else:
+        digest = _local_digest(entry)
+        server = _attached_settings(first, entry)
+    return None, items, {"digest": digest or entry.model, "server": server}, digest
 
 
 @contextlib.contextmanager
@@ -149,10 +164,7 @@ def generate_records(
     max_tokens = scenario.context_budget.max_output_tokens
     prompts = {str(r[dataset.id_field]): render_prompt(scenario, entry_name, r) for r in rows}
 
-    endpoints = _to_endpoints(endpoint, entry, _local_digest(entry))
-    spec = ServerSpec.from_entry(entry) if endpoints is None else None
-    model_digest = spec.model.digest if spec else endpoints[0].model_digest  # type: ignore[index]
-    identity = _model_identity(entry, spec, endpoints)
+    spec, planned, identity, model_digest = _plan(endpoint, entry)
     keys = {eid: cache_key(identity, p, sampling, max_tokens) for eid, p in prompts.items()}
 
     store: GenerationCache | None = (cache if isinstance(cache, GenerationCache)
@@ -160,16 +172,20 @@ def generate_records(
     cached = store.get_many(list(set(keys.values()))) if store else {}
     missing = [eid for eid in prompts if keys[eid] not in cached]
 
-    serving: dict[str, Any] = {**(spec.settings() if spec else endpoints[0].settings),  # type: ignore[index]
+    serving: dict[str, Any] = {**identity["server"],
                                "concurrency": concurrency or entry.serving.concurrency}
     outcomes: dict[str, Outcome] = {}
     telemetry: dict[str, Any] = {"available": False, "reason": "no request sent (all cached)"}
     serving_seconds = 0.0
     server: VllmServer | None = None
+    endpoints: list[Endpoint] = []
     try:
         if missing:
-            if endpoints is None:
-                assert spec is not None
+            if spec is None:
+                endpoints = [e if isinstance(e, Endpoint) else
+                             attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=model_digest)
+                             for e in planned]
+            else:
                 reused = find_running_server(spec)
                 if reused is not None:
                     endpoints = [reused]
@@ -208,7 +224,7 @@ def generate_records(
         records.append({"example_id": eid, "model_entry": entry_name, "model": entry.model,
                         "model_digest": model_digest, "prompt_version": entry.prompt_version, **rec})
 
-    replicas = len(endpoints) if endpoints else 1
+    replicas = len(endpoints) or len(planned) or 1
     costs, cost_block = allocate(entry.cost, cost_rows, serving_seconds, replicas=replicas)
     for record in records:
         record["cost_usd"] = costs[record["example_id"]]

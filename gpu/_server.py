@@ -168,8 +168,9 @@ def attach(url: str, *, model: str | None = None, api_key_env: str | None = None
     else:
         raise InputError(f"endpoint {base} serves {served}, not {model!r}", field="model",
                          fix="set the entry's model to one of the served ids")
+    # settings name the model as asked (not as served) so the cache identity is known without a probe
     return Endpoint(base_url=base, model=chosen, api_key=key, kind="attached", model_digest=model_digest,
-                    settings={"endpoint": base, "model": chosen})
+                    settings={"endpoint": base, "model": model or chosen})
 
 
 def free_port(host: str = "127.0.0.1") -> int:

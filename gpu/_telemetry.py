@@ -5,7 +5,8 @@ histograms as `_sum`/`_count`:
 - `vllm:prefix_cache_queries_total`, `vllm:prefix_cache_hits_total` (tokens): prefix-cache hit rate
   over the run = delta(hits) / delta(queries). This feeds the contract's cache-strategy SLO.
 - `vllm:request_queue_time_seconds_sum/_count`: mean time a request waited before being scheduled.
-- `vllm:kv_cache_usage_perc` (gauge, 0..1): sampled while the run is in progress; we keep the max.
+- `vllm:kv_cache_usage_perc` (gauge, 0..1): sampled every 2 s while the run is in progress; we keep
+  the max (null for a run shorter than one interval).
 - `vllm:num_requests_waiting` (gauge): sampled; max queue depth seen.
 - `vllm:request_success_total`, `vllm:prompt_tokens_total`, `vllm:generation_tokens_total`.
 An endpoint without /metrics (a hosted API) gives `{"available": false}`.
@@ -75,13 +76,14 @@ class GaugeSampler:
 
     async def _loop(self) -> None:
         while True:
+            # Sleep first: the caller has just scraped, and a short run should not pay for more.
+            await asyncio.sleep(self.interval_s)
             metrics = await ascrape(self.client, self.root_url, self.headers)
             if metrics is None:
                 return  # no /metrics (hosted API): stop sampling
             self.samples += 1
             self.kv_max = max(self.kv_max, metrics.get("vllm:kv_cache_usage_perc", 0.0))
             self.waiting_max = max(self.waiting_max, metrics.get("vllm:num_requests_waiting", 0.0))
-            await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
@@ -117,7 +119,8 @@ def summarize(before: dict[str, float] | None, after: dict[str, float] | None,
         "requests_succeeded": _delta(before, after, "vllm:request_success_total"),
         "prompt_tokens": _delta(before, after, "vllm:prompt_tokens_total"),
         "generation_tokens": _delta(before, after, "vllm:generation_tokens_total"),
-        "kv_cache_usage_max": sampler.kv_max if sampler and sampler.samples else
-        after.get("vllm:kv_cache_usage_perc"),
+        # Peaks need samples taken during the run; a run shorter than the interval has none (null).
+        "kv_cache_usage_max": sampler.kv_max if sampler and sampler.samples else None,
+        "kv_cache_usage_samples": sampler.samples if sampler else 0,
         "requests_waiting_max": sampler.waiting_max if sampler and sampler.samples else None,
     }

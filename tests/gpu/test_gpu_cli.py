@@ -91,3 +91,58 @@ def test_bad_concurrency_list(tmp_path, levels):
     line = _one_error_line(_cli(["profile", "--scenario", "support-triage", "--endpoint",
                                  "http://127.0.0.1:9/v1", "--concurrency", levels], tmp_path))
     assert "is not a list of positive integers" in line
+
+
+def test_serve_is_reused_by_generate_and_ctrl_c_stops_the_whole_group(tmp_path):
+    """`serve` with a stand-in for vLLM (the fake OpenAI server + a child like vLLM's engine core)."""
+    import json
+    import signal
+    import time
+
+    import psutil
+
+    child_pid = tmp_path / "child.pid"
+    fake = tmp_path / "fake-vllm-python"
+    fake.write_text(f"""#!{sys.executable}
+import subprocess, sys, threading
+from http.server import ThreadingHTTPServer
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from fake_openai import FakeBehaviour, _Handler
+argv = sys.argv
+port = int(argv[argv.index("--port") + 1])
+behaviour = FakeBehaviour(model=argv[argv.index("--served-model-name") + 1])
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open({str(child_pid)!r}, "w").write(str(child.pid))
+ThreadingHTTPServer(("127.0.0.1", port), type("H", (_Handler,), {{"behaviour": behaviour}})).serve_forever()
+""")
+    fake.chmod(0o755)
+    home = tmp_path / "home"
+    env = {**os.environ, "RELEASEGATE_HOME": str(home), "RELEASEGATE_ROOT": str(ROOT),
+           "RELEASEGATE_VLLM_PYTHON": str(fake), "RELEASEGATE_DEVICE": "cpu",
+           "RELEASEGATE_MODELS_DIR": str(_prepared_stub(tmp_path))}
+    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "smollm2-135m-instruct"], cwd=ROOT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    state = home / "servers" / "smollm2-135m-instruct.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not state.exists():
+            assert serve.poll() is None and time.monotonic() < deadline, serve.stdout.read() if serve.stdout else ""
+            time.sleep(0.2)
+        server_pid = json.loads(state.read_text())["pid"]
+        out = tmp_path / "r.parquet"
+        done = subprocess.run([sys.executable, "-m", "flows.cli", "generate", "--scenario", "support-triage",
+                               "--model", "smollm2-v1", "--limit", "2", "--out", str(out)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        from scenarios import read_records
+
+        frame, meta = read_records(out)
+        assert meta["serving"]["endpoint_kind"] == "reused" and list(frame["output"]) == ["billing", "billing"]
+        serve.send_signal(signal.SIGINT)  # Ctrl-C
+        serve.wait(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert not state.exists()
+    for pid in (server_pid, int(child_pid.read_text())):
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -14,6 +14,11 @@ from scenarios import InputError, read_records, write_records
 from fake_openai import FakeBehaviour, _Handler
 
 
+def _entry_of_style(loaded, style: str) -> str:
+    """A model entry of the contract with this prompt style (the contract's choices may change)."""
+    return next(name for name, entry in loaded.scenario.models.items() if entry.prompt_style == style)
+
+
 def _endpoint(url: str, model: str = "smollm2-135m-instruct") -> Endpoint:
     # An explicit Endpoint skips the /models probe and gives a stable cache identity.
     return Endpoint(base_url=url, model=model, kind="attached", model_digest="d" * 64,
@@ -23,7 +28,8 @@ def _endpoint(url: str, model: str = "smollm2-135m-instruct") -> Endpoint:
 def test_records_have_every_column_and_parse_the_stream(state_home, fake_server, triage):
     loaded, dataset = triage
     fake_server.behaviour.chunk_delay_s = 0.15
-    frame, meta = generate_records(loaded, dataset, "smollm2-v1", endpoint=_endpoint(fake_server.url),
+    chat = _entry_of_style(loaded, "chat")
+    frame, meta = generate_records(loaded, dataset, chat, endpoint=_endpoint(fake_server.url),
                                    limit=3, progress=False)
     assert list(frame["example_id"]) == dataset.ids[:3]
     assert list(frame["output"]) == ["billing"] * 3  # two streamed pieces joined
@@ -40,17 +46,18 @@ def test_records_have_every_column_and_parse_the_stream(state_home, fake_server,
     assert body["stop"] == ["\n"] and body["temperature"] == 0.0 and body["seed"] == 0
     assert body["messages"][0]["role"] == "system"
     assert meta["scenario_id"] == "support-triage" and meta["dataset_sha256"] == dataset.sha256
+    assert meta["model_entry"] == chat and meta["prompt_style"] == "chat"
     assert meta["telemetry"]["prefix_cache_hit_rate"] == pytest.approx(0.4)
     assert meta["counts"] == {"cases": 3, "cached": 0, "generated": 3, "errors": 0}
     path = write_records(frame, state_home / "r.parquet", meta)
     back, back_meta = read_records(path)
-    assert back_meta["model_entry"] == "smollm2-v1" and len(back) == 3
+    assert back_meta["model_entry"] == chat and len(back) == 3
 
 
 def test_completion_entry_sends_a_completion_prompt(state_home, fake_server, triage):
     loaded, dataset = triage
-    generate_records(loaded, dataset, "gemma3-v1", endpoint=_endpoint(fake_server.url, "gemma3-270m"),
-                     limit=1, progress=False)
+    generate_records(loaded, dataset, _entry_of_style(loaded, "completion"),
+                     endpoint=_endpoint(fake_server.url, "gemma3-270m"), limit=1, progress=False)
     body = fake_server.behaviour.bodies[0]
     assert "messages" not in body
     assert body["prompt"].startswith("Route each customer message")
@@ -215,3 +222,16 @@ def test_endpoint_for_an_attached_entry_and_its_key(state_home, fake_server, tri
     monkeypatch.setenv("RG_TEST_HOSTED_KEY", "sk-test")
     with endpoint_for(scenario, "hosted") as ep:
         assert (ep.kind, ep.base_url, ep.api_key) == ("attached", fake_server.url, "sk-test")
+
+
+def test_a_fully_cached_run_needs_no_endpoint(state_home, fake_server, triage):
+    loaded, dataset = triage
+    first, _ = generate_records(loaded, dataset, "smollm2-v1", endpoint=fake_server.url, limit=3, progress=False)
+    fake_server.server.shutdown()
+    fake_server.server.server_close()
+    again, meta = generate_records(loaded, dataset, "smollm2-v1", endpoint=fake_server.url, limit=3, progress=False)
+    assert again["cached"].all() and list(again["output"]) == list(first["output"])
+    assert meta["serving"]["endpoint"] == fake_server.url and "endpoints" not in meta["serving"]
+    # ...while a case that is not cached needs the (now gone) endpoint: bad input, one line
+    with pytest.raises(InputError, match="unreachable"):
+        generate_records(loaded, dataset, "smollm2-v1", endpoint=fake_server.url, limit=4, progress=False)

@@ -65,7 +65,7 @@ def test_generate_8_cases_then_rerun_from_cache_and_leave_no_process(vllm_ready,
     assert (frame["prompt_tokens"] > 20).all()  # system prompt + message
     assert frame["completion_tokens"].between(1, 8).all()  # max_output_tokens is 8
     assert (frame["ttft_s"] > 0).all() and (frame["ttft_s"] <= frame["latency_s"]).all()
-    assert (frame["output"].str.len() > 0).all()
+    assert frame["output"].notna().all()  # text, possibly empty if the model stops at once
     assert set(frame["finish_reason"]) <= {"stop", "length"}
     telemetry = meta["telemetry"]
     assert telemetry["available"] and telemetry["requests_succeeded"] == 8

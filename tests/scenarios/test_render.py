@@ -8,19 +8,22 @@ ROW = {"id": "x", "message": "Where is my parcel?", "channel": "email", "referen
 
 def test_chat_entry_renders_system_and_user_messages() -> None:
     scenario = load_scenario("support-triage").scenario
-    prompt = render_prompt(scenario, "smollm2-v1", ROW)
+    prompt = render_prompt(scenario, "smollm2-v2", ROW)
     assert prompt.style == "chat"
     assert [m["role"] for m in prompt.messages] == ["system", "user"]
-    assert prompt.messages[1]["content"] == "Message (email): Where is my parcel?\nQueue:"
+    assert prompt.messages[1]["content"] == "Customer message via email:\nWhere is my parcel?\n\nQueue name:"
     assert prompt.stop == ("\n",)
 
 
-def test_completion_entry_renders_the_few_shot_prompt() -> None:
+def test_completion_entries_share_the_few_shot_prompt() -> None:
     scenario = load_scenario("support-triage").scenario
     prompt = render_prompt(scenario, "gemma3-v1", ROW)
     assert prompt.style == "completion" and prompt.messages == ()
+    assert prompt.prompt.startswith("Route each customer message to one queue")
     assert prompt.prompt.endswith("Message: Where is my parcel?\nQueue:")
     assert prompt.cache_text() == prompt.prompt
+    # the same prompt version on other weights renders the same text
+    assert render_prompt(scenario, "smollm2-v1", ROW) == prompt
 
 
 def test_prompt_versions_differ_in_cache_text() -> None:
