@@ -14,7 +14,7 @@ The ratio is the median over rounds of releasegate's request throughput / plain'
 back to back with plain-stream (the same streaming requests) in rotating order; target
 >= 0.95. Results go to bench/RESULTS.md (section "Serving overhead (gpu/)", replaced on each run).
 
-    .venv/bin/python bench/serving_overhead.py [--cases 64] [--rounds 9] [--concurrency 8]
+    .venv/bin/python bench/serving_overhead.py [--cases N] [--rounds 7] [--concurrency 8]
 """
 from __future__ import annotations
 
@@ -113,8 +113,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="support-triage")
     parser.add_argument("--entry", default="smollm2-v1")
-    parser.add_argument("--cases", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--cases", type=int, default=None, help="default: every case of the scenario")
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-vllm-bench", action="store_true", help="skip vLLM's benchmark client")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
@@ -122,7 +122,8 @@ def main() -> int:
 
     loaded = load_scenario(args.scenario)
     dataset = load_dataset_for(loaded)
-    ids = dataset.ids[: args.cases]
+    ids = dataset.ids[: args.cases] if args.cases else dataset.ids
+    args.cases = len(ids)
     scenario = loaded.scenario
     entry = scenario.model_entry(args.entry)
     max_tokens = args.max_tokens = scenario.context_budget.max_output_tokens

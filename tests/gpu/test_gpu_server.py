@@ -144,3 +144,23 @@ def test_metrics_parse_and_summary():
 def test_endpoint_urls():
     ep = Endpoint("http://h:1/v1", "m", api_key=None)
     assert ep.root_url == "http://h:1" and ep.headers() == {}
+
+
+def test_gauge_sampler_keeps_the_peak_kv_cache_usage(fake_server):
+    import asyncio
+
+    import httpx
+
+    from gpu._telemetry import GaugeSampler
+
+    async def run() -> GaugeSampler:
+        async with httpx.AsyncClient() as client:
+            sampler = GaugeSampler(client, fake_server.url.removesuffix("/v1"), interval_s=0.05)
+            sampler.start()
+            await asyncio.sleep(0.4)
+            await sampler.stop()
+            return sampler
+
+    sampler = asyncio.run(run())
+    assert sampler.samples >= 2 and sampler.kv_max == 0.25
+    assert summarize({}, {}, sampler)["kv_cache_usage_max"] == 0.25
