@@ -12,6 +12,7 @@ Import this module only after `flows._prefect_env.configure_prefect()`.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class EvaluationResult:
 
 
 @task(name="generate", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
-def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[str] | None,
+def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
                   out: str, progress: bool = True) -> str:
     """Generations for `ids` (cache first), written to `out`. Retries on serving errors."""
     import gpu
@@ -143,7 +144,7 @@ def _run_dir(scenario_id: str, candidate: str) -> Path:
     return path
 
 
-def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[str] | None,
+def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
                  recorded: str | None, out: Path, progress: bool) -> str:
     if recorded:
         return subset_task(recorded, ids, str(out))
@@ -207,7 +208,16 @@ def evaluate_candidate(
         verdict = gate_task(ref, cand_path, inc_path, None, partial)
         used = len(ids)
     else:
-        cand_path, inc_path, verdict, used = _sequential(loaded, dataset, ids, both, ref, batch_size)
+        with contextlib.ExitStack() as servers:
+            # One server per model for all batches (not one per batch): vLLM takes 20-60 s to
+            # start on CPU. Endpoint objects keep the managed server's cache identity.
+            import gpu
+
+            if not incumbent_records and not incumbent_endpoints:
+                incumbent_endpoints = [servers.enter_context(gpu.endpoint_for(s, incumbent))]
+            if not candidate_records and not candidate_endpoints:
+                candidate_endpoints = [servers.enter_context(gpu.endpoint_for(s, candidate))]
+            cand_path, inc_path, verdict, used = _sequential(loaded, dataset, ids, both, ref, batch_size)
 
     verdict_path = run_dir / "verdict.json"
     verdict_path.write_text(verdict.to_json())
