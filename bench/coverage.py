@@ -22,6 +22,8 @@ from scipy import stats as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._results import write_section  # noqa: E402
+
 from evals.stats import cost_comparison, newcombe_paired_intervals  # noqa: E402
 
 # (label, P(both), P(candidate only), P(incumbent only), P(neither))
@@ -85,19 +87,6 @@ def cost_ratio_coverage(sims: int, rng: np.random.Generator) -> list[str]:
         lines.append(f"| {n} | {truth:.4f} | {hits / sims:.4f} | {width / sims:.4f} |")
         print(lines[-1], flush=True)
     return lines
-
-
-def write_section(name: str, body: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md (other sections are left alone)."""
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main() -> None:

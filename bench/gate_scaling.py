@@ -27,6 +27,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._results import write_section  # noqa: E402
+
 from evals import run_gate  # noqa: E402
 from scenarios import RECORD_COLUMNS, parse_scenario  # noqa: E402
 
@@ -78,19 +80,6 @@ def time_gate(loaded: object, cases: pd.DataFrame, cand: pd.DataFrame, inc: pd.D
         best = min(best, time.perf_counter() - t0)
         decision = verdict.decision
     return best, decision
-
-
-def write_section(name: str, body: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md (other sections are left alone)."""
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main() -> None:

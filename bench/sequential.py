@@ -26,6 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._results import write_section  # noqa: E402
+
 from evals.sequential import BettingSequence  # noqa: E402
 from evals.stats import newcombe_paired_intervals  # noqa: E402
 
@@ -72,19 +74,6 @@ def simulate(delta: float, runs: int, cases: int, batch: int, rng: np.random.Gen
         "mean_cases": float(np.mean(used)), "p90_cases": float(np.quantile(used, 0.9)),
         "fixed_pass": float(np.mean(fixed == 1)), "fixed_fail": float(np.mean(fixed == -1)),
     }
-
-
-def write_section(name: str, body: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md (other sections are left alone)."""
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
-    block = f"{begin}\n{body.rstrip()}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
 
 
 def main() -> None:

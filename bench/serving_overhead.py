@@ -34,6 +34,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._results import write_section  # noqa: E402
+
 from gpu import Endpoint, ServerSpec, VllmServer, generate_records, vllm_python  # noqa: E402
 from gpu._client import request_body  # noqa: E402
 from scenarios import load_dataset_for, load_scenario, render_prompt  # noqa: E402
@@ -258,15 +260,7 @@ def _write(args: argparse.Namespace, spec: ServerSpec, startup: float,
         lines += ["", f"vLLM's client vs the plain client on identical /v1/completions requests: {vb:.3f} (the "
                   "plain loop is a fair baseline when this is near 1)."]
     lines.append("")
-    # Our block between markers, like the other benchmarks: each replaces only its own section.
-    begin, end = "<!-- BEGIN serving_overhead -->", "<!-- END serving_overhead -->"
-    block = begin + "\n" + "\n".join(lines).rstrip("\n") + "\n" + end
-    text = args.results.read_text() if args.results.exists() else "# Benchmark results\n"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    args.results.write_text(text.rstrip("\n") + "\n")
+    write_section("serving_overhead", "\n".join(lines), args.results)
 
 
 if __name__ == "__main__":
