@@ -7,7 +7,7 @@ from . import stats
 from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
-from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate
+from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate, run_gate_on_files
 from .sequential import SequentialMonitor, estimate_savings, evaluation_order
 from .stats import PairedDifference, paired_difference
 
@@ -35,6 +35,7 @@ __all__ = [
     "gate_check",
     "paired_difference",
     "run_gate",
+    "run_gate_on_files",
     "score_records",
     "scorer",
     "stats",

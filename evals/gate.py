@@ -25,12 +25,13 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scenarios import InputError, Scenario
+from scenarios import InputError, Scenario, file_sha256, read_records
 
 from . import stats
 from ._scorers import disallowed_tool_calls
@@ -526,3 +527,15 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
         contract_sha256=str(getattr(loaded, "contract_sha256", "") or ""), dataset_sha256=dataset_sha,
         cases_total=len(cases))
     return evaluate_gate(ctx, extra_checks=extra_checks, sequential=sequential)
+
+
+def run_gate_on_files(loaded: Any, dataset: Any, candidate_path: str | Path, incumbent_path: str | Path, *,
+                      seed: int | None = None, extra_checks: Sequence[CheckFn] = (),
+                      sequential: dict[str, Any] | None = None, require_all_cases: bool = True) -> Verdict:
+    """`run_gate` on two generation-record files; each file's sha256 is its identity in the verdict."""
+    cand, cand_meta = read_records(candidate_path)
+    inc, inc_meta = read_records(incumbent_path)
+    cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate_path)}
+    inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent_path)}
+    return run_gate(loaded, dataset, cand, cand_meta, inc, inc_meta, seed=seed, extra_checks=extra_checks,
+                    sequential=sequential, require_all_cases=require_all_cases)

@@ -57,13 +57,15 @@ def evaluate_command(
     if verdict.sequential:
         console.print(f"sequential: used {result.cases_used} of {result.cases_total} cases "
                       f"({verdict.sequential.get('stop_reason')})")
-    console.print(f"report:   {result.report_path}")
-    console.print(f"decision: {result.decision_path}")
+    # soft_wrap: paths and commands stay on one line, ready to copy
+    console.print(f"report:   {result.report_path}", soft_wrap=True)
+    console.print(f"decision: {result.decision_path}", soft_wrap=True)
     if result.decision == "PASS":
         console.print("to approve:\n"
                       f"  releasegate approve {result.decision_path} --role product --key KEYFILE\n"
                       f"  releasegate approve {result.decision_path} --role platform --key KEYFILE\n"
-                      f"then: releasegate promote --scenario {s.id} --decision {result.decision_path}")
+                      f"then: releasegate promote --scenario {s.id} --decision {result.decision_path}",
+                      soft_wrap=True)
     return result.exit_code
 
 

@@ -42,21 +42,14 @@ def checks_table(verdict: Any) -> Table:
 def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
                   seed: int | None = None, console: Console | None = None) -> int:
     """Library form of the command: returns the exit code (raises InputError on bad input)."""
-    from evals import run_gate
-    from scenarios import file_sha256, load_dataset_for, load_scenario, read_records
+    from evals import run_gate_on_files
+    from releases import gate_checks  # the exceptions register's check, as in `evaluate`
+    from scenarios import load_dataset_for, load_scenario
 
     console = console or Console()
     loaded = load_scenario(scenario)
-    dataset = load_dataset_for(loaded)
-    cand_frame, cand_meta = read_records(candidate)
-    inc_frame, inc_meta = read_records(incumbent)
-    # The file digest is the records' identity in the verdict.
-    cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate)}
-    inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent)}
-    from releases import gate_checks  # the exceptions register's check, as in `evaluate`
-
-    verdict = run_gate(loaded, dataset, cand_frame, cand_meta, inc_frame, inc_meta, seed=seed,
-                       extra_checks=gate_checks())
+    verdict = run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, seed=seed,
+                                extra_checks=gate_checks())
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(out.suffix + ".tmp")

@@ -5,35 +5,20 @@ Thin: parse options, call `releases`, print. Exit codes: 0 ok, 1 refused (every 
 """
 from __future__ import annotations
 
-import getpass
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from scenarios import InputError
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from ._cli_releases import LedgerUrl, MlflowUri, _actor, err, out
 
-LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
-                                               help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
-MlflowUri = Annotated[str | None, typer.Option("--mlflow-uri", envvar="RELEASEGATE_MLFLOW_URI",
-                                               help="MLflow tracking URI (default sqlite under RELEASEGATE_HOME)")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-
-
-def _actor() -> str:
-    try:
-        return os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 @contextmanager

@@ -5,7 +5,7 @@
 #   2. evaluate Gemma 3 270M (candidate) against it: verdict, report, unsigned decision
 #   3. `promote` without signatures is blocked
 #   4. sign with the product and platform owners' demo keys; promote (or, when the gate failed,
-#      show the refusal and evaluate a second candidate: SmolLM2 with prompt v2)
+#      show the refusal and evaluate a second candidate: SmolLM2 with prompt v3)
 #   5. roll back to the previous champion, audit the aliases, governance report
 #
 # DEMO_LIMIT (default 120) cases keep it to a few minutes on 2 cores; DEMO_LIMIT=0 runs all cases.
@@ -76,14 +76,14 @@ if [ $code = 0 ]; then
 else
   say "4. The gate did not pass (exit $code): signing is refused"
   $RG approve "$gemma" --role product --key "$PRODUCT_KEY" && fail "signed a non-PASS decision"
-  say "   Second candidate: the same SmolLM2 weights with prompt v2 (smollm2-v2)"
-  $RG evaluate --scenario $SCENARIO --candidate smollm2-v2 "${limit_args[@]}"
+  say "   Second candidate: the same SmolLM2 weights with prompt v3 (smollm2-v3: two more examples)"
+  $RG evaluate --scenario $SCENARIO --candidate smollm2-v3 "${limit_args[@]}"
   code2=$?
-  v2=$(decision_of)
+  second=$(decision_of)
   if [ $code2 = 0 ]; then
-    sign_and_promote "$v2" || fail "promotion failed"
+    sign_and_promote "$second" || fail "promotion failed"
   else
-    echo "smollm2-v2 did not pass either (exit $code2): the champion stays smollm2-v1"
+    echo "smollm2-v3 did not pass either (exit $code2): the champion stays smollm2-v1"
   fi
 fi
 

@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 import evals
 import releases
 import reports
-from scenarios import InputError, file_sha256, load_dataset_for, load_scenario, read_records, state_dir, write_records
+from scenarios import InputError, load_dataset_for, load_scenario, read_records, state_dir, write_records
 
 DEFAULT_BATCH = 50
 
@@ -92,14 +92,8 @@ def subset_task(records: str, ids: list[str], out: str) -> str:
 def gate_task(scenario: str, candidate: str, incumbent: str, sequential: dict | None,
               partial: bool) -> evals.Verdict:
     loaded = load_scenario(scenario)
-    dataset = load_dataset_for(loaded)
-    cand, cand_meta = read_records(candidate)
-    inc, inc_meta = read_records(incumbent)
-    # The records file's digest is its identity in the verdict (as in `releasegate score`).
-    cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate)}
-    inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent)}
-    return evals.run_gate(loaded, dataset, cand, cand_meta, inc, inc_meta, sequential=sequential,
-                          require_all_cases=not partial, extra_checks=releases.gate_checks())
+    return evals.run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, sequential=sequential,
+                                   require_all_cases=not partial, extra_checks=releases.gate_checks())
 
 
 @task(name="report", cache_policy=NO_CACHE)
