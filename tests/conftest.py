@@ -1,10 +1,12 @@
-"""Every test runs with its own releasegate state: nothing lands in the repository's
-.releasegate/, in ~/.config or in the committed keyring, and no test sees another's ledger.
+"""The test session runs with its own releasegate state: nothing lands in the repository's
+.releasegate/, in ~/.config or in the committed keyring. Tests that need a fresh ledger or store
+of their own set RELEASEGATE_HOME again in their fixtures (tests/releases, tests/flows).
 Prepared models stay shared (converting them takes a minute): `make models` puts them in
 .releasegate/models, or RELEASEGATE_MODELS_DIR names another folder."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +14,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     base = tmp_path_factory.mktemp("rg-state")
-    monkeypatch.setenv("RELEASEGATE_HOME", str(base / "home"))
-    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(base / "keys"))
-    monkeypatch.setenv("RELEASEGATE_KEYRING", str(base / "keyring.yaml"))
-    monkeypatch.setenv("RELEASEGATE_MODELS_DIR",
-                       os.environ.get("RELEASEGATE_MODELS_DIR", str(ROOT / ".releasegate" / "models")))
-    for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
-        monkeypatch.delenv(var, raising=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RELEASEGATE_HOME", str(base / "home"))
+        mp.setenv("RELEASEGATE_KEYS_DIR", str(base / "keys"))
+        mp.setenv("RELEASEGATE_KEYRING", str(base / "keyring.yaml"))
+        mp.setenv("RELEASEGATE_MODELS_DIR",
+                  os.environ.get("RELEASEGATE_MODELS_DIR", str(ROOT / ".releasegate" / "models")))
+        for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
+            mp.delenv(var, raising=False)
+        yield

@@ -65,7 +65,7 @@ def test_show_prints_models_and_criteria(invoke) -> None:
     assert result.exit_code == 0, result.output
     incumbent = next(line for line in result.output.splitlines() if "│ smollm2-v1 " in line)
     assert "incumbent" in incumbent and "smollm2-135m-instruct" in incumbent
-    assert re.search(r"minimum acceptance rate\s+│ 0\.15", result.output)
+    assert re.search(r"minimum acceptance rate\s+│ 0\.10\b", result.output)
 
 
 def test_show_raci_prints_the_decision_template(invoke) -> None:
@@ -103,7 +103,7 @@ def test_validate_reports_every_violation_one_line_each(invoke, tmp_path: Path) 
         f"error: {path}:{escalation_line}: escalation_path: the escalation path is empty "
         "(fix: list at least one identity to escalate to, first approver first)",
         f"error: {path}:{incumbent_line}: incumbent: 'smollm2-v0' is not a model entry "
-        "(fix: use one of: smollm2-v1, smollm2-v2, gemma3-v1)",
+        "(fix: use one of: smollm2-v1, smollm2-v2, smollm2-v3, gemma3-v1)",
     ]
     assert f"ok {SUPPORT_TRIAGE / 'scenario.yaml'}" in result.output
     assert "2 problem(s) in 2 contract(s)" in result.output

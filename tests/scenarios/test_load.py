@@ -36,7 +36,7 @@ def test_rule_error_points_at_the_line_of_the_field(tmp_path: Path) -> None:
 
 
 def test_missing_field_points_at_its_parent(tmp_path: Path) -> None:
-    path, line = _edited_copy(tmp_path, "  min_acceptance_rate: 0.15\n", "")
+    path, line = _edited_copy(tmp_path, "  min_acceptance_rate: 0.10\n", "")
     (error,) = scenario_errors(path)
     assert error.field == "success_criteria.min_acceptance_rate"
     assert error.message == "Field required"
@@ -85,7 +85,7 @@ def test_loaded_contract_knows_its_digest_and_dataset(tmp_path: Path) -> None:
     assert loaded.contract_sha256 == hashlib.sha256(loaded.path.read_bytes()).hexdigest()
     assert loaded.dataset_path == (SUPPORT_TRIAGE / "cases.jsonl").resolve()
     assert loaded.scenario.incumbent == "smollm2-v1"
-    assert loaded.scenario.candidates == ["gemma3-v1", "smollm2-v2"]
+    assert loaded.scenario.candidates == ["gemma3-v1", "smollm2-v2", "smollm2-v3"]
     assert [s.name for s in loaded.scenario.scoring.scorers] == ["queue", "budget"]
 
 
