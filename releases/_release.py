@@ -80,6 +80,11 @@ def record_evaluation(
         ev = ledger.append("evaluated", loaded.scenario.id, {
             "decision_digest": digest, "decision_id": decision_id(envelope), "decision_path": str(path),
             "verdict": verdict.decision, "candidate_entry": verdict.candidate.entry,
+            # how much evidence: a sequential run may stop before the dataset is exhausted
+            "cases_used": verdict.n,
+            "cases_total": int((verdict.sequential or {}).get("cases_total")
+                               or verdict.metrics.get("cases_total", verdict.n)),
+            "sequential": verdict.sequential is not None,
             "weight_digest": statement_of(envelope)["subject"][0]["digest"]["sha256"],
             "records_paths": [str(p) for p in records_paths],
             "report_path": str(report_path) if report_path else None,

@@ -170,5 +170,5 @@ def test_console_script_init_round_trip(tmp_path: Path) -> None:
     refused = _releasegate("init", "my-scenario", cwd=tmp_path)
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        f"error: datasets/my-scenario: folder already exists "
+        "error: datasets/my-scenario: folder already exists "
         "(fix: choose another scenario id or remove the folder first)"]

@@ -1,7 +1,6 @@
 """The evaluate_candidate flow on recorded generations: verdict, ledger event, MLflow run, report."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -45,8 +44,11 @@ def test_pass_leaves_verdict_ledger_event_mlflow_run_and_report(tmp_path, rg_hom
 
     mlflow.set_tracking_uri(releases.mlflow_uri())
     run = MlflowClient().get_run(result.mlflow_run_id)
-    assert run.data.params["candidate_entry"] == "gemma3-v1" or "gemma3-v1" in json.dumps(run.data.params)
-    assert any("acceptance" in k for k in run.data.metrics)
+    assert run.data.params["candidate_entry"] == "gemma3-v1"
+    assert run.data.params["incumbent_entry"] == "smollm2-v1"
+    assert run.data.tags["verdict"] == "PASS"
+    assert run.data.metrics["check.non_inferiority.ci_low"] == pytest.approx(ni.ci_low)
+    assert run.data.metrics["n"] == 372
 
     html = Path(result.report_path).read_text()
     assert "PASS" in html and "non_inferiority" in html
@@ -73,6 +75,7 @@ def test_sequential_stops_early_and_says_how_many_cases(tmp_path, rg_home):
     assert verdict.n == used
     assert verdict.decision == "PASS"
     event = releases.Ledger.open().events(scenario_id="support-triage", event_type="evaluated")[-1]
-    assert event.payload["envelope"] and f"{used}" in json.dumps(event.payload)
+    assert (event.payload["cases_used"], event.payload["cases_total"]) == (used, 372)
+    assert event.payload["sequential"] is True
     html = Path(result.report_path).read_text()
-    assert f"{used} of 372" in html or f"{used}/372" in html
+    assert f"{used} of 372" in html

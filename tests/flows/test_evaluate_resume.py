@@ -14,7 +14,6 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu"))
 from fake_openai import FakeBehaviour, _Handler  # noqa: E402
