@@ -29,7 +29,7 @@ from ._client import Outcome, generate_one
 from ._cost import Row, allocate
 from ._models import resolve_model
 from ._server import (Endpoint, ServerSpec, VllmServer, api_key_from_env, attach, find_running_server,
-                      normalize_base_url)
+                      normalize_base_url, server_version)
 from ._telemetry import GaugeSampler, ascrape, summarize
 
 EndpointLike = Endpoint | str
@@ -195,6 +195,7 @@ def generate_records(
                     serving["startup_s"] = round(server.startup_s or 0.0, 2)
             serving["endpoints"] = [e.base_url for e in endpoints]
             serving["endpoint_kind"] = endpoints[0].kind
+            serving["vllm_version"] = server_version(endpoints[0])
             outcomes, serving_seconds, telemetry = asyncio.run(_run(
                 missing, prompts, keys, endpoints, sampling, max_tokens,
                 concurrency or entry.serving.concurrency, store, on_result, progress,

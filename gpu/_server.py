@@ -124,6 +124,17 @@ class Endpoint:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
 
+def server_version(endpoint: Endpoint, timeout_s: float = 3.0) -> str | None:
+    """vLLM's version from its `/version` route (provenance for the report); None elsewhere."""
+    import httpx
+
+    try:
+        response = httpx.get(endpoint.root_url + "/version", headers=endpoint.headers(), timeout=timeout_s)
+        return str(response.json()["version"]) if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+
+
 def normalize_base_url(url: str) -> str:
     url = url.rstrip("/")
     if not url.startswith(("http://", "https://")):

@@ -55,4 +55,8 @@ def test_evaluate_with_real_vllm_records_decision(rg_home):
     assert (records["completion_tokens"] > 0).all() and (records["prompt_tokens"] > 0).all()
     assert records["error"].isna().all()
     assert meta["cost"]["total_usd"] > 0
+    # provenance: the serving vLLM's own version, read from its /version route, is in the report
+    version = meta["serving"]["vllm_version"]
+    assert version and version.startswith("0.32")
+    assert version in Path(result.report_path).read_text()
     assert {p.pid for p in _vllm_servers()} - before == set()  # every server it started is gone
