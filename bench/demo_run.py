@@ -53,7 +53,9 @@ def main() -> int:
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=clone, capture_output=True,
                           text=True, check=True).stdout.strip()
-    env = {**os.environ, "RELEASEGATE_KEYS_DIR": str(clone / ".demo-keys-outside")}
+    # demo keys outside the clone: releasegate refuses to write private keys into a repository
+    keys = Path(tempfile.mkdtemp(prefix="rg-demo-keys-"))
+    env = {**os.environ, "RELEASEGATE_KEYS_DIR": str(keys)}
     env.pop("RELEASEGATE_HOME", None)
     if args.limit is not None:
         env["DEMO_LIMIT"] = str(args.limit)
@@ -96,6 +98,7 @@ def main() -> int:
     write_section("demo", body)
     print(body)
     print(f"log: {log}")
+    shutil.rmtree(keys, ignore_errors=True)
     if not args.keep and code == 0:
         shutil.rmtree(clone, ignore_errors=True)
     return code
