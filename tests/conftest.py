@@ -26,3 +26,16 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
             mp.delenv(var, raising=False)
         yield
+
+
+@pytest.fixture
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ledger, MLflow store, keys and keyring for one test, all under tmp_path
+    (state in tmp_path/state). Returns tmp_path."""
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(tmp_path / "keys"))
+    monkeypatch.setenv("RELEASEGATE_KEYRING", str(tmp_path / "keyring.yaml"))
+    monkeypatch.setenv("RELEASEGATE_ACTOR", "test-runner")
+    for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path

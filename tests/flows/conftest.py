@@ -23,11 +23,6 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture()
-def rg_home(tmp_path, monkeypatch) -> str:
+def rg_home(isolated_home) -> str:
     """A fresh RELEASEGATE_HOME (ledger, MLflow, runs, decisions) for one test."""
-    home = tmp_path / "rg-home"
-    monkeypatch.setenv("RELEASEGATE_HOME", str(home))
-    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.delenv("RELEASEGATE_LEDGER_URL", raising=False)
-    monkeypatch.delenv("RELEASEGATE_MLFLOW_URI", raising=False)
-    return str(home)
+    return str(isolated_home / "state")

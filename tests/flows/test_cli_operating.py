@@ -19,15 +19,10 @@ REVIEWER = "head-of-support@support.example"
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """State, keys and a copy of support-triage (tool policy at v2) under tmp_path."""
-    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("RELEASEGATE_KEYRING", str(tmp_path / "keyring.yaml"))
+    tmp_path = isolated_home
     monkeypatch.setenv("RELEASEGATE_DATASETS", str(tmp_path / "datasets"))
-    monkeypatch.setenv("RELEASEGATE_ACTOR", "test-runner")
-    for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
-        monkeypatch.delenv(var, raising=False)
     folder = tmp_path / "datasets" / "support-triage"
     folder.mkdir(parents=True)
     src = project_root() / "datasets" / "support-triage"

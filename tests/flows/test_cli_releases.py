@@ -13,10 +13,8 @@ from scenarios import InputError, project_root
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(tmp_path / "keys"))
-    return tmp_path
+def env(isolated_home: Path) -> Path:
+    return isolated_home
 
 
 def test_keys_generate_writes_private_key_0600_and_keyring(env: Path) -> None:

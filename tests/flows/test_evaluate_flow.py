@@ -52,7 +52,8 @@ def test_pass_leaves_verdict_ledger_event_mlflow_run_and_report(tmp_path, rg_hom
 
     html = Path(result.report_path).read_text()
     assert "PASS" in html and "non_inferiority" in html
-    assert "| PASS" in result.markdown or "PASS" in result.markdown
+    assert "| Verdict | ✅ **PASS** |" in result.markdown
+    assert f"({result.report_path})" in result.markdown
 
 
 def test_fail_exit_code_and_ledger(tmp_path, rg_home):

@@ -10,16 +10,10 @@ from scenarios import LoadedScenario, load_scenario
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Nothing lands in the repository or ~: state, keys, keyring and datasets under tmp_path."""
-    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(tmp_path / "keys"))
-    monkeypatch.setenv("RELEASEGATE_KEYRING", str(tmp_path / "keyring.yaml"))
-    monkeypatch.setenv("RELEASEGATE_DATASETS", str(tmp_path / "datasets"))
-    monkeypatch.setenv("RELEASEGATE_ACTOR", "test-runner")
-    for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
+    monkeypatch.setenv("RELEASEGATE_DATASETS", str(isolated_home / "datasets"))
+    return isolated_home
 
 
 @pytest.fixture
