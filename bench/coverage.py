@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
 
-from evals.stats import cost_comparison, newcombe_paired_intervals  # noqa: E402
+from releasegate.evals.stats import cost_comparison, newcombe_paired_intervals  # noqa: E402
 
 # (label, P(both), P(candidate only), P(incumbent only), P(neither))
 SETTINGS = [

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
 
-from evals import run_gate  # noqa: E402
-from scenarios import RECORD_COLUMNS, parse_scenario  # noqa: E402
+from releasegate.evals import run_gate  # noqa: E402
+from releasegate.scenarios import RECORD_COLUMNS, parse_scenario  # noqa: E402
 
 LABELS = ["billing", "technical", "account", "shipping", "returns", "other"]
 

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
 
-from evals.sequential import BettingSequence  # noqa: E402
-from evals.stats import newcombe_paired_intervals  # noqa: E402
+from releasegate.evals.sequential import BettingSequence  # noqa: E402
+from releasegate.evals.stats import newcombe_paired_intervals  # noqa: E402
 
 MARGIN = 0.03
 ALPHA = 0.05

@@ -36,9 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
 
-from gpu import Endpoint, ServerSpec, VllmServer, generate_records, vllm_python  # noqa: E402
-from gpu._client import request_body  # noqa: E402
-from scenarios import load_dataset_for, load_scenario, render_prompt  # noqa: E402
+from releasegate.gpu import Endpoint, ServerSpec, VllmServer, generate_records, vllm_python  # noqa: E402
+from releasegate.gpu._client import request_body  # noqa: E402
+from releasegate.scenarios import load_dataset_for, load_scenario, render_prompt  # noqa: E402
 
 SECTION = "## Serving overhead (gpu/)"
 

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios import InputError, Scenario
-from scenarios._records import REQUIRED_FOR_SCORING
+from releasegate.core import InputError
+from releasegate.scenarios import Scenario
+from releasegate.scenarios._records import REQUIRED_FOR_SCORING
 
 from ._scorers import ScorerBatch, ScorerColumn, ScorerContext, get_scorer
 

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios import InputError, Scenario, file_sha256, read_records
+from releasegate.core import InputError
+from releasegate.scenarios import Scenario, file_sha256, read_records
 
 from . import stats
 from ._scorers import disallowed_tool_calls

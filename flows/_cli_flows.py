@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 
 def evaluate_command(
@@ -21,7 +21,7 @@ def evaluate_command(
     incumbent_records: Path | None = None, prefect_api: str | None = None, console: Console | None = None,
 ) -> int:
     """Library form of the command: validate, run the flow, print; returns the exit code."""
-    from scenarios import load_dataset_for, load_scenario
+    from releasegate.scenarios import load_dataset_for, load_scenario
 
     from ._cli_gate import checks_table
     from ._prefect_env import configure_prefect
@@ -49,7 +49,7 @@ def evaluate_command(
         incumbent_endpoints=incumbent_endpoints or None,
         candidate_records=str(candidate_records) if candidate_records else None,
         incumbent_records=str(incumbent_records) if incumbent_records else None)
-    from evals import Verdict
+    from releasegate.evals import Verdict
 
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     console.print(checks_table(verdict))

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
@@ -42,9 +42,9 @@ def checks_table(verdict: Any) -> Table:
 def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
                   seed: int | None = None, console: Console | None = None) -> int:
     """Library form of the command: returns the exit code (raises InputError on bad input)."""
-    from evals import run_gate_on_files
-    from releases import gate_checks  # the exceptions register's check, as in `evaluate`
-    from scenarios import load_dataset_for, load_scenario
+    from releasegate.evals import run_gate_on_files
+    from releasegate.releases import gate_checks  # the exceptions register's check, as in `evaluate`
+    from releasegate.scenarios import load_dataset_for, load_scenario
 
     console = console or Console()
     loaded = load_scenario(scenario)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 from ._cli_releases import LedgerUrl, MlflowUri, _actor, err, out
 
@@ -24,7 +24,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 @contextmanager
 def _refusals(title: str) -> Iterator[None]:
     """OperatingRefused -> the reasons on stderr and exit 1."""
-    from releases import ApprovalRefused, OperatingRefused
+    from releasegate.releases import ApprovalRefused, OperatingRefused
 
     try:
         yield
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Open an exception: owner, reason, expiry; reviewed every REVIEW_INTERVAL_DAYS days."""
-        from releases import open_exception
+        from releasegate.releases import open_exception
 
         record = open_exception(scenario, owner=owner, reason=reason, expires=expires, kind=kind,
                                 ledger=_LazyLedger(ledger_url), actor=_actor())  # type: ignore[arg-type]
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False, ledger_url: LedgerUrl = None,
     ) -> None:
         """List exceptions (open, overdue, closed)."""
-        from releases import Ledger, list_exceptions
+        from releasegate.releases import Ledger, list_exceptions
 
         records = list_exceptions(Ledger.open(ledger_url), scenario_id=scenario, overdue=overdue)
         if as_json:
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Record the periodic review of an open, unexpired exception."""
-        from releases import review_exception
+        from releasegate.releases import review_exception
 
         with _refusals("review refused:"):
             record = review_exception(exception_id, reviewer=reviewer, note=note,
@@ -122,7 +122,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Close an exception (the scenario is back on the golden path)."""
-        from releases import Ledger, close_exception
+        from releasegate.releases import Ledger, close_exception
 
         with _refusals("close refused:"):
             close_exception(exception_id, resolution=resolution, ledger=Ledger.open(ledger_url), actor=_actor())
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a new unsigned decision citing an exception; it needs product, platform AND
         escalation signatures before `promote`."""
-        from releases import Ledger, read_decision, record_cited_decision, statement_of
+        from releasegate.releases import Ledger, read_decision, record_cited_decision, statement_of
 
         envelope = read_decision(decision)
         with _refusals("citing refused:"):
@@ -158,7 +158,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Open an incident: assigned to the contract's incident owner, escalation path shown."""
-        from releases import open_incident
+        from releasegate.releases import open_incident
 
         record = open_incident(scenario, severity=severity, summary=summary, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
                                actor=_actor())
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Link a recorded rollback to an open incident."""
-        from releases import link_action
+        from releasegate.releases import link_action
 
         with _refusals("link refused:"):
             record = link_action(incident_id, action=action, ledger_seq=ledger_seq,
@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Close an incident with its resolution; prints its time to restore."""
-        from releases import close_incident
+        from releasegate.releases import close_incident
 
         with _refusals("close refused:"):
             record = close_incident(incident_id, resolution=resolution, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False, ledger_url: LedgerUrl = None,
     ) -> None:
         """List incidents with owner, actions and time to restore."""
-        from releases import Ledger, list_incidents
+        from releasegate.releases import Ledger, list_incidents
 
         records = list_incidents(Ledger.open(ledger_url), scenario_id=scenario, open_only=open_only)
         if as_json:
@@ -253,7 +253,7 @@ class _LazyLedger:
 
     def __getattr__(self, name: str) -> Any:
         if self._ledger is None:
-            from releases import Ledger
+            from releasegate.releases import Ledger
 
             self._ledger = Ledger.open(self._url)
         return getattr(self._ledger, name)
@@ -261,9 +261,9 @@ class _LazyLedger:
 
 def governance_command(ledger_url: str | None = None, html: Path | None = None) -> dict[str, Any]:
     """Metrics over every contract under the datasets folder; writes the HTML (atomically) if asked."""
-    from releases import Ledger, governance_metrics
-    from reports import render_governance_html
-    from scenarios import read_scenario, scenario_paths
+    from releasegate.releases import Ledger, governance_metrics
+    from releasegate.reports import render_governance_html
+    from releasegate.scenarios import read_scenario, scenario_paths
 
     if html is not None and html.is_dir():
         raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")

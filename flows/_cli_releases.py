@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -55,8 +55,8 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Replace an existing key (rotation)")] = False,
     ) -> None:
         """Write a private key to the keys folder (0600, outside the repo) and add its public key to the keyring."""
-        from releases import default_keyring_path, generate_key
-        from releases._keys import private_key_path
+        from releasegate.releases import default_keyring_path, generate_key
+        from releasegate.releases._keys import private_key_path
 
         entry = generate_key(identity, keyring_path=keyring, overwrite=force)
         out.print(f"private key: {private_key_path(identity)} (mode 0600; never commit or share it)")
@@ -72,8 +72,8 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Sign a release decision as the contract's owner for ROLE."""
-        from releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
-        from scenarios import parse_scenario, resolve_scenario_path
+        from releasegate.releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
+        from releasegate.scenarios import parse_scenario, resolve_scenario_path
 
         if role not in ("product", "platform", "escalation"):
             raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
     def verify_cmd(decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
                    keyring: KeyringOpt = None) -> None:
         """Print each signature's identity, role and validity (exit 1 if one does not verify)."""
-        from releases import Keyring, approval_status, read_decision, statement_of
+        from releasegate.releases import Keyring, approval_status, read_decision, statement_of
 
         envelope = read_decision(decision)
         status = approval_status(envelope, Keyring.load(keyring))
@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
     @ledger_app.command("verify")
     def ledger_verify(ledger_url: LedgerUrl = None) -> None:
         """Check the hash chain: exit 1 naming every edited or deleted row."""
-        from releases import Ledger
+        from releasegate.releases import Ledger
 
         problems = Ledger.open(ledger_url).verify()
         if problems:
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """List ledger events, oldest first."""
-        from releases import Ledger
+        from releasegate.releases import Ledger
 
         events = Ledger.open(ledger_url).events(scenario_id=scenario, event_type=event_type)
         for e in events:
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync_cmd(ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None) -> None:
         """Push ledger events that MLflow missed (exit 1 if some still fail)."""
-        from releases import Ledger, sync
+        from releasegate.releases import Ledger, sync
 
         results = sync(Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
         for r in results:
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move ALIAS to the decision's model version: only with PASS and both owners' signatures."""
-        from releases import Keyring, Ledger, promote, read_decision
+        from releasegate.releases import Keyring, Ledger, promote, read_decision
 
         envelope = read_decision(decision)
         result = promote(scenario, envelope, alias=alias, version=version, ledger=Ledger.open(ledger_url),
@@ -191,7 +191,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move back to the last approved version (model, prompt alias or tool policy) and record it."""
-        from releases import ApprovalRefused, Ledger, OperatingRefused, rollback, rollback_for_incident
+        from releasegate.releases import ApprovalRefused, Ledger, OperatingRefused, rollback, rollback_for_incident
 
         try:
             if incident:  # the incident is checked (open, same scenario) before anything moves
@@ -214,7 +214,7 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Check every alias against the ledger's promoted, fully approved versions."""
-        from releases import Keyring, Ledger, audit
+        from releasegate.releases import Keyring, Ledger, audit
 
         report = audit(scenario or None, repair=repair, ledger=Ledger.open(ledger_url),
                        keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
@@ -236,7 +236,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Receive MLflow's model_version_alias.created webhook (HMAC-verified) and audit at once."""
-        from releases import serve_guard
+        from releasegate.releases import serve_guard
 
         secret = os.environ.get(secret_env)
         if not secret:

@@ -24,7 +24,7 @@ def report_command(decision: Path, out: Path | None = None, markdown: bool = Fal
                    candidate_records: Path | None = None, incumbent_records: Path | None = None,
                    cases: Path | None = None, scenario: str | None = None) -> int:
     """Library form of the command: writes the report, prints where (or the Markdown summary)."""
-    from reports import render_markdown, report_input_from_files, write_report
+    from releasegate.reports import render_markdown, report_input_from_files, write_report
 
     report = report_input_from_files(decision, candidate_records, incumbent_records, cases=cases,
                                      scenario=scenario)

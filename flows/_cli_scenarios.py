@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from scenarios import LoadedScenario
+    from releasegate.scenarios import LoadedScenario
 
 console = Console(highlight=False)
 
@@ -44,7 +44,7 @@ def _join(names: list[str] | str) -> str:
 @scenarios_app.command("list")
 def list_scenarios() -> None:
     """Every scenario under datasets/, with its owners, models and whether its contract is valid."""
-    from scenarios import read_scenario, scenario_errors, scenario_paths
+    from releasegate.scenarios import read_scenario, scenario_errors, scenario_paths
 
     table = _table("Scenarios", "id", "product owner", "platform owner", "incumbent", "candidates", "contract")
     for path in scenario_paths():
@@ -68,7 +68,7 @@ def show(
                                        "owners and escalation path")] = False,
 ) -> None:
     """A scenario's contract as tables (validated first: a broken contract exits 2)."""
-    from scenarios import load_scenario
+    from releasegate.scenarios import load_scenario
 
     loaded = load_scenario(scenario_id)
     if raci:
@@ -165,7 +165,8 @@ def validate(
                      help="scenario.yaml files, folders or ids (default: every scenario)")] = None,
 ) -> None:
     """Check contracts; print EVERY violation, one line each. Exit 2 if there is any."""
-    from scenarios import InputError, resolve_scenario_path, scenario_errors, scenario_paths
+    from releasegate.core import InputError
+    from releasegate.scenarios import resolve_scenario_path, scenario_errors, scenario_paths
 
     targets: list[str | Path] = list(paths) if paths else list(scenario_paths())
     if not targets:
@@ -191,7 +192,8 @@ def validate(
 @datasets_app.command("digest")
 def digest(path: Annotated[Path, typer.Argument(metavar="PATH", help="A cases file")]) -> None:
     """sha256 of a file's bytes (what `dataset.sha256` in a contract must say)."""
-    from scenarios import InputError, file_sha256
+    from releasegate.core import InputError
+    from releasegate.scenarios import file_sha256
 
     if not path.is_file():
         raise InputError("no such file", file=path, fix="pass the path of a cases file")
@@ -201,7 +203,7 @@ def digest(path: Annotated[Path, typer.Argument(metavar="PATH", help="A cases fi
 @datasets_app.command("show")
 def show_dataset(scenario_id: Annotated[str, typer.Argument(metavar="ID", help="Scenario id, folder or scenario.yaml")]) -> None:
     """Rows, digest, and counts per slice value and per label of a scenario's dataset."""
-    from scenarios import load_dataset_for, load_scenario
+    from releasegate.scenarios import load_dataset_for, load_scenario
 
     loaded = load_scenario(scenario_id)
     dataset = load_dataset_for(loaded)
@@ -232,7 +234,7 @@ def init(
     directory: Annotated[Path, typer.Option("--dir", help="Folder that holds scenario folders")] = Path("datasets"),
 ) -> None:
     """Scaffold a new scenario folder from the golden-path template (refuses an existing folder)."""
-    from scenarios import scaffold_scenario
+    from releasegate.scenarios import scaffold_scenario
 
     folder = scaffold_scenario(scenario_id, directory)
     console.print(f"created {folder}/ (scenario.yaml, cases.jsonl, CARD.md)", soft_wrap=True)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -35,8 +35,8 @@ def _parse_concurrency(text: str) -> list[int]:
 
 def _entry_spec(scenario_ref: str | None, model: str, port_settings: dict) -> tuple[object, object]:
     """(ServerSpec, ModelEntry or None) for `serve`: a contract entry, or a bare model reference."""
-    from gpu import ServerSpec
-    from scenarios import ModelEntry, load_scenario
+    from releasegate.gpu import ServerSpec
+    from releasegate.scenarios import ModelEntry, load_scenario
 
     if scenario_ref:
         loaded = load_scenario(scenario_ref)
@@ -57,14 +57,14 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option(help="Convert again even if prepared")] = False,
     ) -> None:
         """Convert the packaged GGUF models into HF folders (idempotent) and record their digests."""
-        from gpu import prepare_models
+        from releasegate.gpu import prepare_models
 
         prepare_models(names or None, force=force, echo=lambda m: console.print(m, highlight=False))
 
     @models_app.command("list")
     def models_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False) -> None:
         """Name, path, weight digest, prompt style and max length of each packaged model."""
-        from gpu import list_models
+        from releasegate.gpu import list_models
 
         rows = list_models()
         if as_json:
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 600.0,
     ) -> None:
         """Run a vLLM server in the foreground (Ctrl-C stops it); `generate` reuses it."""
-        from gpu import ServingError, VllmServer
+        from releasegate.gpu import ServingError, VllmServer
 
         spec, _ = _entry_spec(scenario, model, {"dtype": dtype, "max_model_len": max_model_len})
         server = VllmServer(spec, port=port, host=host, startup_timeout_s=startup_timeout, state_file=True)
@@ -118,8 +118,9 @@ def register(app: typer.Typer) -> None:
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the cache")] = False,
     ) -> None:
         """Generate records for a scenario's cases with one model entry (cached, resumable)."""
-        from gpu import ServingError, generate_records
-        from scenarios import load_dataset_for, load_scenario, state_dir, write_records
+        from releasegate.gpu import ServingError, generate_records
+        from releasegate.core import state_dir
+        from releasegate.scenarios import load_dataset_for, load_scenario, write_records
 
         loaded = load_scenario(scenario)
         loaded.scenario.model_entry(model)  # unknown entry: InputError before any work
@@ -152,9 +153,9 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the profile as JSON")] = None,
     ) -> None:
         """TTFT, inter-token and end-to-end latency (p50/p95/p99), throughput, goodput, capacity plan."""
-        from gpu import (ServerSpec, ServingError, VllmServer, attach, find_running_server,
+        from releasegate.gpu import (ServerSpec, ServingError, VllmServer, attach, find_running_server,
                          profile_endpoint, select_cases)
-        from scenarios import load_dataset_for, load_scenario, render_prompt
+        from releasegate.scenarios import load_dataset_for, load_scenario, render_prompt
 
         levels = _parse_concurrency(concurrency)
         if not model and not endpoint:

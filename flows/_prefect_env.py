@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from scenarios import state_dir
+from releasegate.core import state_dir
 
 
 def configure_prefect(api_url: str | None = None) -> None:

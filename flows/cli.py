@@ -13,7 +13,7 @@ import sys
 import typer
 from rich.console import Console
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 app = typer.Typer(
     name="releasegate",
@@ -27,13 +27,13 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 _COMMAND_MODULES = (
-    "flows._cli_scenarios",
-    "flows._cli_serving",
-    "flows._cli_gate",
-    "flows._cli_releases",
-    "flows._cli_reports",
-    "flows._cli_operating",
-    "flows._cli_flows",
+    "releasegate.flows._cli_scenarios",
+    "releasegate.flows._cli_serving",
+    "releasegate.flows._cli_gate",
+    "releasegate.flows._cli_releases",
+    "releasegate.flows._cli_reports",
+    "releasegate.flows._cli_operating",
+    "releasegate.flows._cli_flows",
 )
 
 for _name in _COMMAND_MODULES:

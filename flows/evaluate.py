@@ -24,10 +24,11 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-import evals
-import releases
-import reports
-from scenarios import InputError, load_dataset_for, load_scenario, read_records, state_dir, write_records
+from releasegate import evals
+from releasegate import releases
+from releasegate import reports
+from releasegate.core import InputError, state_dir
+from releasegate.scenarios import load_dataset_for, load_scenario, read_records, write_records
 
 DEFAULT_BATCH = 50
 
@@ -60,8 +61,7 @@ class EvaluationResult:
 def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
                   out: str, progress: bool = True) -> str:
     """Generations for `ids` (cache first), written to `out`. Retries on serving errors."""
-    import gpu
-
+    from releasegate import gpu
     loaded = load_scenario(scenario)
     dataset = load_dataset_for(loaded)
     frame, meta = gpu.generate_records(loaded, dataset, entry, endpoint=endpoints or None, ids=ids,
@@ -205,8 +205,7 @@ def evaluate_candidate(
         with contextlib.ExitStack() as servers:
             # One server per model for all batches (not one per batch): vLLM takes 20-60 s to
             # start on CPU. Endpoint objects keep the managed server's cache identity.
-            import gpu
-
+            from releasegate import gpu
             if not incumbent_records and not incumbent_endpoints:
                 incumbent_endpoints = [servers.enter_context(gpu.endpoint_for(s, incumbent))]
             if not candidate_records and not candidate_endpoints:

@@ -13,10 +13,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-import releases
-from scenarios import load_dataset_for, load_scenario, scenario_paths
+from releasegate import releases
+from releasegate.scenarios import load_dataset_for, load_scenario, scenario_paths
 
-from flows.evaluate import evaluate_candidate
+from releasegate.flows.evaluate import evaluate_candidate
 
 
 @flow(name="promote")

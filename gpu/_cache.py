@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scenarios import state_dir
+from releasegate.core import state_dir
 
 
 def cache_key(model_identity: dict[str, Any], prompt: Any, sampling: dict[str, Any], max_tokens: int) -> str:

@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from scenarios import InputError, render_prompt
+from releasegate.core import InputError
+from releasegate.scenarios import render_prompt
 
 from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one

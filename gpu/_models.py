@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scenarios import InputError, file_sha256, project_root, state_dir
+from releasegate.core import InputError, project_root, state_dir
+from releasegate.scenarios import file_sha256
 
 
 @dataclass(frozen=True)

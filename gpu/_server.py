@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psutil
 
-from scenarios import InputError, state_dir
+from releasegate.core import InputError, state_dir
 
 from ._models import ResolvedModel, resolve_model, vllm_python
 

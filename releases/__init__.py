@@ -37,17 +37,8 @@ from ._exceptions import ExceptionStatus, resolve_exception, set_exception_resol
 from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
 from ._ledger import EVENT_TYPES, Ledger, LedgerEvent, default_ledger_url
 from ._registry import mlflow_uri, registered_model_name
-from ._release import (
-    PromotionResult,
-    RollbackResult,
-    expected_aliases,
-    promote,
-    promotion_reasons,
-    record_approval,
-    record_evaluation,
-    rollback,
-    sync,
-)
+from ._promotion import PromotionResult, RollbackResult, promote, promotion_reasons, rollback
+from ._recording import expected_aliases, record_approval, record_evaluation, sync
 
 __all__ = [
     "ESCALATION_ROLE", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from scenarios import scenario_paths
+from releasegate.scenarios import scenario_paths
 
 from . import _registry as reg
 from ._decision import approval_status, decision_digest, statement_of, verdict_gate_reasons
 from ._keys import Keyring
 from ._ledger import Ledger
-from ._release import ALIAS_EVENTS, expected_aliases
+from ._recording import ALIAS_EVENTS, expected_aliases
 
 # MLflow 3.17.2 (mlflow/webhooks/constants.py, delivery.py): HMAC-SHA256 over
 # "<delivery id>.<timestamp>.<payload>", sent as "v1,<base64>".

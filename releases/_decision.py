@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evals import Verdict
-from scenarios import InputError, LoadedScenario, state_dir
+from releasegate.evals import Verdict
+from releasegate.core import InputError, state_dir
+from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._exceptions import resolve_exception

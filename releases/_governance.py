@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Iterable
 from typing import Any
 
-from scenarios import LoadedScenario, file_sha256
+from releasegate.scenarios import LoadedScenario, file_sha256
 
 from ._incidents import fold_incidents
 from ._ledger import Ledger, LedgerEvent

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 from ._ledger import Ledger, LedgerEvent
 from ._operating import (
@@ -213,7 +213,7 @@ def rollback_for_incident(
     actor: str | None = None,
 ) -> tuple[Any, IncidentRecord]:
     """`rollback`, linked to an open incident of the same scenario (checked before moving)."""
-    from ._release import rollback
+    from ._promotion import rollback
 
     ledger = ledger or Ledger.open()
     sid = load_contract(scenario).scenario.id

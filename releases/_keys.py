@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from scenarios import InputError, keys_dir, project_root
+from releasegate.core import InputError, keys_dir, project_root
 
 _IDENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*(@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?$")
 

@@ -62,7 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from scenarios import InputError, state_dir
+from releasegate.core import InputError, state_dir
 
 GENESIS_HASH = "0" * 64
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")

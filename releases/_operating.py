@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from scenarios import InputError, LoadedScenario, Owner, parse_scenario, resolve_scenario_path, state_dir
+from releasegate.core import InputError, state_dir
+from releasegate.scenarios import LoadedScenario, Owner, parse_scenario, resolve_scenario_path
 
 from ._exceptions import ExceptionStatus, set_exception_resolver
 from ._ledger import Ledger, LedgerEvent
 
 if TYPE_CHECKING:
-    from evals import Check, CheckFn, GateContext
+    from releasegate.evals import Check, CheckFn, GateContext
 
 # Review cadence: an exception nobody has looked at for a month is no longer a decision, it is
 # drift. Recorded in each exception_opened payload so a later change does not rewrite history.
@@ -310,7 +311,7 @@ def exceptions_check(ctx: GateContext, *, ledger: Ledger | None = None,
                      now: dt.datetime | None = None) -> list[Check]:
     """The gate's `exceptions` check: fails when an open exception on the scenario is expired or
     unreviewed. Value: the number of overdue exceptions; threshold 0."""
-    from evals import Check
+    from releasegate.evals import Check
 
     own = ledger is None
     ledger = ledger or _ledger_for_gate()
@@ -351,7 +352,7 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
     digest, names the escalation path's first approver as a third signer (build_decision does
     that), and must be recorded (`record_evaluation`) and signed again.
     """
-    from evals import Verdict
+    from releasegate.evals import Verdict
 
     from ._decision import build_decision, statement_of
     from ._exceptions import resolve_exception
@@ -385,10 +386,10 @@ def record_cited_decision(
     """`cite_exception`, then record the new decision like an evaluation (ledger, then MLflow),
     reusing the original evaluation's records and report paths. Returns record_evaluation's
     result plus `previous_decision_digest` and `envelope`."""
-    from evals import Verdict
+    from releasegate.evals import Verdict
 
     from ._decision import decision_digest, statement_of
-    from ._release import evaluated_event, record_evaluation
+    from ._recording import evaluated_event, record_evaluation
 
     ledger = ledger or Ledger.open()
     pred = statement_of(envelope)["predicate"]

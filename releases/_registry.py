@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scenarios import state_dir
+from releasegate.core import state_dir
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -1,6 +1,6 @@
 """Assemble a `ReportInput` from files: a verdict or decision, the records, the contract.
 
-Used by `releasegate report` and `python -m reports.examples`; the flows stage, which holds
+Used by `releasegate report` and `python -m releasegate.reports.examples`; the flows stage, which holds
 these objects in memory already, builds `ReportInput` directly.
 """
 from __future__ import annotations
@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scenarios import InputError, LoadedScenario, load_dataset_for, load_scenario, parse_scenario, \
+from releasegate.core import InputError
+from releasegate.scenarios import LoadedScenario, load_dataset_for, load_scenario, parse_scenario, \
     read_records, resolve_scenario_path
 
 from ._decision import DecisionDocument, load_decision
@@ -95,7 +96,7 @@ def report_input_from_files(
                     dataset = None  # not the cases this verdict was computed on: do not show them
             if dataset is not None and loaded is not None:
                 # Per-example acceptance and reasons come from evals' own scorers, as in the gate.
-                from evals import score_records
+                from releasegate.evals import score_records
 
                 table = cases_from_scored(
                     score_records(loaded, dataset, cand_frame, require_all_cases=False,

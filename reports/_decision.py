@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evals import Verdict
-from scenarios import InputError
+from releasegate.evals import Verdict
+from releasegate.core import InputError
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from evals import Verdict
+from releasegate.evals import Verdict
 
 from ._format import cost_check, first, min_rate_check, noninferiority_check
 
 if TYPE_CHECKING:
-    from scenarios import Scenario
+    from releasegate.scenarios import Scenario
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from evals import Check, Verdict
+from releasegate.evals import Check, Verdict
 
 STATUS_WORDS = {"pass": "passed", "fail": "failed", "inconclusive": "undecided", "skipped": "skipped"}
 STATUS_SYMBOLS = {"pass": "✓", "fail": "✗", "inconclusive": "?", "skipped": "–"}

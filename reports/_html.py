@@ -51,14 +51,14 @@ from ._input import ReportInput, check_cases
 if TYPE_CHECKING:
     import pandas as pd
 
-    from evals import Verdict
-    from scenarios import Scenario
+    from releasegate.evals import Verdict
+    from releasegate.scenarios import Scenario
 
 _TEXT_LIMIT = 800  # characters of one input/output shown in a case row
 
 
 def _template_text(name: str) -> str:
-    return resources.files("reports").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("releasegate.reports").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _figure_html(fig: Figure) -> Markup:

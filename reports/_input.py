@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from evals import Verdict
-from scenarios import InputError
+from releasegate.evals import Verdict
+from releasegate.core import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from scenarios import LoadedScenario, Scenario, ScenarioDataset
+    from releasegate.scenarios import LoadedScenario, Scenario, ScenarioDataset
 
 SIDES = ("incumbent", "candidate")
 

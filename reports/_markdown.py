@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals import Verdict
+from releasegate.evals import Verdict
 
 from ._format import STATUS_WORDS, fmt, fmt_interval, fmt_threshold, verdict_sentence
 

@@ -12,9 +12,7 @@ from ._contract import (
     SuccessCriteria,
 )
 from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
-from ._errors import InputError
 from ._load import LoadedScenario, parse_scenario, read_scenario
-from ._paths import datasets_dir, keys_dir, project_root, state_dir
 from ._records import RECORD_COLUMNS, read_records, write_records
 from ._registry import load_scenario, resolve_scenario_path, scenario_paths
 from ._render import render_prompt
@@ -25,7 +23,6 @@ __all__ = [
     "RECORD_COLUMNS",
     "RULES",
     "STANDARD_ACTIVITIES",
-    "InputError",
     "LoadedScenario",
     "ModelEntry",
     "Owner",
@@ -35,14 +32,11 @@ __all__ = [
     "ScorerSpec",
     "SuccessCriteria",
     "check_scenario",
-    "datasets_dir",
     "file_sha256",
-    "keys_dir",
     "load_dataset_for",
     "load_rows",
     "load_scenario",
     "parse_scenario",
-    "project_root",
     "read_records",
     "read_scenario",
     "render_prompt",
@@ -50,7 +44,6 @@ __all__ = [
     "scaffold_scenario",
     "scenario_errors",
     "scenario_paths",
-    "state_dir",
     "template_dir",
     "validate_scenario",
     "write_records",

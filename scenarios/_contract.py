@@ -274,7 +274,7 @@ class Scenario(_Strict):
             return self.models[name]
         except KeyError:
             known = ", ".join(sorted(self.models))
-            from ._errors import InputError
+            from releasegate.core import InputError
 
             raise InputError(
                 f"scenario {self.id!r} has no model entry {name!r}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InputError
+from releasegate.core import InputError
 
 if TYPE_CHECKING:
     import pandas as pd

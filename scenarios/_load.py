@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from ._contract import Scenario
-from ._errors import InputError
+from releasegate.core import InputError
 
 
 @dataclass(frozen=True)

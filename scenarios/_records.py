@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._errors import InputError
+from releasegate.core import InputError
 
 # column -> pandas dtype (nullable where a value may be missing)
 RECORD_COLUMNS: dict[str, str] = {

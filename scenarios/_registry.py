@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._errors import InputError
+from releasegate.core import InputError
 from ._load import LoadedScenario
-from ._paths import datasets_dir
+from releasegate.core import datasets_dir
 from ._rules import validate_scenario
 
 

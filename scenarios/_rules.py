@@ -15,7 +15,7 @@ import jinja2.meta
 
 from ._contract import STANDARD_ACTIVITIES, identity_problem
 from ._dataset import file_sha256
-from ._errors import InputError
+from releasegate.core import InputError
 from ._load import IDENTITY_FIX, LoadedScenario, read_scenario
 
 Rule = Callable[[LoadedScenario], Iterable[InputError]]

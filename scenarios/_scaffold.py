@@ -13,7 +13,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ._errors import InputError
+from releasegate.core import InputError
 
 TEMPLATES = ("golden-path",)
 _ID = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
@@ -21,7 +21,7 @@ _TEMPLATE_FILES = ("scenario.yaml", "cases.jsonl", "CARD.md")
 
 
 def template_dir(name: str = "golden-path") -> Path:
-    return Path(str(resources.files("scenarios") / "templates" / name))
+    return Path(str(resources.files("releasegate.scenarios") / "templates" / name))
 
 
 def scaffold_scenario(scenario_id: str, parent: str | Path, *, template: str = "golden-path",

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios import InputError, Scenario, ScorerSpec
+from releasegate.core import InputError
+from releasegate.scenarios import Scenario, ScorerSpec
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from scenarios import InputError
+from releasegate.core import InputError
 
 from ._registry import ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 

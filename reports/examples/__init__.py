@@ -1,1 +1,1 @@
-"""The example report: `python -m reports.examples` (see `reports/examples/__main__.py`)."""
+"""The example report: `python -m releasegate.reports.examples` (see `reports/examples/__main__.py`)."""

@@ -1,7 +1,7 @@
 """Render the example report (HTML + PNG screenshot) from fixed data, or from a real run.
 
-    python -m reports.examples                  # synthetic support-triage evidence (seeded)
-    python -m reports.examples --decision D.json --candidate-records C.parquet \\
+    python -m releasegate.reports.examples                  # synthetic support-triage evidence (seeded)
+    python -m releasegate.reports.examples --decision D.json --candidate-records C.parquet \\
         --incumbent-records I.parquet           # a real verdict or DSSE decision and its records
 
 Writes reports/examples/support-triage.html and .png (or --out-dir). The screenshot needs
@@ -13,13 +13,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports import ReportInput, report_input_from_files, scenario_for, write_report
+from releasegate.reports import ReportInput, report_input_from_files, scenario_for, write_report
 
 HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.examples", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m releasegate.reports.examples", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--decision", type=Path, help="verdict JSON or DSSE decision envelope")
     parser.add_argument("--candidate-records", type=Path)

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evals import Check, ModelSide, Verdict
+from releasegate.evals import Check, ModelSide, Verdict
 
 QUEUES = ("billing", "technical", "account", "shipping", "returns", "other")
 MESSAGES = {

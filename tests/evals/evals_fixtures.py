@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios import RECORD_COLUMNS, parse_scenario
+from releasegate.scenarios import RECORD_COLUMNS, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["billing", "technical", "account", "shipping", "returns", "other"]

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from evals_fixtures import make_cases, make_records, paired_outcomes, with_criteria
 
-from evals import Check, GateContext, Verdict, run_gate
-from evals.gate import decide
-from scenarios import InputError
+from releasegate.evals import Check, GateContext, Verdict, run_gate
+from releasegate.evals.gate import decide
+from releasegate.core import InputError
 
 
 def gate(scenario: Any, n: int, both: float, cand_only: float, inc_only: float, *, seed: int = 1,
@@ -180,7 +180,7 @@ def test_model_sides_come_from_meta_then_records(triage: Any) -> None:
 
 
 def test_frame_digest_follows_content_not_layout() -> None:
-    from evals.gate import frame_sha256
+    from releasegate.evals.gate import frame_sha256
 
     cases = make_cases(100)
     records = make_records(cases, np.ones(100, dtype=bool))

@@ -11,9 +11,10 @@ import pytest
 from evals_fixtures import LABELS, make_cases, make_records
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from evals import SCORERS, ScoreResult, score_records, scorer
-from evals._scorers import judge
-from scenarios import InputError, ScorerSpec
+from releasegate.evals import SCORERS, ScoreResult, score_records, scorer
+from releasegate.evals._scorers import judge
+from releasegate.core import InputError
+from releasegate.scenarios import ScorerSpec
 
 
 def with_scorers(triage: Any, specs: list[dict[str, Any]], acceptance: dict[str, Any] | None = None,
@@ -254,7 +255,7 @@ def test_factorised_scoring_equals_row_by_row(triage: Any) -> None:
     noise = rng.choice(["", " ", "!", " maybe"], n)
     frame["output"] = pd.array(frame["output"].to_numpy(dtype=str) + noise, dtype="string")
     col = score_records(triage, cases, frame).results["queue"]
-    from evals._scorers.label import parse_label
+    from releasegate.evals._scorers.label import parse_label
 
     labels = [label.lower() for label in LABELS]
     expected = [parse_label(o, labels) == r for o, r in zip(frame["output"], cases["reference"])]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evals import SequentialMonitor
-from evals.sequential import BettingSequence, make_grid
+from releasegate.evals import SequentialMonitor
+from releasegate.evals.sequential import BettingSequence, make_grid
 
 
 def paired_stream(n: int, delta: float, rng: np.random.Generator, discordance: float = 0.2,
@@ -111,7 +111,7 @@ def test_mismatched_batches_are_rejected() -> None:
 
 
 def test_evaluation_order_is_a_seeded_permutation() -> None:
-    from evals import evaluation_order
+    from releasegate.evals import evaluation_order
 
     ids = [f"c{i}" for i in range(50)]
     first = evaluation_order(ids, 7)

@@ -9,8 +9,8 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
-from evals import stats
-from evals.stats import PairedTable
+from releasegate.evals import stats
+from releasegate.evals.stats import PairedTable
 
 
 def outcomes_from_table(a: int, b: int, c: int, d: int) -> tuple[np.ndarray, np.ndarray]:

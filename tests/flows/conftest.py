@@ -13,7 +13,7 @@ import pytest
 def prefect_harness() -> Iterator[None]:
     home = tempfile.mkdtemp(prefix="rg-prefect-")
     os.environ["PREFECT_HOME"] = home
-    from flows._prefect_env import configure_prefect
+    from releasegate.flows._prefect_env import configure_prefect
 
     configure_prefect()
     from prefect.testing.utilities import prefect_test_harness

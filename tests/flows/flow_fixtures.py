@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scenarios import load_dataset_for, parse_scenario, write_records
+from releasegate.scenarios import load_dataset_for, parse_scenario, write_records
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIAGE = ROOT / "datasets" / "support-triage" / "scenario.yaml"

@@ -11,8 +11,8 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-import flows._cli_gate as cli_gate
-from scenarios import RECORD_COLUMNS, load_dataset_for, load_scenario, write_records
+import releasegate.flows._cli_gate as cli_gate
+from releasegate.scenarios import RECORD_COLUMNS, load_dataset_for, load_scenario, write_records
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from flows.cli import app
-from scenarios import InputError, project_root
+from releasegate.flows.cli import app
+from releasegate.core import InputError, project_root
 
 OWNER = "support-lead@support.example"
 REVIEWER = "head-of-support@support.example"
@@ -79,7 +79,7 @@ def test_exceptions_open_bad_input_writes_nothing(env: Path) -> None:
 
 def _release_history() -> None:
     """Tool policy v1 then v2 released (what `promote` records), so a tool-policy rollback has a target."""
-    from releases import Ledger
+    from releasegate.releases import Ledger
 
     ledger = Ledger.open()
     for version, tools in (("1", "v1"), ("2", "v2")):
@@ -151,9 +151,9 @@ def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Pat
     """FAIL -> `decision cite-exception` -> product, platform AND escalation sign -> promote."""
     import hashlib
 
-    from evals import Check, ModelSide, Verdict
-    from releases import Ledger, build_decision, champion_entry, read_decision, statement_of, write_decision
-    from scenarios import parse_scenario
+    from releasegate.evals import Check, ModelSide, Verdict
+    from releasegate.releases import Ledger, build_decision, champion_entry, read_decision, statement_of, write_decision
+    from releasegate.scenarios import parse_scenario
 
     loaded = parse_scenario(env / "datasets" / "support-triage" / "scenario.yaml")
     digest = hashlib.sha256(b"weights").hexdigest()

@@ -8,8 +8,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from flows.cli import app
-from scenarios import InputError, project_root
+from releasegate.flows.cli import app
+from releasegate.core import InputError, project_root
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
-import flows._cli_reports as cli_reports
-from evals import run_gate
-from scenarios import InputError, file_sha256, load_dataset_for, load_scenario, write_records
+import releasegate.flows._cli_reports as cli_reports
+from releasegate.evals import run_gate
+from releasegate.core import InputError
+from releasegate.scenarios import file_sha256, load_dataset_for, load_scenario, write_records
 
 # the report tests' builders (tests/ has no packages: pytest puts each test folder on the path)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
@@ -142,7 +143,7 @@ def test_records_named_in_the_decision_predicate_are_found_beside_it(gated: dict
 
 
 def test_a_ready_case_table_in_parquet_is_accepted(tmp_path: Path) -> None:
-    from reports.examples.demo_data import demo_verdict
+    from releasegate.reports.examples.demo_data import demo_verdict
 
     verdict, cases = demo_verdict()
     cases.to_parquet(tmp_path / "cases.parquet")  # dict and list columns round-trip as structs

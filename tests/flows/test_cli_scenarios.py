@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-import flows._cli_scenarios as cli_scenarios
-from scenarios import InputError, file_sha256
+import releasegate.flows._cli_scenarios as cli_scenarios
+from releasegate.core import InputError
+from releasegate.scenarios import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 RELEASEGATE = REPO / ".venv" / "bin" / "releasegate"

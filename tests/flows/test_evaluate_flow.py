@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from evals import Verdict
+from releasegate.evals import Verdict
 
 from flow_fixtures import TRIAGE, record_triage
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def _run(tmp_path: Path, cand_acc: float, inc_acc: float, **kwargs):
-    from flows.evaluate import evaluate_candidate
+    from releasegate.flows.evaluate import evaluate_candidate
 
     cand = record_triage(tmp_path / "cand.parquet", "gemma3-v1", cand_acc, seed=1)
     inc = record_triage(tmp_path / "inc.parquet", "smollm2-v1", inc_acc, seed=2)
@@ -25,8 +25,7 @@ def test_pass_leaves_verdict_ledger_event_mlflow_run_and_report(tmp_path, rg_hom
     import mlflow
     from mlflow import MlflowClient
 
-    import releases
-
+    from releasegate import releases
     result = _run(tmp_path, 0.80, 0.50)
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     assert result.decision == verdict.decision == "PASS"
@@ -57,8 +56,7 @@ def test_pass_leaves_verdict_ledger_event_mlflow_run_and_report(tmp_path, rg_hom
 
 
 def test_fail_exit_code_and_ledger(tmp_path, rg_home):
-    import releases
-
+    from releasegate import releases
     result = _run(tmp_path, 0.30, 0.70)
     assert result.decision == "FAIL" and result.exit_code == 1
     events = releases.Ledger.open().events(scenario_id="support-triage", event_type="evaluated")
@@ -66,8 +64,7 @@ def test_fail_exit_code_and_ledger(tmp_path, rg_home):
 
 
 def test_sequential_stops_early_and_says_how_many_cases(tmp_path, rg_home):
-    import releases
-
+    from releasegate import releases
     result = _run(tmp_path, 0.90, 0.40, sequential=True, batch_size=25)
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     assert verdict.sequential is not None

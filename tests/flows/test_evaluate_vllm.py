@@ -7,7 +7,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from evals import Verdict
+from releasegate.evals import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.vllm, pytest.mark.usefixtures("prefect_harness")]
@@ -26,8 +26,8 @@ def test_evaluate_with_real_vllm_records_decision(rg_home):
     import mlflow
     from mlflow import MlflowClient
 
-    import releases
-    from flows.evaluate import evaluate_candidate
+    from releasegate import releases
+    from releasegate.flows.evaluate import evaluate_candidate
 
     before = {p.pid for p in _vllm_servers()}
     result = evaluate_candidate(scenario=str(ROOT / "datasets" / "support-triage" / "scenario.yaml"),
@@ -49,7 +49,7 @@ def test_evaluate_with_real_vllm_records_decision(rg_home):
     assert run.info.status == "FINISHED"
     assert run.data.metrics  # rates, bounds, cost, latency logged
 
-    from scenarios import read_records
+    from releasegate.scenarios import read_records
 
     records, meta = read_records(Path(result.run_dir) / "candidate.parquet")
     assert (records["completion_tokens"] > 0).all() and (records["prompt_tokens"] > 0).all()

@@ -42,7 +42,7 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def triage():
     """support-triage contract and dataset (loaded once per test: contracts are small)."""
-    from scenarios import load_dataset_for, load_scenario
+    from releasegate.scenarios import load_dataset_for, load_scenario
 
     loaded = load_scenario(ROOT / "datasets" / "support-triage" / "scenario.yaml")
     return loaded, load_dataset_for(loaded)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gpu import free_port
+from releasegate.gpu import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _cli(args: list[str], home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "RELEASEGATE_HOME": str(home), "RELEASEGATE_ROOT": str(ROOT),
                    "COLUMNS": "200", **env}
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "releasegate.flows.cli", *args], capture_output=True, text=True,
                           cwd=ROOT, env=environment, timeout=120)
 
 
@@ -79,7 +79,7 @@ def test_missing_api_key_variable(tmp_path):
              "    cost: {pricing: token, usd_per_million_input: 0.5, usd_per_million_output: 1.5}\n")
     (folder / "scenario.yaml").write_text(text)
     env = {k: v for k, v in os.environ.items() if k != "RG_TEST_UNSET_KEY"}
-    done = subprocess.run([sys.executable, "-m", "flows.cli", "generate", "--scenario", str(folder),
+    done = subprocess.run([sys.executable, "-m", "releasegate.flows.cli", "generate", "--scenario", str(folder),
                            "--model", "hosted-v1", "--limit", "1"], capture_output=True, text=True, cwd=ROOT,
                           env={**env, "RELEASEGATE_HOME": str(tmp_path / "home"), "COLUMNS": "200"}, timeout=120)
     line = _one_error_line(done)
@@ -120,7 +120,7 @@ ThreadingHTTPServer(("127.0.0.1", port), type("H", (_Handler,), {{"behaviour": b
     env = {**os.environ, "RELEASEGATE_HOME": str(home), "RELEASEGATE_ROOT": str(ROOT),
            "RELEASEGATE_VLLM_PYTHON": str(fake), "RELEASEGATE_DEVICE": "cpu",
            "RELEASEGATE_MODELS_DIR": str(_prepared_stub(tmp_path))}
-    serve = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "smollm2-135m-instruct"], cwd=ROOT,
+    serve = subprocess.Popen([sys.executable, "-m", "releasegate.flows.cli", "serve", "smollm2-135m-instruct"], cwd=ROOT,
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     state = home / "servers" / "smollm2-135m-instruct.json"
     try:
@@ -130,11 +130,11 @@ ThreadingHTTPServer(("127.0.0.1", port), type("H", (_Handler,), {{"behaviour": b
             time.sleep(0.2)
         server_pid = json.loads(state.read_text())["pid"]
         out = tmp_path / "r.parquet"
-        done = subprocess.run([sys.executable, "-m", "flows.cli", "generate", "--scenario", "support-triage",
+        done = subprocess.run([sys.executable, "-m", "releasegate.flows.cli", "generate", "--scenario", "support-triage",
                                "--model", "smollm2-v1", "--limit", "2", "--out", str(out)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
-        from scenarios import read_records
+        from releasegate.scenarios import read_records
 
         frame, meta = read_records(out)
         assert meta["serving"]["endpoint_kind"] == "reused" and list(frame["output"]) == ["billing", "billing"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from gpu import allocate
-from gpu._cost import Row
-from scenarios._contract import GpuPricing, TokenPricing
+from releasegate.gpu import allocate
+from releasegate.gpu._cost import Row
+from releasegate.scenarios._contract import GpuPricing, TokenPricing
 
 
 def test_gpu_cost_is_serving_time_times_price_split_by_tokens():
@@ -62,7 +62,7 @@ def test_token_pricing_charges_input_and_output_per_million():
 def test_token_priced_entry_in_a_run(state_home, fake_server, triage):
     import dataclasses
 
-    from gpu import Endpoint, generate_records
+    from releasegate.gpu import Endpoint, generate_records
 
     loaded, dataset = triage
     entry = loaded.scenario.models["smollm2-v1"].model_copy(

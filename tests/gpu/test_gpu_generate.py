@@ -8,8 +8,9 @@ from http.server import ThreadingHTTPServer
 
 import pytest
 
-from gpu import Endpoint, GenerationCache, generate_records, split_cases
-from scenarios import InputError, read_records, write_records
+from releasegate.gpu import Endpoint, GenerationCache, generate_records, split_cases
+from releasegate.core import InputError
+from releasegate.scenarios import read_records, write_records
 
 from fake_openai import FakeBehaviour, _Handler
 
@@ -186,8 +187,8 @@ def test_tool_calls_are_joined_from_stream_deltas():
 
     import httpx
 
-    from gpu import generate_one
-    from scenarios._render import RenderedPrompt
+    from releasegate.gpu import generate_one
+    from releasegate.scenarios._render import RenderedPrompt
 
     chunks = [
         {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"name": "lookup", "arguments": "{\"id\":"}}]}}]},
@@ -209,7 +210,7 @@ def test_tool_calls_are_joined_from_stream_deltas():
 
 
 def test_endpoint_for_an_attached_entry_and_its_key(state_home, fake_server, triage, monkeypatch):
-    from gpu import endpoint_for
+    from releasegate.gpu import endpoint_for
 
     loaded, _ = triage
     entry = loaded.scenario.models["smollm2-v1"].model_copy(

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from gpu import (Endpoint, Outcome, capacity_plan, list_models, profile_endpoint, resolve_model, weight_digest)
-from gpu._profile import level_stats
-from scenarios import InputError
-from scenarios._render import RenderedPrompt
+from releasegate.gpu import (Endpoint, Outcome, capacity_plan, list_models, profile_endpoint, resolve_model, weight_digest)
+from releasegate.gpu._profile import level_stats
+from releasegate.core import InputError
+from releasegate.scenarios._render import RenderedPrompt
 
 
 def test_weight_digest_depends_on_content_and_names(tmp_path):

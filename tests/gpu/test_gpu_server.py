@@ -10,11 +10,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gpu import (Endpoint, ResolvedModel, ServerSpec, ServingError, VllmServer, attach, find_running_server,
+from releasegate.gpu import (Endpoint, ResolvedModel, ServerSpec, ServingError, VllmServer, attach, find_running_server,
                  free_port, port_in_use, summarize)
-from gpu._server import api_key_from_env
-from gpu._telemetry import parse_metrics
-from scenarios import InputError
+from releasegate.gpu._server import api_key_from_env
+from releasegate.gpu._telemetry import parse_metrics
+from releasegate.core import InputError
 
 MODEL = ResolvedModel("m", "folder", "/models/m", "ab" * 32, "chat", 2048)
 
@@ -37,7 +37,7 @@ def test_cpu_spec_runs_eager_and_gpu_spec_passes_gpu_flags():
 def test_spec_from_a_contract_entry(state_home, triage, monkeypatch):
     loaded, _ = triage
     monkeypatch.setenv("RELEASEGATE_DEVICE", "cpu")
-    monkeypatch.setattr("gpu._server.resolve_model", lambda ref: MODEL)
+    monkeypatch.setattr("releasegate.gpu._server.resolve_model", lambda ref: MODEL)
     spec = ServerSpec.from_entry(loaded.scenario.models["smollm2-v1"])
     assert spec.enforce_eager is True and spec.device == "cpu"  # eager by default on CPU (FACTS.md)
     assert spec.max_model_len == 2048 and spec.served_name == "smollm2-135m-instruct"
@@ -117,7 +117,7 @@ def test_attach_sends_the_key_and_finds_the_model(fake_server, monkeypatch):
 
 
 def test_a_stale_state_file_is_ignored_and_removed(state_home):
-    from gpu._server import servers_dir
+    from releasegate.gpu._server import servers_dir
 
     path = servers_dir() / "m.json"
     path.write_text('{"url": "http://127.0.0.1:1/v1", "pid": 999999999, "served_name": "m"}')
@@ -151,7 +151,7 @@ def test_gauge_sampler_keeps_the_peak_kv_cache_usage(fake_server):
 
     import httpx
 
-    from gpu._telemetry import GaugeSampler
+    from releasegate.gpu._telemetry import GaugeSampler
 
     async def run() -> GaugeSampler:
         async with httpx.AsyncClient() as client:

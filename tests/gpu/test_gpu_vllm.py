@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gpu import GenerationCache, ServerSpec, VllmServer, generate_records, list_models, vllm_python
+from releasegate.gpu import GenerationCache, ServerSpec, VllmServer, generate_records, list_models, vllm_python
 
 pytestmark = [pytest.mark.vllm, pytest.mark.timeout(900)]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from releases_fixtures import ESCALATION, INTRUDER, PLATFORM, PRODUCT, Keys, write_scenario
 
-from scenarios import LoadedScenario, load_scenario
+from releasegate.scenarios import LoadedScenario, load_scenario
 
 
 @pytest.fixture
@@ -24,8 +24,8 @@ def scenario(home: Path) -> LoadedScenario:
 
 @pytest.fixture
 def keys(home: Path) -> Keys:
-    from releases import generate_key
-    from releases._keys import private_key_path
+    from releasegate.releases import generate_key
+    from releasegate.releases._keys import private_key_path
 
     for identity in (PRODUCT, PLATFORM, INTRUDER, ESCALATION):
         generate_key(identity)

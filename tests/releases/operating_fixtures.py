@@ -26,7 +26,7 @@ class LedgerClock:
             def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
                 return clock.now if clock.now is not None else dt.datetime.now(tz)
 
-        import releases._ledger as ledger_module
+        import releasegate.releases._ledger as ledger_module
 
         fake = types.SimpleNamespace(datetime=_DateTime, timezone=dt.timezone, date=dt.date,
                                      timedelta=dt.timedelta)

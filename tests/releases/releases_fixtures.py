@@ -8,8 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from evals import Check, ModelSide, Verdict
-from scenarios import LoadedScenario, project_root
+from releasegate.evals import Check, ModelSide, Verdict
+from releasegate.core import project_root
+from releasegate.scenarios import LoadedScenario
 
 PRODUCT = "product-owner@support.example"
 PLATFORM = "platform-owner@platform.example"

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from releases_fixtures import ESCALATION, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
 
-from releases import (
+from releasegate.releases import (
     ApprovalRefused,
     Keyring,
     Ledger,
@@ -21,14 +21,14 @@ from releases import (
     promotion_reasons,
     set_exception_resolver,
 )
-from releases._dsse import sign_envelope
-from scenarios import LoadedScenario, parse_scenario
+from releasegate.releases._dsse import sign_envelope
+from releasegate.scenarios import LoadedScenario, parse_scenario
 
 
 @pytest.fixture
 def ledger_resolver() -> Iterator[None]:
     """Test the hook with releasegate's ledger default, whatever resolver the register installed."""
-    from releases._exceptions import current_exception_resolver, ledger_exception_resolver
+    from releasegate.releases._exceptions import current_exception_resolver, ledger_exception_resolver
 
     installed = current_exception_resolver()
     set_exception_resolver(ledger_exception_resolver)
@@ -108,7 +108,7 @@ def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenar
 
 def test_exception_resolver_can_be_replaced_and_vetoes_are_final(scenario: LoadedScenario, keys: Keys,
                                                                   ledger_resolver: None) -> None:
-    from releases import ExceptionStatus
+    from releasegate.releases import ExceptionStatus
 
     set_exception_resolver(lambda ledger, sid, eid: ExceptionStatus(eid, False, "expired on 2026-01-01"))
     with pytest.raises(ApprovalRefused, match="cannot be used: expired on 2026-01-01"):

@@ -11,7 +11,7 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
 from securesystemslib.signer import SSlibKey
 
-from releases import (
+from releasegate.releases import (
     PAYLOAD_TYPE,
     PREDICATE_TYPE,
     STATEMENT_TYPE,
@@ -25,7 +25,8 @@ from releases import (
     statement_of,
     write_decision,
 )
-from scenarios import InputError, LoadedScenario
+from releasegate.core import InputError
+from releasegate.scenarios import LoadedScenario
 
 from releases_fixtures import PLATFORM, PRODUCT, Keys, make_verdict, weights_digest
 

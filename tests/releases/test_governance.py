@@ -10,9 +10,9 @@ import pytest
 from operating_fixtures import LedgerClock, at
 from releases_fixtures import make_verdict, weights_digest, write_scenario
 
-from evals import Check
-from releases import Ledger, build_decision, governance_metrics
-from scenarios import LoadedScenario, parse_scenario
+from releasegate.evals import Check
+from releasegate.releases import Ledger, build_decision, governance_metrics
+from releasegate.scenarios import LoadedScenario, parse_scenario
 
 NOW = at("2026-11-27 12:00")
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from flows.cli import app
-from releases import Ledger
+from releasegate.flows.cli import app
+from releasegate.releases import Ledger
 
 
 def _filled(n: int = 5) -> Ledger:
@@ -46,7 +46,7 @@ def test_edited_row_is_named(home: Path) -> None:
 
 def test_recomputed_hash_still_breaks_the_next_link(home: Path) -> None:
     # A forger who rewrites row 2 and its hash is caught at row 3, whose prev_hash no longer matches.
-    from releases._ledger import event_hash
+    from releasegate.releases._ledger import event_hash
 
     ledger = _filled()
     row = ledger.events()[1]
@@ -72,7 +72,7 @@ def test_deleted_row_is_found(home: Path, seq: int, expected: str) -> None:
 
 
 def test_bad_ledger_url_is_bad_input(home: Path) -> None:
-    from scenarios import InputError
+    from releasegate.core import InputError
 
     with pytest.raises(InputError, match="unsupported ledger database 'mysql'"):
         Ledger.open("mysql://x@localhost/db")

@@ -12,7 +12,7 @@ import pytest
 from operating_fixtures import LedgerClock, at
 from releases_fixtures import ESCALATION, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
 
-from releases import (
+from releasegate.releases import (
     ApprovalRefused,
     Keyring,
     Ledger,
@@ -37,7 +37,8 @@ from releases import (
     rollback_for_incident,
     statement_of,
 )
-from scenarios import InputError, LoadedScenario, parse_scenario
+from releasegate.core import InputError
+from releasegate.scenarios import LoadedScenario, parse_scenario
 
 OWNER = "support-lead@support.example"
 REVIEWER = "head-of-support@support.example"
@@ -176,7 +177,7 @@ def test_closed_exception_no_longer_counts(scenario: LoadedScenario) -> None:
 
 
 def _records(scenario: LoadedScenario, entry: str) -> pd.DataFrame:
-    from scenarios import RECORD_COLUMNS, load_dataset_for
+    from releasegate.scenarios import RECORD_COLUMNS, load_dataset_for
 
     cases = load_dataset_for(scenario).to_pandas()
     frame = pd.DataFrame({
@@ -190,8 +191,8 @@ def _records(scenario: LoadedScenario, entry: str) -> pd.DataFrame:
 
 
 def test_run_gate_with_the_releases_checks_fails_on_an_overdue_exception(scenario: LoadedScenario) -> None:
-    from evals import run_gate
-    from scenarios import load_dataset_for
+    from releasegate.evals import run_gate
+    from releasegate.scenarios import load_dataset_for
 
     dataset = load_dataset_for(scenario)
     cand, inc = _records(scenario, "gemma3-v1"), _records(scenario, "smollm2-v1")
@@ -277,7 +278,7 @@ def test_open_incident_assigns_the_incident_owner_and_shows_escalation(scenario:
 @pytest.fixture
 def tool_policy_history(home: Path) -> LoadedScenario:
     """Contract at tool policy v2, with v1 then v2 released through the ledger."""
-    from scenarios import load_scenario
+    from releasegate.scenarios import load_scenario
 
     write_scenario(home / "datasets" / "support-triage",
                    tool_policy={"version": "v2", "allowed_tools": [], "owner": PLATFORM})
@@ -360,7 +361,7 @@ def test_open_regression_alert_records_the_regression_and_an_incident(scenario: 
 
 def test_champion_entry_reads_the_version_tag_then_the_ledger(scenario: LoadedScenario,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import releases._registry as reg
+    import releasegate.releases._registry as reg
 
     at_alias: dict[str, SimpleNamespace] = {}
     monkeypatch.setattr(reg, "client", lambda uri=None: None)

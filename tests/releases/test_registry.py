@@ -18,8 +18,8 @@ import pytest
 from releases_fixtures import INTRUDER, PLATFORM, PRODUCT, make_verdict, weights_digest, write_scenario
 from typer.testing import CliRunner
 
-from flows.cli import app
-from releases import (
+from releasegate.flows.cli import app
+from releasegate.releases import (
     Keyring,
     Ledger,
     build_decision,
@@ -32,9 +32,9 @@ from releases import (
     sign_webhook,
     sync,
 )
-from releases._keys import private_key_path
-from releases._registry import client
-from scenarios import load_scenario
+from releasegate.releases._keys import private_key_path
+from releasegate.releases._registry import client
+from releasegate.scenarios import load_scenario
 
 
 @dataclass
@@ -178,7 +178,7 @@ def test_promote_rollback_and_audit(world: World) -> None:
 
 
 def test_promote_with_mlflow_down_is_blocked_and_records_nothing(world: World) -> None:
-    from releases import promote
+    from releasegate.releases import promote
 
     before = len(Ledger.open().events())
     result = promote("support-triage", json.loads(world.a.read_text()),
@@ -284,7 +284,7 @@ def pg_ledger_url() -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_ten_concurrent_promotions_leave_one_consistent_state(world: World, pg_ledger_url: str) -> None:
-    from releases import promote
+    from releasegate.releases import promote
 
     c = client()
     pg = Ledger.open(pg_ledger_url)

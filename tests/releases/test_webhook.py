@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mlflow.webhooks.delivery import _generate_hmac_signature
 
-from releases import handle_webhook, verify_webhook
+from releasegate.releases import handle_webhook, verify_webhook
 
 BODY = json.dumps({"entity": "model_version_alias", "action": "created", "timestamp": "2026-11-27T16:00:00Z",
                    "data": {"name": "support-triage", "alias": "champion", "version": "7"}})
@@ -63,8 +63,8 @@ def test_a_real_mlflow_server_delivery_passes_the_guard(tmp_path: Path, monkeypa
     import threading
     import urllib.request
 
-    from releases import serve_guard
-    from releases._registry import client
+    from releasegate.releases import serve_guard
+    from releasegate.releases._registry import client
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from evals import Verdict
-from reports.examples.demo_data import demo_approvals, demo_verdict
-from scenarios import LoadedScenario, parse_scenario
+from releasegate.evals import Verdict
+from releasegate.reports.examples.demo_data import demo_approvals, demo_verdict
+from releasegate.scenarios import LoadedScenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from evals import Check, ModelSide, Verdict
+from releasegate.evals import Check, ModelSide, Verdict
 
 
 def side(entry: str) -> ModelSide:
@@ -35,7 +35,7 @@ def write_scenario(folder: Any, n: int = 60, seed: int = 3) -> Any:
 
     import numpy as np
 
-    from scenarios import file_sha256
+    from releasegate.scenarios import file_sha256
 
     root = Path(__file__).resolve().parents[2]
     folder = Path(folder)
@@ -58,7 +58,7 @@ def records_for(references: list[str], correct: Any, entry: str) -> Any:
     import numpy as np
     import pandas as pd
 
-    from scenarios import RECORD_COLUMNS
+    from releasegate.scenarios import RECORD_COLUMNS
 
     n = len(references)
     outputs = [ref if ok else LABELS[(LABELS.index(ref) + 1) % len(LABELS)]

@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from evals import Verdict
-from reports import ReportInput, write_report
-from reports.examples.browser import CHROMIUM, CHROMIUM_ARGS
-from scenarios import LoadedScenario
+from releasegate.evals import Verdict
+from releasegate.reports import ReportInput, write_report
+from releasegate.reports.examples.browser import CHROMIUM, CHROMIUM_ARGS
+from releasegate.scenarios import LoadedScenario
 
 pytestmark = [
     pytest.mark.browser,

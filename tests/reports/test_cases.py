@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evals import score_records
-from reports import CASE_COLUMNS, cases_from_records, cases_from_scored
-from scenarios import InputError, load_dataset_for, load_scenario
+from releasegate.evals import score_records
+from releasegate.reports import CASE_COLUMNS, cases_from_records, cases_from_scored
+from releasegate.core import InputError
+from releasegate.scenarios import load_dataset_for, load_scenario
 
 from report_fixtures import LABELS, records_for, write_scenario
 

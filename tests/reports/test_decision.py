@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from evals import Verdict
-from reports import load_decision
-from scenarios import InputError
+from releasegate.evals import Verdict
+from releasegate.reports import load_decision
+from releasegate.core import InputError
 
 from report_fixtures import make_verdict, ni_check
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from releases import Ledger, governance_metrics
-from reports import render_governance_html
-from scenarios import LoadedScenario
+from releasegate.releases import Ledger, governance_metrics
+from releasegate.reports import render_governance_html
+from releasegate.scenarios import LoadedScenario
 
 UTC = dt.timezone.utc
 
@@ -41,7 +41,7 @@ class _Structure(HTMLParser):
 @pytest.fixture
 def metrics(tmp_path: Path, contract: LoadedScenario, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """support-triage with a closed incident (90 min), an overdue exception and a release."""
-    import releases._ledger as ledger_module
+    import releasegate.releases._ledger as ledger_module
 
     times = iter(["2026-11-01T10:00:00+00:00", "2026-11-02T09:00:00+00:00", "2026-11-02T10:30:00+00:00",
                   "2026-11-03T08:00:00+00:00"])

@@ -9,10 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evals import Verdict
-from reports import CASE_COLUMNS, ReportInput, render_report, write_report
-from reports._format import fmt, fmt_interval
-from scenarios import InputError, LoadedScenario
+from releasegate.evals import Verdict
+from releasegate.reports import CASE_COLUMNS, ReportInput, render_report, write_report
+from releasegate.reports._format import fmt, fmt_interval
+from releasegate.core import InputError
+from releasegate.scenarios import LoadedScenario
 
 from report_fixtures import make_verdict, ni_check
 

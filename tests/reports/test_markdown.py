@@ -1,8 +1,8 @@
 """The CI summary: verdict, failing checks and the report's path, as a Markdown table."""
 from __future__ import annotations
 
-from evals import Check
-from reports import render_markdown
+from releasegate.evals import Check
+from releasegate.reports import render_markdown
 
 from report_fixtures import make_verdict, ni_check
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from evals import Check
-from reports import verdict_sentence
-from reports._format import fmt, unit_of, usd
+from releasegate.evals import Check
+from releasegate.reports import verdict_sentence
+from releasegate.reports._format import fmt, unit_of, usd
 
 from report_fixtures import make_verdict, ni_check
 

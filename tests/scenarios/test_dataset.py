@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 from contract_helpers import INVOICE_EXTRACTION, SUPPORT_TRIAGE, Contract, WriteContract
 
-from scenarios import InputError, file_sha256, load_dataset_for, load_rows, load_scenario, parse_scenario
+from releasegate.core import InputError
+from releasegate.scenarios import (
+    file_sha256,
+    load_dataset_for,
+    load_rows,
+    load_scenario,
+    parse_scenario,
+)
 
 GOOD = {"message": "I was charged twice", "channel": "email", "language": "en", "length": "short",
         "template": "clear", "reference": "billing"}

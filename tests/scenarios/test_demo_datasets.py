@@ -8,7 +8,7 @@ from collections import Counter
 
 from contract_helpers import INVOICE_EXTRACTION, REPO, SUPPORT_TRIAGE
 
-from scenarios import load_dataset_for, load_scenario, render_prompt
+from releasegate.scenarios import load_dataset_for, load_scenario, render_prompt
 
 GENERATOR = REPO / "datasets" / "generate_demo_cases.py"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from contract_helpers import SUPPORT_TRIAGE, WriteContract, delete_field
 
-from scenarios import InputError, load_scenario, parse_scenario, read_scenario, scenario_errors
+from releasegate.core import InputError
+from releasegate.scenarios import load_scenario, parse_scenario, read_scenario, scenario_errors
 
 
 def _edited_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:

@@ -1,7 +1,7 @@
 """Rendering a prompt version for a chat model and for a completion (base) model."""
 from __future__ import annotations
 
-from scenarios import load_scenario, render_prompt
+from releasegate.scenarios import load_scenario, render_prompt
 
 ROW = {"id": "x", "message": "Where is my parcel?", "channel": "email", "reference": "shipping"}
 

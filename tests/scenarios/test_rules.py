@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import RULES, InputError, LoadedScenario, parse_scenario, scenario_errors, validate_scenario
+from releasegate.core import InputError
+from releasegate.scenarios import (
+    RULES,
+    LoadedScenario,
+    parse_scenario,
+    scenario_errors,
+    validate_scenario,
+)
 
 from contract_helpers import INVOICE_EXTRACTION, SUPPORT_TRIAGE, Contract, Mutation, WriteContract
 from contract_helpers import delete_field as _delete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import RULES, scenario_errors
+from releasegate.scenarios import RULES, scenario_errors
 
 from contract_helpers import INVOICE_EXTRACTION, SUPPORT_TRIAGE, Contract, WriteContract
 from contract_helpers import delete_field as _delete

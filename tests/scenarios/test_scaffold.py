@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import InputError, file_sha256, load_dataset_for, scaffold_scenario, scenario_errors, template_dir
+from releasegate.core import InputError
+from releasegate.scenarios import (
+    file_sha256,
+    load_dataset_for,
+    scaffold_scenario,
+    scenario_errors,
+    template_dir,
+)
 
 ROLES = ("product", "platform", "quality", "cost", "incident")
 
@@ -49,7 +56,7 @@ def test_scaffold_fails_validation_until_every_owner_is_named(tmp_path: Path) ->
 
     path.write_text(_fill(path.read_text(encoding="utf-8"), r"FILL-ME-([a-z]+)-owner"), encoding="utf-8")
     assert scenario_errors(path) == []
-    from scenarios import load_scenario
+    from releasegate.scenarios import load_scenario
 
     dataset = load_dataset_for(load_scenario(path))
     assert len(dataset) == 12 and dataset.slice_fields == ("source",)

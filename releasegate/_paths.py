@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# releasegate/_paths.py in a checkout: two levels up is the project root (the folder with datasets/).
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 

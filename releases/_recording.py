@@ -1,0 +1,153 @@
+"""Recording evaluations and approvals in the ledger first, then pushing them to MLflow.
+
+`record_evaluation` appends the `evaluated` event (with the unsigned decision) and logs the MLflow
+run; `record_approval` signs for a role and appends `approved`; `sync` pushes what MLflow missed.
+`expected_aliases` reads the alias state the ledger says the registered model has.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from releasegate.evals import Verdict
+from releasegate.core import InputError
+from releasegate.scenarios import LoadedScenario
+
+from . import _registry as reg
+from ._decision import (
+    ApprovalRefused,
+    approve,
+    decision_digest,
+    decision_id,
+    statement_of,
+    write_decision,
+)
+from ._keys import Keyring, fingerprint
+from ._ledger import Ledger, LedgerEvent
+
+ALIAS_EVENTS = ("promoted", "rolled_back", "alias_repaired")
+
+
+def _error_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def evaluated_event(ledger: Ledger, digest: str, conn: Any = None) -> LedgerEvent | None:
+    for ev in ledger.events(event_type="evaluated", conn=conn):
+        if ev.payload.get("decision_digest") == digest:
+            return ev
+    return None
+
+
+def record_evaluation(
+    loaded: LoadedScenario,
+    verdict: Verdict,
+    envelope: dict[str, Any],
+    *,
+    records_paths: Sequence[str | Path] = (),
+    report_path: str | Path | None = None,
+    ledger: Ledger | None = None,
+    mlflow_uri: str | None = None,
+) -> dict[str, Any]:
+    """Write the decision file, append `evaluated` to the ledger, then project it into MLflow.
+
+    MLflow being down is not an error: the result says `mlflow_error` and `releasegate sync`
+    pushes it later. Returns ledger_seq, decision_path, decision_digest, run_id, model_version.
+    """
+    predicate = statement_of(envelope)["predicate"]
+    if predicate["scenario_id"] != loaded.scenario.id or predicate["verdict"] != verdict.to_dict():
+        raise InputError("the envelope does not carry this scenario's verdict", field="envelope",
+                         fix="build it with build_decision(loaded, verdict, ...)")
+    ledger = ledger or Ledger.open()
+    digest = decision_digest(envelope)
+    path = write_decision(envelope)
+    ev = evaluated_event(ledger, digest)
+    if ev is None:
+        ev = ledger.append("evaluated", loaded.scenario.id, {
+            "decision_digest": digest, "decision_id": decision_id(envelope), "decision_path": str(path),
+            "verdict": verdict.decision, "candidate_entry": verdict.candidate.entry,
+            # how much evidence: a sequential run may stop before the dataset is exhausted
+            "cases_used": verdict.n,
+            "cases_total": int((verdict.sequential or {}).get("cases_total")
+                               or verdict.metrics.get("cases_total", verdict.n)),
+            "sequential": verdict.sequential is not None,
+            "weight_digest": statement_of(envelope)["subject"][0]["digest"]["sha256"],
+            "records_paths": [str(p) for p in records_paths],
+            "report_path": str(report_path) if report_path else None,
+            "prompt_family": loaded.scenario.prompt_family.model_dump(mode="json"),
+            "envelope": envelope,
+        }, subject=digest)
+    result: dict[str, Any] = {"ledger_seq": ev.seq, "decision_path": str(path), "decision_digest": digest,
+                              "run_id": None, "model_version": None, "mlflow_error": None}
+    synced = ledger.synced().get(ev.seq)
+    if synced:
+        return {**result, **{k: synced.get(k) for k in ("run_id", "model_version")}}
+    try:
+        pushed = reg.push_evaluated(ev, mlflow_uri)
+    except Exception as exc:  # MLflow down: the ledger has it, `sync` will push it
+        return {**result, "mlflow_error": _error_line(exc)}
+    ledger.mark_synced(ev.seq, detail=pushed)
+    return {**result, "run_id": pushed["run_id"], "model_version": pushed["model_version"]}
+
+
+def record_approval(
+    envelope: dict[str, Any],
+    role: str,
+    key: Ed25519PrivateKey,
+    *,
+    keyring: Keyring,
+    ledger: Ledger,
+    decision_path: str | Path,
+    loaded: LoadedScenario | None = None,
+    mlflow_uri: str | None = None,
+) -> tuple[dict[str, Any], LedgerEvent]:
+    """Sign for `role` (refusing with every reason), write the envelope, append `approved`."""
+    owners = None
+    if loaded is not None:
+        o = loaded.scenario.owners
+        owners = {r: getattr(o, r).id for r in ("product", "platform") if getattr(o, r) is not None}
+    signed = approve(envelope, role, key, keyring, ledger=ledger, contract_owners=owners)
+    digest = decision_digest(signed)
+    if evaluated_event(ledger, digest) is None:
+        raise ApprovalRefused([f"decision {digest[:12]} is not in the ledger: record the evaluation first"])
+    write_decision(signed, decision_path)
+    entry = keyring.by_fingerprint(fingerprint(key.public_key()))
+    assert entry is not None  # approve() refused otherwise
+    ev = ledger.append("approved", statement_of(signed)["predicate"]["scenario_id"], {
+        "decision_digest": digest, "role": role, "identity": entry.identity, "fingerprint": entry.fingerprint,
+    }, subject=digest, actor=entry.identity)
+    try:
+        ledger.mark_synced(ev.seq, detail=reg.push_approved(ev, mlflow_uri))
+    except Exception:  # pushed by `sync` later
+        pass
+    return signed, ev
+
+
+def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = None) -> list[dict[str, Any]]:
+    """Push every ledger event MLflow missed, oldest first; record a `synced` event per scenario."""
+    results: list[dict[str, Any]] = []
+    for ev in ledger.unsynced(reg.SYNCED_EVENT_TYPES):
+        try:
+            detail = reg.push_event(ev, mlflow_uri)
+        except Exception as exc:
+            results.append({"seq": ev.seq, "event_type": ev.event_type, "scenario_id": ev.scenario_id,
+                            "ok": False, "error": _error_line(exc)})
+            continue
+        ledger.mark_synced(ev.seq, detail=detail)
+        results.append({"seq": ev.seq, "event_type": ev.event_type, "scenario_id": ev.scenario_id,
+                        "ok": True, **detail})
+    for scenario_id in sorted({r["scenario_id"] for r in results if r["ok"]}):
+        ledger.append("synced", scenario_id, {"target": "mlflow", "seqs": [
+            r["seq"] for r in results if r["ok"] and r["scenario_id"] == scenario_id]}, actor=actor)
+    return results
+
+
+def expected_aliases(ledger: Ledger, scenario_id: str, conn: Any = None) -> dict[str, str]:
+    """The alias state the ledger says the registered model has (from the last alias-moving event)."""
+    moves = [e for e in ledger.events(scenario_id=scenario_id, event_type=ALIAS_EVENTS, conn=conn)
+             if e.payload.get("target", "model") == "model"]
+    return dict(moves[-1].payload.get("aliases", {})) if moves else {}
