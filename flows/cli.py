@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "releasegate.flows._cli_releases",
     "releasegate.flows._cli_reports",
     "releasegate.flows._cli_operating",
+    "releasegate.flows._cli_trust",
     "releasegate.flows._cli_flows",
 )
 

@@ -88,3 +88,28 @@ __all__ += [
     "open_exception", "open_incident", "open_regression_alert", "record_cited_decision",
     "review_exception", "rollback_for_incident",
 ]
+
+# Trust roots (issue 14): the signed chain decides who may sign a scenario, never the working tree.
+# Other stages: `root = current_scenario_root(ledger, scenario_id)` (None without a root;
+# TrustRefused when the chain does not verify), `root.keys_for(role)`, `root.owner(role)`,
+# `root.identity_of(keyid)`; `current_portfolio_root(ledger).ledger_keys()` for checkpoints.
+from ._policy import Condition, evaluate_policy, policy_digest
+from ._trust import (
+    PIN_ENV,
+    TRUST_EVENTS,
+    PortfolioRoot,
+    ScenarioRoot,
+    TrustRefused,
+    apply_root,
+    criteria_sha256,
+    current_portfolio_root,
+    current_scenario_root,
+    root_for_check,
+    working_tree_differences,
+)
+
+__all__ += [
+    "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "TrustRefused", "apply_root",
+    "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
+    "root_for_check", "working_tree_differences",
+]

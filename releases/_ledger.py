@@ -73,6 +73,7 @@ EVENT_TYPES = (
     "evaluated", "approved", "promoted", "rolled_back", "alias_drift_detected", "alias_repaired",
     "synced", "exception_opened", "exception_reviewed", "exception_closed", "incident_opened",
     "incident_action", "incident_closed",
+    "trust_portfolio_root", "trust_scenario_root",  # releases/_trust.py: signed root versions
 )
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
