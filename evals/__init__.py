@@ -3,7 +3,7 @@
 Scores generation records wherever they came from: never imports gpu/. This module is the public
 face; other stages import from here (`from evals import run_gate, Verdict`).
 """
-from . import stats
+from . import judge_error, planning, repeats, stats
 from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
@@ -33,7 +33,10 @@ __all__ = [
     "estimate_savings",
     "evaluation_order",
     "gate_check",
+    "judge_error",
     "paired_difference",
+    "planning",
+    "repeats",
     "run_gate",
     "run_gate_on_files",
     "score_records",

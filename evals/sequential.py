@@ -117,7 +117,8 @@ class BettingSequence:
 class SequentialMonitor:
     """Feed paired batches; it says when the non-inferiority question is decided.
 
-    `update(candidate, incumbent)` takes the accepted flags of one batch (same cases, same order)
+    `update(candidate, incumbent)` takes the accepted flags of one batch (same cases, same order),
+    or with repeats each case's acceptance rate c/k (the sequence is valid for any mean in [0, 1]),
     and returns the decision so far: "PASS", "FAIL" or None (continue)."""
 
     margin: float
@@ -152,13 +153,16 @@ class SequentialMonitor:
         return float(low[0]), float(high[0])
 
     def update(self, candidate: Any, incumbent: Any) -> Literal["PASS", "FAIL"] | None:
-        cand = np.asarray(candidate, dtype=bool)
-        inc = np.asarray(incumbent, dtype=bool)
+        # Accepted flags, or per-case acceptance rates c/k with repeats (cases stay the unit).
+        cand = np.asarray(candidate, dtype=float)
+        inc = np.asarray(incumbent, dtype=float)
         if cand.shape != inc.shape or cand.ndim != 1:
             raise ValueError("a batch needs equal-length candidate and incumbent outcomes")
+        if not (np.isfinite(cand).all() and np.isfinite(inc).all()) or ((cand < 0) | (cand > 1) | (inc < 0) | (inc > 1)).any():
+            raise ValueError("outcomes must be accepted flags or per-case rates in [0, 1]")
         if self.decided:
             return self.decision
-        x = (cand.astype(float) - inc.astype(float) + 1.0) / 2.0
+        x = (cand - inc + 1.0) / 2.0
         for value in x:  # capital is a product over single observations
             self._seq.update(np.array([value]))
         low, high = self.bounds
