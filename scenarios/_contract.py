@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 
@@ -42,8 +43,36 @@ STANDARD_ACTIVITIES = (
 )
 
 
+def _number_types(annotation: object) -> set[type]:
+    found: set[type] = set()
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type):
+            found.add(item)
+        stack.extend(get_args(item))
+    return found
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `usd_per_hour: .inf` is not a price. The validator below refuses
+    # `true` or "0.1" where a number belongs: lax pydantic reads `non_inferiority_margin: true`
+    # as 1.0, which is not what a reviewer reads.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_numbers(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                value = data.get(name)
+                if isinstance(value, (bool, str)):
+                    kinds = _number_types(field.annotation)
+                    if kinds & {int, float} and not kinds & {bool, str}:
+                        raise PydanticCustomError(
+                            "number_type", "{field}: must be a number, not {kind} {value}",
+                            {"field": name, "kind": type(value).__name__, "value": repr(value)})
+        return data
 
 
 def _check_identity(value: str) -> str:

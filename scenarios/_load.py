@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from ._contract import Scenario
-from releasegate.core import InputError
+from releasegate.core import MAX_CONTRACT_BYTES, InputError, load_yaml_strict, read_bytes_bounded
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ _FIXES = {
     "less_than": "use a value in the allowed range",
     "less_than_equal": "use a value in the allowed range",
     "string_pattern_mismatch": "use the format the message names",
+    "number_type": "write a plain number (no quotes, not true/false)",
+    "finite_number": "write a finite number",
 }
 
 
@@ -89,8 +91,10 @@ def _schema_errors(exc: ValidationError, loaded: LoadedScenario) -> list[InputEr
     errors: list[InputError] = []
     seen: set[str] = set()
     for err in exc.errors():
-        field = _field_of(err["loc"], loaded.lines)
-        msg = err["msg"].removeprefix("Value error, ")
+        loc, msg = err["loc"], err["msg"].removeprefix("Value error, ")
+        if err["type"] == "number_type":  # raised by the model for one of its fields
+            loc, msg = (*loc, err["ctx"]["field"]), msg.split(": ", 1)[1]
+        field = _field_of(loc, loaded.lines)
         if (field, msg) in seen:  # a union reports the same problem once per member
             continue
         seen.add((field, msg))
@@ -105,18 +109,12 @@ def read_scenario(path: str | Path) -> tuple[LoadedScenario | None, list[InputEr
     """Parse and schema-check a contract; return it, or None with ALL schema violations."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return None, [InputError(f"cannot read scenario contract: {exc.strerror}", file=path,
-                                 fix="pass the path of a datasets/<id>/scenario.yaml")]
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, [InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
-                                 line=mark.line + 1 if mark else None, fix="fix the YAML syntax")]
+        raw = read_bytes_bounded(path, max_bytes=MAX_CONTRACT_BYTES, what="scenario contract")
+        data, node = load_yaml_strict(raw, file=path, what="scenario contract")
+    except InputError as exc:
+        if exc.message.startswith("cannot read"):
+            exc.fix = "pass the path of a datasets/<id>/scenario.yaml"
+        return None, [exc]
     if not isinstance(data, dict):
         return None, [InputError("a scenario contract must be a YAML mapping", file=path,
                                  fix="start from `releasegate init ID`")]
