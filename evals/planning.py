@@ -241,11 +241,38 @@ def can_ever_pass(n: int, margin: float, incumbent_rate: float, confidence: floa
     return n > 0 and best_case_lower_bound(n, incumbent_rate, confidence) > -margin
 
 
+def assumptions_from_verdicts(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The incumbent's acceptance rate and the discordance pooled over earlier verdicts of the
+    scenario (their paired 2x2 tables), and the within-case share where they had repeats.
+    None when there is no earlier evaluation with cases."""
+    n = inc = disc = 0
+    within: list[float] = []
+    for verdict in verdicts:
+        metrics = verdict.get("metrics") or {}
+        paired = metrics.get("paired") or {}
+        cases = int(paired.get("n") or 0)
+        if cases <= 0:
+            continue
+        n += cases
+        inc += int(paired.get("both", 0)) + int(paired.get("incumbent_only", 0))
+        disc += int(paired.get("candidate_only", 0)) + int(paired.get("incumbent_only", 0))
+        share = ((metrics.get("repeats") or {}).get("incumbent") or {}).get("within_case_share")
+        if share is not None:
+            within.append(float(share))
+    if n == 0:
+        return None
+    return {"incumbent_rate": inc / n, "discordance": disc / n,
+            "within_share": float(np.mean(within)) if within else None,
+            "evaluations": sum(1 for v in verdicts if ((v.get("metrics") or {}).get("paired") or {}).get("n")),
+            "cases": n}
+
+
 __all__ = [
     "Design",
     "Plan",
     "PlanRow",
     "SequentialPlan",
+    "assumptions_from_verdicts",
     "best_case_lower_bound",
     "can_ever_pass",
     "cases_needed",

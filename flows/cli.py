@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "releasegate.flows._cli_scenarios",
     "releasegate.flows._cli_serving",
     "releasegate.flows._cli_gate",
+    "releasegate.flows._cli_plan",
     "releasegate.flows._cli_releases",
     "releasegate.flows._cli_reports",
     "releasegate.flows._cli_operating",

@@ -1,0 +1,56 @@
+"""`releasegate plan`: assumptions from the ledger or the options; bad input exits 2."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from releasegate.evals import planning as P
+from releasegate.flows.cli import app
+
+
+def _verdict(n: int, both: int, cand_only: int, inc_only: int) -> dict:
+    return {"metrics": {"paired": {"n": n, "both": both, "candidate_only": cand_only,
+                                   "incumbent_only": inc_only, "neither": n - both - cand_only - inc_only}}}
+
+
+def test_plan_from_the_ledger_pools_earlier_evaluations(isolated_home: Path) -> None:
+    from releasegate.flows._cli_plan import plan_command
+    from releasegate.releases import Ledger
+
+    ledger = Ledger.open()
+    ledger.append("evaluated", "support-triage", {"verdict": _verdict(200, 150, 10, 20)})
+    ledger.append("evaluated", "support-triage", {"verdict": _verdict(100, 70, 5, 5)})
+    ledger.append("evaluated", "invoice-extraction", {"verdict": _verdict(100, 0, 50, 50)})  # other scenario
+    result = plan_command("support-triage", repeats=(1,), sequential_runs=0, ledger=ledger)
+    design = result["design"]
+    assert design["incumbent_rate"] == pytest.approx((150 + 20 + 70 + 5) / 300)
+    assert design["discordance"] == pytest.approx(40 / 300)
+    expected = P.cases_needed(P.Design(margin=design["margin"], confidence=design["confidence"], power=0.8,
+                                       incumbent_rate=245 / 300, discordance=40 / 300))
+    assert result["rows"][0]["cases"] == expected
+    assert "2 earlier evaluation(s), 300 cases" in result["source"]
+
+
+def test_plan_with_stated_assumptions_prints_fixed_and_sequential_sizes(isolated_home: Path) -> None:
+    runner = CliRunner()
+    out = runner.invoke(app, ["plan", "--scenario", "support-triage", "--incumbent-rate", "0.8",
+                              "--discordance", "0.15", "--difference", "0.03", "--repeats", "1,3",
+                              "--sequential-runs", "50", "--json"])
+    assert out.exit_code == 0, out.output
+    import json
+
+    result = json.loads(out.output)
+    assert [r["repeats"] for r in result["rows"]] == [1, 3]
+    assert result["rows"][0]["sequential"]["max_cases"] is not None
+    assert result["cases_available"] > 0
+
+
+def test_plan_without_history_or_assumptions_exits_2(isolated_home: Path) -> None:
+    out = CliRunner().invoke(app, ["plan", "--scenario", "support-triage"])
+    assert out.exit_code == 2
+    assert "--incumbent-rate" in out.output
+    bad = CliRunner().invoke(app, ["plan", "--scenario", "support-triage", "--incumbent-rate", "0.8",
+                                   "--discordance", "0.15", "--difference", "-0.2"])
+    assert bad.exit_code == 2 and "above -margin" in bad.output
