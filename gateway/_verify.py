@@ -20,7 +20,9 @@ from releasegate.core import InputError
 from releasegate.releases import (
     Keyring,
     Ledger,
+    TrustRefused,
     approval_status,
+    current_scenario_root,
     decision_digest,
     expected_aliases,
     mlflow_uri as resolve_mlflow_uri,
@@ -113,9 +115,20 @@ def decision_reasons(loaded: LoadedScenario, envelope: dict[str, Any], *, keyrin
     pred = statement["predicate"]
     if pred.get("scenario_id") != s.id:
         reasons.append(f"the decision is for scenario {pred.get('scenario_id')}, not {s.id}")
-    status = approval_status(envelope, keyring)
+    # Who may sign comes from the scenario's signed root in the ledger when it has one (issue 14);
+    # a scenario without a root falls back to the contract's owners and the reviewed keyring.
     owners = {"product": s.owners.product.id if s.owners.product else None,
               "platform": s.owners.platform.id if s.owners.platform else None}
+    try:
+        root = current_scenario_root(ledger, s.id)
+    except TrustRefused as exc:
+        return reasons + [f"the scenario's trust root does not verify: {r}" for r in exc.reasons]
+    if root is not None:
+        if root.is_expired():
+            reasons.append(f"the scenario's trust root v{root.version} expired at {root.expires.isoformat()}")
+        owners = {role: root.owner(role) for role in owners}
+        keyring = root.keyring()
+    status = approval_status(envelope, keyring)
     for role, owner in owners.items():
         if status.required.get(role) != owner:
             reasons.append(f"the decision names {status.required.get(role)} as {role} owner, "
