@@ -68,18 +68,36 @@ def register(app: typer.Typer) -> None:
     def approve_cmd(
         decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
         role: Annotated[str, typer.Option("--role", help="product | platform (| escalation with an exception)")],
-        key: Annotated[Path, typer.Option("--key", help="Your private key .pem")],
+        key: Annotated[Path, typer.Option("--key", help="Your private key .pem (the CI policy key with --by-policy)")],
+        by_policy: Annotated[bool, typer.Option("--by-policy", help="Sign as platform under the signed release "
+                                                "policy: every condition is checked and recorded")] = False,
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
-        """Sign a release decision as the contract's owner for ROLE."""
+        """Sign a release decision as the owner for ROLE named in the scenario's signed root (or contract)."""
         from releasegate.releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
         from releasegate.scenarios import parse_scenario, resolve_scenario_path
 
         if role not in ("product", "platform", "escalation"):
             raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
+        if by_policy and role != "platform":
+            raise InputError("--by-policy signs only as platform", field="--role", fix="use --role platform")
         envelope = read_decision(decision)
         private = load_private_key(key)
         loaded = parse_scenario(resolve_scenario_path(statement_of(envelope)["predicate"]["scenario_id"]))
+        if by_policy:
+            from releasegate.releases import record_policy_approval
+
+            try:
+                _, ev, conditions = record_policy_approval(envelope, private, ledger=Ledger.open(ledger_url),
+                                                           loaded=loaded, decision_path=decision,
+                                                           keyring=Keyring.load(keyring))
+            except ApprovalRefused as exc:
+                _blocked("policy approval refused:", exc.reasons)
+            for c in conditions:
+                out.print(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+            out.print(f"approved as platform by policy {ev.payload['policy_sha256'][:16]} "
+                      f"({ev.payload['identity']}); ledger row {ev.seq}; {decision}")
+            return
         try:
             signed, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring),
                                          ledger=Ledger.open(ledger_url), decision_path=decision,
@@ -223,6 +241,12 @@ def register(app: typer.Typer) -> None:
         for f in report.findings:
             out.print(f"DRIFT {f.scenario_id} {f.alias}: " + "; ".join(f.reasons)
                       + (f" -> repaired to {f.expected_version or 'no alias'}" if f.repaired else ""))
+        for sid, problems in report.trust_problems.items():
+            for p in problems:
+                out.print(f"TRUST {sid}: {p}")
+        for sid, notes in report.trust_notes.items():
+            for n in notes:
+                out.print(f"trust {sid}: {n}")
         if not report.findings:
             out.print("all aliases match the ledger")
         raise typer.Exit(report.exit_code)

@@ -123,7 +123,8 @@ def record_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent
     loaded = load_scenario(scenario)
     _, cand_meta = read_records(candidate)
     envelope = releases.build_decision(loaded, verdict, candidate_model_digest=verdict.candidate.model_digest,
-                                       report_sha256=report_sha256, serving=cand_meta.get("serving"))
+                                       report_sha256=report_sha256, serving=cand_meta.get("serving"),
+                                       trust_root=releases.signed_root_or_none(loaded.scenario.id))
     return releases.record_evaluation(loaded, verdict, envelope, records_paths=[candidate, incumbent],
                                       report_path=report)
 

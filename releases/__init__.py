@@ -107,8 +107,16 @@ from ._trust import (
     root_for_check,
     working_tree_differences,
 )
+from ._trust_checks import (
+    SigningAuthority,
+    record_policy_approval,
+    signed_root_or_none,
+    signing_authority,
+    trust_audit,
+)
 
 __all__ += [
+    "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
     "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "TrustRefused", "apply_root",
     "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
     "root_for_check", "working_tree_differences",

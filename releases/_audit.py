@@ -25,6 +25,7 @@ from ._decision import approval_status, decision_digest, statement_of, verdict_g
 from ._keys import Keyring
 from ._ledger import Ledger
 from ._recording import ALIAS_EVENTS, expected_aliases
+from ._trust_checks import released_under_chain, trust_audit
 
 # MLflow 3.17.2 (mlflow/webhooks/constants.py, delivery.py): HMAC-SHA256 over
 # "<delivery id>.<timestamp>.<payload>", sent as "v1,<base64>".
@@ -51,10 +52,14 @@ class AliasFinding:
 class AuditReport:
     checked: dict[str, dict[str, str]] = field(default_factory=dict)  # scenario -> alias -> version
     findings: list[AliasFinding] = field(default_factory=list)
+    # Trust roots (issue 14): problems make the audit fail; notes are what it saw (first-seen
+    # signers, owners/keys/criteria the working tree proposes but nobody signed).
+    trust_problems: dict[str, list[str]] = field(default_factory=dict)
+    trust_notes: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
-        return all(f.repaired for f in self.findings)
+        return all(f.repaired for f in self.findings) and not any(self.trust_problems.values())
 
     @property
     def exit_code(self) -> int:
@@ -76,8 +81,12 @@ def _version_problems(ledger: Ledger, keyring: Keyring, sid: str, version: str, 
         return [f"version {version} was never promoted through releasegate"]
     envelope = promos[-1].payload["envelope"]
     problems: list[str] = []
+    # With a signed root: the signatures are checked under the root version in force at promotion.
+    chained = released_under_chain(ledger, sid, envelope, promos[-1].seq)
     status = approval_status(envelope, keyring)
-    if not status.fully_approved:
+    if chained is not None:
+        problems += [f"its decision does not verify under the signed chain: {r}" for r in chained]
+    elif not status.fully_approved:
         problems.append(f"its decision is not fully approved under the current keyring "
                         f"(missing: {', '.join(status.missing_roles) or '-'}; {'; '.join(status.problems)})")
     problems += verdict_gate_reasons(envelope, ledger)
@@ -87,6 +96,15 @@ def _version_problems(ledger: Ledger, keyring: Keyring, sid: str, version: str, 
     if mv is not None and mv.tags.get("decision_digest") != decision_digest(envelope):
         problems.append(f"version {version}'s decision tag no longer matches the ledger")
     return problems
+
+
+def _contract_or_none(sid: str) -> Any:
+    from releasegate.scenarios import parse_scenario, resolve_scenario_path
+
+    try:
+        return parse_scenario(resolve_scenario_path(sid))
+    except Exception:  # a scenario known only to the ledger: nothing in the tree to compare
+        return None
 
 
 def audit(
@@ -101,6 +119,11 @@ def audit(
     report = AuditReport()
     for sid in scenario_ids or _scenario_ids(ledger):
         name = reg.registered_model_name(sid)
+        problems, notes = trust_audit(ledger, sid, _contract_or_none(sid), keyring)
+        if problems:
+            report.trust_problems[sid] = problems
+        if notes:
+            report.trust_notes[sid] = notes
         # Under the scenario lock: a promotion in flight has either committed or not started.
         with ledger.scenario_lock(sid) as conn:
             actual = reg.aliases_of(c, sid)

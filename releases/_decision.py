@@ -68,8 +68,12 @@ def build_decision(
     exception_id: str | None = None,
     records: dict[str, str] | None = None,
     created_at: str | None = None,
+    trust_root: Any = None,
 ) -> dict[str, Any]:
     """An unsigned DSSE envelope around the decision statement for `verdict`.
+
+    `trust_root` (the scenario's current `ScenarioRoot`, when it has one) names the approvers
+    instead of the contract, and the predicate records the root version it was judged under.
 
     `records` ({"candidate": path, "incumbent": path}) only locates the generation records for
     the report; their identity is the verdict's `records_sha256`, which the signature covers.
@@ -91,11 +95,14 @@ def build_decision(
         raise loaded.error("owners", "a release needs a product and a platform owner",
                            "add owners.product and owners.platform")
     approvers = {"product": s.owners.product.id, "platform": s.owners.platform.id}
+    if trust_root is not None:  # the signed root decides who signs, not the working tree
+        approvers = {r: trust_root.owner(r) for r in SIGNING_ROLES}
     if exception_id:
         if not s.escalation_path:
             raise loaded.error("escalation_path", "a decision citing an exception needs an escalation "
                                "approver", "add escalation_path with at least one identity")
-        approvers[ESCALATION_ROLE] = s.escalation_path[0]
+        approvers[ESCALATION_ROLE] = (trust_root.owner(ESCALATION_ROLE) if trust_root is not None
+                                      else None) or s.escalation_path[0]
     if serving is None:
         serving = s.model_entry(verdict.candidate.entry).serving.model_dump(mode="json")
     verdict_dict = verdict.to_dict()
@@ -124,6 +131,8 @@ def build_decision(
             "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     }
+    if trust_root is not None:  # absent (not null) without a root: older decisions keep their bytes
+        statement["predicate"]["trust_root"] = trust_root.ref()
     return make_envelope(canonical_json(statement), PAYLOAD_TYPE)
 
 

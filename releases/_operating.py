@@ -376,7 +376,18 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
         loaded, Verdict.from_dict(pred["verdict"]),
         candidate_model_digest=statement["subject"][0]["digest"]["sha256"],
         report_sha256=pred.get("report_sha256"), serving=pred.get("serving"),
-        exception_id=exception_id, records=pred.get("records"))
+        exception_id=exception_id, records=pred.get("records"),
+        trust_root=_signed_root(ledger, loaded.scenario.id))
+
+
+def _signed_root(ledger: Ledger, scenario_id: str) -> Any:
+    """The scenario's current signed root (issue 14), or None; a broken chain refuses."""
+    from ._trust import TrustRefused, current_scenario_root
+
+    try:
+        return current_scenario_root(ledger, scenario_id)
+    except TrustRefused as exc:
+        raise OperatingRefused([f"the trust chain of {scenario_id} does not verify: {r}" for r in exc.reasons]) from None
 
 
 def record_cited_decision(

@@ -17,7 +17,6 @@ from releasegate.scenarios import LoadedScenario, file_sha256, parse_scenario, r
 from . import _registry as reg
 from ._decision import (
     ApprovalRefused,
-    approval_status,
     decision_digest,
     statement_of,
     verdict_gate_reasons,
@@ -25,6 +24,7 @@ from ._decision import (
 from ._keys import Keyring
 from ._ledger import Ledger, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
+from ._trust_checks import release_signature_reasons, signing_authority
 
 
 @dataclass
@@ -60,22 +60,8 @@ def promotion_reasons(
     if pred["scenario_id"] != s.id:
         reasons.append(f"the decision is for scenario {pred['scenario_id']}, not {s.id}")
     reasons += verdict_gate_reasons(envelope, ledger)
-    status = approval_status(envelope, keyring)
-    owners = {"product": s.owners.product.id if s.owners.product else None,
-              "platform": s.owners.platform.id if s.owners.platform else None}
-    for role, owner in owners.items():
-        if status.required.get(role) != owner:
-            reasons.append(f"the decision names {status.required.get(role)} as {role} owner, "
-                           f"the contract names {owner}")
-    for role in status.missing_roles:
-        bad = [f"{c.identity or c.keyid[:16]}: {c.reason}" for c in status.signatures
-               if role in c.roles or not c.roles or not c.valid]
-        reasons.append(f"missing approval: no valid {role} signature from {status.required[role]}"
-                       + (f" (signatures seen: {'; '.join(bad)})" if bad else ""))
-    reasons += status.problems
-    signers = {c.identity for r, c in status.approved.items()}
-    if len(status.approved) >= 2 and len(signers) < len(status.approved):
-        reasons.append("one identity signed for two roles: two keys need two different people")
+    # Owners, keys and criteria: from the scenario's signed root when it has one (issue 14).
+    reasons += release_signature_reasons(signing_authority(ledger, loaded, keyring), loaded, envelope, ledger)[0]
     if pred["contract_sha256"] != loaded.contract_sha256:
         reasons.append(f"stale contract: the decision was made on contract {pred['contract_sha256'][:12]}, "
                        f"the current {loaded.path.name} is {loaded.contract_sha256[:12]}")
@@ -135,7 +121,7 @@ def promote(
     reasons = promotion_reasons(loaded, envelope, keyring=keyring, ledger=ledger, model_version=mv)
     if reasons:
         return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)
-    status = approval_status(envelope, keyring)
+    signers = release_signature_reasons(signing_authority(ledger, loaded, keyring), loaded, envelope, ledger)[1]
     pred = statement_of(envelope)["predicate"]
     try:
         with ledger.scenario_lock(sid) as conn:
@@ -155,8 +141,7 @@ def promote(
                            "uri": mv.tags.get("prompt_uri")},
                 "tool_policy_version": pred.get("tool_policy_version"),
                 "verdict": pred["verdict"]["decision"], "exception_id": pred.get("exception_id"),
-                "signers": [{"role": r, "identity": s.identity, "fingerprint": s.keyid}
-                            for r, s in sorted(status.approved.items())],
+                "signers": signers,
                 "envelope": envelope,
             }, subject=digest, actor=actor, conn=conn)
             c.set_registered_model_alias(name, alias, str(mv.version))

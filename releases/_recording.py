@@ -108,8 +108,15 @@ def record_approval(
     """Sign for `role` (refusing with every reason), write the envelope, append `approved`."""
     owners = None
     if loaded is not None:
-        o = loaded.scenario.owners
-        owners = {r: getattr(o, r).id for r in ("product", "platform") if getattr(o, r) is not None}
+        # Owners and keys from the scenario's signed root when it has one (issue 14).
+        from ._trust_checks import criteria_reasons, signing_authority
+
+        auth = signing_authority(ledger, loaded, keyring)
+        refusals = auth.refusals + criteria_reasons(auth, loaded, statement_of(envelope)["predicate"])
+        if refusals:
+            raise ApprovalRefused(refusals)
+        keyring = auth.keyring
+        owners = {r: o for r, o in auth.owners.items() if o is not None and r in ("product", "platform")}
     signed = approve(envelope, role, key, keyring, ledger=ledger, contract_owners=owners)
     digest = decision_digest(signed)
     if evaluated_event(ledger, digest) is None:
