@@ -7,6 +7,10 @@
    concordance, small and large differences, rates near 1).
 2. The cost-per-accepted-outcome ratio: the cell-multinomial bootstrap of `evals.stats.
    cost_comparison` (fewer simulations: each runs a 4000-replicate bootstrap).
+3. Repeats (issue 18): the clustered paired interval of `evals.repeats` for k = 1, 3, 5 repeats
+   and within-case variation from none to large, beside the naive n*k-pairs interval.
+4. Judge error (issue 18): the misclassification-corrected interval of `evals.judge_error` for
+   judge sensitivity/specificity 0.7-0.95 and calibration sets of 50-500, beside the uncorrected.
 Writes its section of bench/RESULTS.md.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from scipy import stats as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._coverage_noise import judge_coverage, repeats_coverage  # noqa: E402
 from bench._results import write_section  # noqa: E402
 
 from releasegate.evals.stats import cost_comparison, newcombe_paired_intervals  # noqa: E402
@@ -93,6 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", type=int, default=10000)
     parser.add_argument("--cost-sims", type=int, default=1000)
+    parser.add_argument("--repeat-sims", type=int, default=10000)
+    parser.add_argument("--judge-sims", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -100,12 +107,18 @@ def main() -> None:
     started = time.perf_counter()
     paired = paired_coverage(args.sims, rng)
     cost = cost_ratio_coverage(args.cost_sims, rng)
+    noise_rng = np.random.default_rng([args.seed, 18])  # own stream: the rows above stay reproducible
+    repeated = repeats_coverage(args.repeat_sims, noise_rng)
+    judged = judge_coverage(args.judge_sims, noise_rng)
     mc_se = np.sqrt(0.95 * 0.05 / args.sims)
+    mc_se_r = np.sqrt(0.95 * 0.05 / args.repeat_sims)
+    mc_se_j = np.sqrt(0.95 * 0.05 / args.judge_sims)
     lines = [
         "## Coverage of the paired interval (issue 4)",
         "",
         f"Command: `.venv/bin/python bench/coverage.py --sims {args.sims} --cost-sims {args.cost_sims} "
-        f"--seed {args.seed}` ({time.perf_counter() - started:.0f} s).",
+        f"--repeat-sims {args.repeat_sims} --judge-sims {args.judge_sims} --seed {args.seed}` "
+        f"({time.perf_counter() - started:.0f} s).",
         "",
         f"Nominal 95%. {args.sims} simulated paired datasets per row (Monte Carlo standard error "
         f"{mc_se:.4f} at 0.95). Newcombe (1998) method 10 is the gate's interval; Wald is shown for "
@@ -117,6 +130,30 @@ def main() -> None:
         "simulated datasets per row; per-example gamma costs correlated with acceptance:",
         "",
         *cost,
+        "",
+        "### Repeats: cases are the unit (issue 18)",
+        "",
+        f"{args.repeat_sims} simulated evaluations per row (Monte Carlo standard error {mc_se_r:.4f}): 200 cases, "
+        "incumbent acceptance 0.70, candidate 0.65 (true difference -0.05), per-case rates Beta-"
+        "distributed with the stated within-case share of the outcome variance (none: every case "
+        "always or never accepted), correlated between the models by a Gaussian copula (rho 0.6). "
+        "Clustered: Newcombe method 10 on per-case rates with Rao-Scott effective sizes (the gate's "
+        "interval with repeats; identical to Newcombe at k = 1). Naive: Newcombe on the n*k "
+        "generations as independent pairs.",
+        "",
+        *repeated,
+        "",
+        "### Judge-corrected intervals (issue 18)",
+        "",
+        f"{args.judge_sims} simulated evaluations per row (Monte Carlo standard error {mc_se_j:.4f}): 1000 cases, "
+        "incumbent true acceptance 0.75, candidate redraws 30% of cases (true difference -0.05), each "
+        "output judged with the stated sensitivity/specificity; calibration cases drawn at the incumbent's "
+        "rate with human labels. Corrected: Rogan-Gladen with Fieller's interval (evaluation and "
+        "calibration uncertainty). Bounded share: runs whose interval is bounded (elsewhere the "
+        "calibration cannot tell the judge from chance and the interval is all of [-1, 1], which "
+        "covers trivially). Uncorrected: Newcombe on the judged outcomes.",
+        "",
+        *judged,
     ]
     text = "\n".join(lines)
     print(text)
