@@ -34,6 +34,7 @@ import pandas as pd
 from releasegate.core import InputError
 from releasegate.scenarios import Scenario, file_sha256, read_records
 
+from . import repeats as _repeats
 from . import stats
 from ._scorers import disallowed_tool_calls
 from ._scoring import ScoredRecords, _scenario_of, cases_frame, score_records
@@ -60,6 +61,9 @@ class GateContext:
     cases_total: int = 0
     prior_checks: list[Check] = field(default_factory=list)  # filled before extra checks run
     sequential: dict[str, Any] | None = None  # a sequential run's monitor section (see sequential.py)
+    # With sampling.repeats k > 1: (n cases, k repeats) accepted matrices, cases in the order of
+    # `candidate`/`incumbent` (which hold repeat 0); None with one generation per case.
+    repeat_accepted: tuple[np.ndarray, np.ndarray] | None = None
     _latency: dict[tuple[str, str, float], stats.QuantileEstimate] = field(default_factory=dict, repr=False)
 
     @property
@@ -77,6 +81,17 @@ class GateContext:
     @cached_property
     def paired(self) -> stats.PairedDifference:
         return stats.paired_difference(self.candidate.accepted, self.incumbent.accepted, self.confidence)
+
+    @property
+    def repeats(self) -> int:
+        return 1 if self.repeat_accepted is None else int(self.repeat_accepted[0].shape[1])
+
+    @cached_property
+    def clustered(self) -> _repeats.ClusteredDifference | None:
+        """The paired difference on per-case rates when cases were generated k > 1 times."""
+        if self.repeat_accepted is None:
+            return None
+        return _repeats.clustered_paired_difference(*self.repeat_accepted, confidence=self.confidence)
 
     @cached_property
     def costs(self) -> stats.CostComparison | None:
@@ -166,9 +181,14 @@ def _make(name: str, kind: str, metric: str, value: float | None, low: float | N
 def check_min_acceptance(ctx: GateContext) -> list[Check]:
     threshold = float(ctx.criteria.min_acceptance_rate)
     n = len(ctx.candidate)
-    accepted = int(ctx.candidate.accepted.sum())
-    low, high = stats.wilson_interval(accepted, n, ctx.confidence)
-    rate = accepted / n if n else 0.0
+    if ctx.repeat_accepted is not None:  # cases are the unit: mean per-case rate, clustered interval
+        per_case = ctx.repeat_accepted[0].mean(axis=1)
+        rate = float(per_case.mean()) if n else 0.0
+        low, high = _repeats.clustered_rate_interval(per_case, ctx.repeats, ctx.confidence)
+    else:
+        accepted = int(ctx.candidate.accepted.sum())
+        low, high = stats.wilson_interval(accepted, n, ctx.confidence)
+        rate = accepted / n if n else 0.0
     status = interval_status(low, high, threshold, ">=")
     reason = {
         "pass": f"acceptance {_pct(rate)} (lower bound {_pct(low)}) meets the minimum {_pct(threshold)}",
@@ -185,9 +205,14 @@ def check_non_inferiority(ctx: GateContext) -> list[Check]:
     margin = float(ctx.criteria.non_inferiority_margin)
     if ctx.sequential and ctx.sequential.get("decision") and ctx.sequential.get("trajectory"):
         return [_sequential_non_inferiority(ctx, margin)]
-    diff = ctx.paired
-    result = stats.non_inferiority(diff, margin)
+    diff = ctx.clustered or ctx.paired
+    result = stats.non_inferiority(ctx.paired, margin)
+    if ctx.clustered is not None:  # per-case rates over k repeats: the clustered interval decides
+        status = {1: "pass", -1: "fail", 0: "inconclusive"}[int(_repeats.ni_status(diff.ci_low, diff.ci_high, margin))]
+        result = replace(result, status=status, ci_low=diff.ci_low, ci_high=diff.ci_high)
     span = f"{100 * diff.difference:+.1f} points [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}]"
+    if ctx.clustered is not None:
+        span += f", {ctx.repeats} repeats per case"
     reason = {
         "pass": f"candidate is not worse than the incumbent by more than {100 * margin:.1f} points: {span}",
         "fail": f"candidate is worse than the incumbent by more than {100 * margin:.1f} points: {span}",
@@ -205,7 +230,7 @@ def _sequential_non_inferiority(ctx: GateContext, margin: float) -> Check:
     seq = ctx.sequential or {}
     last = seq["trajectory"][-1]
     low, high = float(last["low"]), float(last["high"])
-    diff = ctx.paired.difference
+    diff = (ctx.clustered or ctx.paired).difference
     status = "pass" if seq["decision"] == "PASS" else "fail"
     span = (f"{100 * diff:+.1f} points, anytime-valid [{100 * low:+.1f}, {100 * high:+.1f}] "
             f"after {int(last['n'])} cases")
@@ -444,10 +469,25 @@ def _metrics(ctx: GateContext) -> dict[str, Any]:
         },
         "tool_policy_violations": ctx.tool_violations,
     }
+    if ctx.repeat_accepted is not None:
+        metrics["repeats"] = _repeat_metrics(ctx)
     costs = ctx.costs
     if costs is not None:
         metrics["cost"] = asdict(costs)
     return metrics
+
+
+def _repeat_metrics(ctx: GateContext) -> dict[str, Any]:
+    """pass@k, pass^k, the share of varying cases per model, the clustered difference and the
+    verdict's stability (probability that a rerun with new seeds changes the decision)."""
+    cand, inc = ctx.repeat_accepted  # type: ignore[misc]
+    stability = _repeats.decision_stability(cand, inc, margin=float(ctx.criteria.non_inferiority_margin),
+                                            confidence=ctx.confidence, replicates=1000,
+                                            rng=ctx.rng("stability"))
+    return {"k": ctx.repeats, "candidate": _repeats.repeat_summary(cand).to_dict(),
+            "incumbent": _repeats.repeat_summary(inc).to_dict(),
+            "paired": ctx.clustered.to_dict() if ctx.clustered else None,
+            "stability": stability.to_dict()}
 
 
 def _critical_family(name: str, critical: set[str]) -> bool:
@@ -510,10 +550,20 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
     scenario = _scenario_of(loaded)
     cases = cases_frame(scenario, dataset)
     case_codes: dict[str, Any] = {}  # the reference is factorised once for both sides
-    candidate = score_records(scenario, cases, candidate_records, require_all_cases=require_all_cases,
+    try:
+        cand_repeats = _repeats.split_repeats(candidate_records)
+        inc_repeats = _repeats.split_repeats(incumbent_records)
+    except ValueError as exc:
+        raise InputError(f"records: {exc}", field="repeat", fix="number repeats 0..k-1") from None
+    if len(cand_repeats) != len(inc_repeats):
+        raise InputError(f"candidate records have {len(cand_repeats)} repeats per case, incumbent records "
+                         f"{len(inc_repeats)}", field="repeat", fix="generate both models with the same sampling.repeats")
+    candidate = score_records(scenario, cases, cand_repeats[0], require_all_cases=require_all_cases,
                               side="candidate records", case_codes=case_codes)
-    incumbent = score_records(scenario, cases, incumbent_records, require_all_cases=require_all_cases,
+    incumbent = score_records(scenario, cases, inc_repeats[0], require_all_cases=require_all_cases,
                               side="incumbent records", case_codes=case_codes)
+    repeat_accepted = _score_repeats(scenario, cases, cand_repeats, inc_repeats, candidate, incumbent,
+                                     require_all_cases, case_codes)
     if len(candidate) != len(incumbent) or not candidate.example_ids.equals(incumbent.example_ids):
         only_c = sorted(set(candidate.example_ids) - set(incumbent.example_ids))[:5]
         only_i = sorted(set(incumbent.example_ids) - set(candidate.example_ids))[:5]
@@ -526,8 +576,26 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
         candidate_meta=dict(candidate_meta or {}), incumbent_meta=dict(incumbent_meta or {}),
         seed=int(scenario.success_criteria.seed if seed is None else seed),
         contract_sha256=str(getattr(loaded, "contract_sha256", "") or ""), dataset_sha256=dataset_sha,
-        cases_total=len(cases))
+        cases_total=len(cases), repeat_accepted=repeat_accepted)
     return evaluate_gate(ctx, extra_checks=extra_checks, sequential=sequential)
+
+
+def _score_repeats(scenario: Scenario, cases: pd.DataFrame, cand_repeats: list[pd.DataFrame],
+                   inc_repeats: list[pd.DataFrame], candidate: ScoredRecords, incumbent: ScoredRecords,
+                   require_all_cases: bool, case_codes: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(n, k) accepted matrices over every repeat, rows in the order of repeat 0's cases."""
+    if len(cand_repeats) < 2:
+        return None
+    columns: dict[str, list[np.ndarray]] = {"candidate": [candidate.accepted], "incumbent": [incumbent.accepted]}
+    for j in range(1, len(cand_repeats)):
+        for side, frames, first in (("candidate", cand_repeats, candidate), ("incumbent", inc_repeats, incumbent)):
+            scored = score_records(scenario, cases, frames[j], require_all_cases=require_all_cases,
+                                   side=f"{side} records (repeat {j})", case_codes=case_codes)
+            if not scored.example_ids.equals(first.example_ids):
+                raise InputError(f"{side} records of repeat {j} cover other cases than repeat 0",
+                                 field="repeat", fix="generate every repeat for the same cases")
+            columns[side].append(scored.accepted)
+    return np.column_stack(columns["candidate"]), np.column_stack(columns["incumbent"])
 
 
 def run_gate_on_files(loaded: Any, dataset: Any, candidate_path: str | Path, incumbent_path: str | Path, *,

@@ -236,9 +236,17 @@ def best_case_lower_bound(n: int, incumbent_rate: float, confidence: float) -> f
     return float(low)
 
 
-def can_ever_pass(n: int, margin: float, incumbent_rate: float, confidence: float) -> bool:
-    """False when even identical answers on all n cases leave the lower bound at or below -margin."""
-    return n > 0 and best_case_lower_bound(n, incumbent_rate, confidence) > -margin
+def can_ever_pass(n: int, margin: float, incumbent_rate: float | None, confidence: float) -> bool:
+    """False when even identical answers on all n cases leave the lower bound at or below -margin.
+    With no incumbent rate, the most favourable rate is taken (the answer is then about the
+    dataset's size alone)."""
+    if n <= 0:
+        return False
+    if incumbent_rate is not None:
+        return best_case_lower_bound(n, incumbent_rate, confidence) > -margin
+    both = np.unique(np.linspace(0, n, min(n + 1, 2001)).round())
+    low, _ = newcombe_paired_intervals(both, 0, 0, n - both, confidence)
+    return float(np.max(low)) > -margin
 
 
 def assumptions_from_verdicts(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -225,16 +225,49 @@ def decision_stability(candidate: Any, incumbent: Any, *, margin: float, confide
                      "plug-in per-case rates: cases constant over the k repeats count as constant")
 
 
+def clustered_rate_interval(rates: Any, repeats: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson interval of a mean per-case rate at the Rao-Scott effective size (Wilson at k = 1)."""
+    y = np.asarray(rates, dtype=float)
+    n = y.size
+    if n == 0:
+        return 0.0, 1.0
+    p = float(y.mean())
+    v = float(((y - p) ** 2).mean())
+    binomial = p * (1 - p)
+    eff = n * binomial / v if v > 0 and binomial > 0 else float(n * repeats if binomial > 0 else n)
+    eff = min(max(eff, 1.0), float(n * repeats))
+    low, high = _wilson(np.array(p * eff), np.array(eff), _z(confidence))
+    return float(low), float(high)
+
+
+REPEAT_COLUMN = "repeat"
+
+
+def split_repeats(records: Any) -> list[Any]:
+    """A records frame with a `repeat` column as one frame per repeat (0, 1, ...), each in the
+    frame's order; a frame without the column is one repeat."""
+    if REPEAT_COLUMN not in records.columns:
+        return [records]
+    values = records[REPEAT_COLUMN].astype("int64")
+    found = sorted(set(values.tolist()))
+    if found != list(range(len(found))):
+        raise ValueError(f"repeat numbers must be 0..k-1, found {found[:10]}")
+    return [records[values.to_numpy() == j].reset_index(drop=True) for j in found]
+
+
 __all__ = [
+    "REPEAT_COLUMN",
     "ClusteredDifference",
     "RepeatSummary",
     "Stability",
     "accepted_counts",
     "clustered_paired_difference",
     "clustered_paired_intervals",
+    "clustered_rate_interval",
     "decision_stability",
     "ni_status",
     "pass_at",
     "pass_hat",
     "repeat_summary",
+    "split_repeats",
 ]

@@ -7,6 +7,7 @@ PREFECT_API_URL) sends it to a Prefect server instead.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -28,7 +29,7 @@ def evaluate_command(
 
     console = console or Console()
     loaded = load_scenario(scenario)
-    load_dataset_for(loaded)
+    dataset = load_dataset_for(loaded)
     s = loaded.scenario
     for name, flag in ((candidate, "--candidate"), (incumbent or s.incumbent, "--incumbent")):
         if name not in s.models:
@@ -40,6 +41,7 @@ def evaluate_command(
         if path is not None and not path.is_file():
             raise InputError("file not found", file=path, field=flag, fix="pass a Parquet file of generation records")
 
+    _warn_if_never_passes(loaded, dataset, limit, console)
     configure_prefect(prefect_api)
     from .evaluate import evaluate_candidate
 
@@ -67,6 +69,19 @@ def evaluate_command(
                       f"then: releasegate promote --scenario {s.id} --decision {result.decision_path}",
                       soft_wrap=True)
     return result.exit_code
+
+
+def _warn_if_never_passes(loaded: Any, dataset: Any, limit: int | None, console: Console) -> None:
+    """Issue 18: a dataset too small for the margin can never PASS, whatever the models answer."""
+    from releasegate.evals.planning import can_ever_pass
+
+    criteria = loaded.scenario.success_criteria
+    n = min(limit, len(dataset.ids)) if limit else len(dataset.ids)
+    margin = float(criteria.non_inferiority_margin)
+    if not can_ever_pass(n, margin, None, float(criteria.confidence)):
+        console.print(f"[bold yellow]warning:[/] {n} cases can never PASS non-inferiority at margin {margin:g} "
+                      f"and confidence {float(criteria.confidence):g}, even if both models answer alike on every "
+                      f"case (see `releasegate plan --scenario {loaded.scenario.id}`)", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

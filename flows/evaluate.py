@@ -64,7 +64,8 @@ def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[Any
     from releasegate import gpu
     loaded = load_scenario(scenario)
     dataset = load_dataset_for(loaded)
-    frame, meta = gpu.generate_records(loaded, dataset, entry, endpoint=endpoints or None, ids=ids,
+    # sampling.repeats = k > 1: k generations per case (seeds seed..seed+k-1), one file
+    frame, meta = gpu.generate_repeats(loaded, dataset, entry, endpoint=endpoints or None, ids=ids,
                                        progress=progress)
     errors = int(frame["error"].notna().sum())
     if errors == len(frame) and len(frame):
@@ -104,6 +105,8 @@ def report_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent
     dataset = load_dataset_for(loaded)
     cand, cand_meta = read_records(candidate)
     inc, inc_meta = read_records(incumbent)
+    # With repeats the case table shows repeat 0; the verdict carries the per-case rates.
+    cand, inc = evals.repeats.split_repeats(cand)[0], evals.repeats.split_repeats(inc)[0]
     scored_c = evals.score_records(loaded, dataset, cand, require_all_cases=not partial)
     scored_i = evals.score_records(loaded, dataset, inc, require_all_cases=not partial)
     versions = reports.default_versions()
@@ -147,8 +150,11 @@ def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[Any]
 
 
 def _accepted(loaded: Any, dataset: Any, path: str) -> np.ndarray:
+    """Accepted flags per case, or with repeats each case's acceptance rate over its k repeats."""
     frame, _ = read_records(path)
-    return evals.score_records(loaded, dataset, frame, require_all_cases=False).accepted
+    per_repeat = [evals.score_records(loaded, dataset, part, require_all_cases=False).accepted
+                  for part in evals.repeats.split_repeats(frame)]
+    return per_repeat[0] if len(per_repeat) == 1 else np.column_stack(per_repeat).mean(axis=1)
 
 
 def _undecided_checks(verdict: evals.Verdict) -> list[str]:

@@ -7,7 +7,7 @@ environment; it runs in its own (`.venv-vllm`) and we talk to it over HTTP.
 from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
 from ._cost import GPU_FORMULA, TOKEN_FORMULA, allocate, token_cost
-from ._generate import endpoint_for, generate_records, select_cases, split_cases
+from ._generate import endpoint_for, generate_records, generate_repeats, select_cases, split_cases
 from ._models import (
     PACKAGED,
     ResolvedModel,
@@ -56,6 +56,7 @@ __all__ = [
     "free_port",
     "generate_one",
     "generate_records",
+    "generate_repeats",
     "list_models",
     "models_dir",
     "parse_metrics",

@@ -62,11 +62,13 @@ def split_cases(ids: Sequence[str], n: int) -> list[list[str]]:
     return [list(ids[i::n]) for i in range(n)]
 
 
-def _sampling(scenario: Any) -> dict[str, Any]:
+def _sampling(scenario: Any, repeat: int = 0) -> dict[str, Any]:
+    """Request sampling parameters. Repeat j of a case (sampling.repeats > 1) uses seed + j, so the
+    k generations of a case are distinct draws and each is reproducible."""
     s = scenario.sampling
     sampling: dict[str, Any] = {"temperature": s.temperature, "top_p": s.top_p}
     if s.seed is not None:
-        sampling["seed"] = s.seed
+        sampling["seed"] = s.seed + repeat
     return sampling
 
 
@@ -148,6 +150,7 @@ def generate_records(
     max_attempts: int = 4,
     backoff_s: float = 0.5,
     request_timeout_s: float = 300.0,
+    repeat: int = 0,
 ) -> tuple[Any, dict[str, Any]]:
     """Generate (or fetch from the cache) one record per case. Returns (DataFrame, meta).
 
@@ -155,18 +158,24 @@ def generate_records(
     an `Endpoint`, or a list of them (replicas; cases split round-robin). Without one, a live
     `releasegate serve` server is reused or a vLLM server is started and stopped for the run.
     `cache=False` disables the cache; `on_result(example_id, record)` is called as each case ends.
+    `repeat` (0..k-1 with the contract's sampling.repeats = k) selects the seed (seed + repeat) and is
+    part of the cache key, so every repeat is cached on its own; records then carry a `repeat`
+    column (`generate_repeats` runs all k).
     """
     import pandas as pd
 
     scenario = loaded.scenario
     entry = scenario.model_entry(entry_name)
     rows = select_cases(dataset, limit=limit, ids=ids)
-    sampling = _sampling(scenario)
+    sampling = _sampling(scenario, repeat)
     max_tokens = scenario.context_budget.max_output_tokens
     prompts = {str(r[dataset.id_field]): render_prompt(scenario, entry_name, r) for r in rows}
 
     spec, planned, identity, model_digest = _plan(endpoint, entry)
-    keys = {eid: cache_key(identity, p, sampling, max_tokens) for eid, p in prompts.items()}
+    # The repeat is in the key even when the seed is unset (no seed: the server draws one), so
+    # k repeats are k cache entries; repeat 0 keeps the key a one-generation run has.
+    key_sampling = {**sampling, "repeat": repeat} if repeat else sampling
+    keys = {eid: cache_key(identity, p, key_sampling, max_tokens) for eid, p in prompts.items()}
 
     store: GenerationCache | None = (cache if isinstance(cache, GenerationCache)
                                      else GenerationCache() if cache else None)
@@ -225,6 +234,8 @@ def generate_records(
                                  c.get("cost_usd")))
         records.append({"example_id": eid, "model_entry": entry_name, "model": entry.model,
                         "model_digest": model_digest, "prompt_version": entry.prompt_version, **rec})
+        if scenario.sampling.repeats > 1:
+            records[-1]["repeat"] = repeat
 
     replicas = len(endpoints) or len(planned) or 1
     costs, cost_block = allocate(entry.cost, cost_rows, serving_seconds, replicas=replicas)
@@ -250,7 +261,8 @@ def generate_records(
         "dataset_sha256": dataset.sha256,
         "contract_sha256": loaded.contract_sha256,
         "serving": serving,
-        "sampling": {**sampling, "max_tokens": max_tokens},
+        "sampling": {**sampling, "max_tokens": max_tokens, "repeats": scenario.sampling.repeats,
+                     **({"repeat": repeat} if scenario.sampling.repeats > 1 else {})},
         "cost": cost_block,
         "telemetry": telemetry,
         "counts": {"cases": len(records), "cached": len(records) - len(outcomes), "generated": len(outcomes),
@@ -320,3 +332,26 @@ async def _run(missing: list[str], prompts: dict[str, Any], keys: dict[str, str]
         telemetry = {"available": telemetry.get("available", False), "replicas": [
             summarize(b, a, s) for b, a, s in zip(befores, afters, samplers)]}
     return outcomes, serving_seconds, telemetry
+
+
+def generate_repeats(loaded: Any, dataset: Any, entry_name: str, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+    """`generate_records` for each of the contract's sampling.repeats (k) and one frame with k rows
+    per case (column `repeat`, repeat 0 first). Meta is repeat 0's, with the k runs' cost and
+    counts summed."""
+    import pandas as pd
+
+    k = loaded.scenario.sampling.repeats
+    frame, meta = generate_records(loaded, dataset, entry_name, **kwargs)
+    if k <= 1:
+        return frame, meta
+    frames = [frame]
+    for j in range(1, k):
+        more, more_meta = generate_records(loaded, dataset, entry_name, repeat=j, **kwargs)
+        frames.append(more)
+        meta["cost"]["total_usd"] = float(meta["cost"].get("total_usd") or 0.0) + \
+            float(more_meta["cost"].get("total_usd") or 0.0)
+        for key, value in more_meta["counts"].items():
+            meta["counts"][key] = meta["counts"].get(key, 0) + value
+    meta["sampling"] = {**{key: v for key, v in meta["sampling"].items() if key != "repeat"}, "repeats": k}
+    return pd.concat(frames, ignore_index=True), meta
+

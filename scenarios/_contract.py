@@ -265,6 +265,8 @@ class Sampling(_Strict):
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int | None = 0
+    repeats: int = Field(1, ge=1, le=50, description="Generations per case (distinct seeds); cases stay "
+                         "the statistical unit and each case's acceptance becomes a rate")
 
 
 class IncidentProcess(_Strict):

@@ -313,3 +313,13 @@ def validate_scenario(path: str | Path) -> LoadedScenario:
         raise errors[0]
     assert loaded is not None
     return loaded
+
+
+@rule("repeats_need_sampling")
+def _repeats_need_sampling(ls: LoadedScenario) -> Iterator[InputError]:
+    """k generations per case only measure anything when generation samples: at temperature 0
+    every repeat is the same greedy answer and k - 1 of them are wasted."""
+    sampling = ls.scenario.sampling
+    if sampling.repeats > 1 and sampling.temperature == 0:
+        yield ls.error("sampling.repeats", f"{sampling.repeats} repeats per case at temperature 0 give "
+                       "the same answer k times", "set sampling.temperature above 0, or repeats: 1")

@@ -127,6 +127,10 @@ BROKEN: dict[str, list[tuple[str, Mutation, str, str]]] = {
         ("mismatch", _set("dataset.sha256", "ab" * 32), "dataset.sha256", "dataset digest mismatch: the file's bytes hash to"),
         ("missing-file", _set("dataset.path", "gone.jsonl"), "dataset.path", "gone.jsonl does not exist"),
     ],
+    "repeats_need_sampling": [
+        ("repeats-at-temperature-0", _set("sampling.repeats", 3), "sampling.repeats",
+         "3 repeats per case at temperature 0 give the same answer k times"),
+    ],
 }
 CASES = [pytest.param(rule, mutate, field, words, id=f"{rule}:{case}")
          for rule, cases in BROKEN.items() for case, mutate, field, words in cases]
