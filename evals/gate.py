@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from releasegate.core import InputError
-from releasegate.scenarios import Scenario, file_sha256, read_records
+from releasegate.scenarios import (Scenario, check_record_meta, check_record_values, check_records_match,
+                                   file_sha256, read_records)
 
 from . import repeats as _repeats
 from . import stats
@@ -548,6 +549,14 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
     `Scenario`); `dataset` a `ScenarioDataset` or a DataFrame of the cases. Records must cover the
     same example ids (every case unless `require_all_cases=False`, as in sequential runs)."""
     scenario = _scenario_of(loaded)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise InputError(f"seed {seed!r} is not a non-negative whole number", field="--seed",
+                         fix="pass --seed 0 or another non-negative integer (or leave it out)")
+    dataset_digest = getattr(dataset, "sha256", None) or getattr(getattr(scenario, "dataset", None), "sha256", None)
+    for side, frame, meta in (("candidate records", candidate_records, candidate_meta),
+                              ("incumbent records", incumbent_records, incumbent_meta)):
+        check_record_values(frame, side=side)
+        check_records_match(scenario, check_record_meta(meta), frame, dataset_sha256=dataset_digest, side=side)
     cases = cases_frame(scenario, dataset)
     case_codes: dict[str, Any] = {}  # the reference is factorised once for both sides
     try:
@@ -604,6 +613,12 @@ def run_gate_on_files(loaded: Any, dataset: Any, candidate_path: str | Path, inc
     """`run_gate` on two generation-record files; each file's sha256 is its identity in the verdict."""
     cand, cand_meta = read_records(candidate_path)
     inc, inc_meta = read_records(incumbent_path)
+    scenario = _scenario_of(loaded)
+    dataset_digest = getattr(dataset, "sha256", None) or scenario.dataset.sha256
+    check_records_match(scenario, cand_meta, cand, dataset_sha256=dataset_digest, side="candidate records",
+                        file=candidate_path)
+    check_records_match(scenario, inc_meta, inc, dataset_sha256=dataset_digest, side="incumbent records",
+                        file=incumbent_path)
     cand_meta = {**cand_meta, "records_sha256": file_sha256(candidate_path)}
     inc_meta = {**inc_meta, "records_sha256": file_sha256(incumbent_path)}
     return run_gate(loaded, dataset, cand, cand_meta, inc, inc_meta, seed=seed, extra_checks=extra_checks,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from releasegate.core import InputError
+from releasegate.core import InputError, atomic_write_text
 
 EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
@@ -47,14 +47,14 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
     from releasegate.scenarios import load_dataset_for, load_scenario
 
     console = console or Console()
+    if out is not None and out.is_dir():  # refused before any work, not after it
+        raise InputError("is a folder, not a file", file=out, field="--out",
+                         fix="name the verdict file to write, e.g. verdict.json")
     loaded = load_scenario(scenario)
     verdict = run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, seed=seed,
                                 extra_checks=gate_checks())
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(verdict.to_json())
-        tmp.replace(out)
+        atomic_write_text(out, verdict.to_json())
     console.print(checks_table(verdict))
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
     if out is not None:

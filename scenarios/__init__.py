@@ -11,6 +11,7 @@ from ._contract import (
     ScorerSpec,
     SuccessCriteria,
 )
+from ._evidence import check_record_meta, check_record_values, check_records_match
 from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
 from ._load import LoadedScenario, parse_scenario, read_scenario
 from ._records import RECORD_COLUMNS, read_records, write_records
@@ -22,6 +23,9 @@ from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
 __all__ = [
     "RECORD_COLUMNS",
     "RULES",
+    "check_record_meta",
+    "check_record_values",
+    "check_records_match",
     "STANDARD_ACTIVITIES",
     "LoadedScenario",
     "ModelEntry",

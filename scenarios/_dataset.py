@@ -7,19 +7,19 @@ from JSONL, JSON, Parquet and CSV.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, load_json_bounded, read_text_bounded
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ._load import LoadedScenario
 
+MAX_DATASET_BYTES = 512 * 1024 * 1024
 _FORMATS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
 
 
@@ -102,13 +102,10 @@ def _read_json_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
     Used to check rows with exact line numbers; pyarrow's own errors for a mixed-type column or a
     broken line do not say which case it was.
     """
-    text = path.read_text(encoding="utf-8")
+    text = read_text_bounded(path, max_bytes=MAX_DATASET_BYTES, what="dataset")
     if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
-        try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno,
-                             fix="fix the JSON syntax") from None
+        rows = load_json_bounded(text.encode("utf-8"), max_bytes=MAX_DATASET_BYTES, file=path,
+                                 what="dataset")
         for number, row in enumerate(rows, start=1):
             if not isinstance(row, dict):
                 raise InputError(f"row {number}: a case must be a JSON object, got "
@@ -119,10 +116,10 @@ def _read_json_rows(path: Path) -> tuple[list[dict[str, Any]], list[int]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"row {len(rows) + 1}: invalid JSON ({exc.msg})", file=path, line=line_number,
-                             fix="write one JSON object per line") from None
+            row = load_json_bounded(line.encode("utf-8"), max_bytes=MAX_DATASET_BYTES, what="case")
+        except InputError as exc:
+            raise InputError(f"row {len(rows) + 1}: {exc.message}", file=path, line=line_number,
+                             field=exc.field, fix=exc.fix or "write one JSON object per line") from None
         if not isinstance(row, dict):
             raise InputError(f"row {len(rows) + 1}: a case must be a JSON object, got {type(row).__name__}",
                              file=path, line=line_number, fix="write one JSON object per line")
@@ -170,6 +167,8 @@ def load_dataset_for(loaded: LoadedScenario, *, verify_digest: bool = True) -> S
         raise loaded.error("dataset.sha256", f"dataset digest mismatch: file is {digest}",
                            f"update dataset.sha256 (`releasegate datasets digest {path}`)")
     spec = RowSpec.for_scenario(loaded)
+    if path.suffix.lower() == ".csv":  # HF's CSV reader would raise UnicodeDecodeError
+        read_text_bounded(path, max_bytes=MAX_DATASET_BYTES, what="dataset")
     if _FORMATS.get(path.suffix.lower()) == "json":
         raw_rows, lines = _read_json_rows(path)
         validate_rows(raw_rows, path, spec, lines)
@@ -237,9 +236,9 @@ def validate_rows(rows: list[dict[str, Any]], path: Path, spec: RowSpec,
                       f"({', '.join(spec.labels)})", "fix the label or add it to task.labels")
         if spec.json_reference:
             try:
-                answer = json.loads(reference)
-            except json.JSONDecodeError as exc:
-                raise bad(spec.reference_field, f"reference is not valid JSON ({exc.msg})",
+                answer = load_json_bounded(reference.encode("utf-8"), what="reference")
+            except InputError as exc:
+                raise bad(spec.reference_field, f"reference is not valid JSON ({exc.message})",
                           "store the expected fields as JSON text") from None
             if not isinstance(answer, dict):
                 raise bad(spec.reference_field, "reference must be a JSON object",

@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, load_json_bounded
+
+from ._evidence import cast_record_columns, check_record_meta, check_record_values
 
 # column -> pandas dtype (nullable where a value may be missing)
 RECORD_COLUMNS: dict[str, str] = {
@@ -65,16 +67,15 @@ def read_records(path: str | Path) -> tuple[Any, dict[str, Any]]:
     try:
         table = pq.read_table(path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read generation records: {exc}", file=path,
+        raise InputError(f"cannot read generation records: {str(exc).splitlines()[0][:200]}", file=path,
                          fix="pass a Parquet file written by `releasegate generate`") from None
     missing = [c for c in REQUIRED_FOR_SCORING if c not in table.column_names]
     if missing:
         raise InputError(f"missing columns: {', '.join(missing)}", file=path, field="columns",
                          fix="records need " + ", ".join(REQUIRED_FOR_SCORING))
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    meta = json.loads(raw) if raw else {}
-    frame = table.to_pandas()
-    for column, dtype in RECORD_COLUMNS.items():
-        if column in frame.columns:
-            frame[column] = frame[column].astype(dtype)
+    meta = check_record_meta(load_json_bounded(raw, file=path, what="records metadata") if raw else {},
+                             file=path)
+    frame = cast_record_columns(table.to_pandas(), RECORD_COLUMNS, file=path)
+    check_record_values(frame, file=path)
     return frame, meta

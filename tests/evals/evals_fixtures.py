@@ -38,7 +38,7 @@ def make_cases(n: int, seed: int = 0) -> pd.DataFrame:
     })
 
 
-def make_records(cases: pd.DataFrame, correct: np.ndarray, *, entry: str = "cand", seed: int = 0,
+def make_records(cases: pd.DataFrame, correct: np.ndarray, *, entry: str = "gemma3-v1", seed: int = 0,
                  **columns: Any) -> pd.DataFrame:
     """Records whose output is the reference where `correct`, another label elsewhere."""
     n = len(cases)

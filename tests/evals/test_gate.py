@@ -94,7 +94,7 @@ def test_a_regressing_slice_fails_the_slice_guard(triage: Any) -> None:
     email = (cases["channel"] == "email").to_numpy()
     cand[np.flatnonzero(email)[: int(0.3 * email.sum())]] = False  # lose 30% of email cases
     verdict = run_gate(with_criteria(triage, non_inferiority_margin=0.2), cases,
-                       make_records(cases, cand), {}, make_records(cases, inc, entry="inc"), {}, seed=1)
+                       make_records(cases, cand), {}, make_records(cases, inc, entry="smollm2-v1"), {}, seed=1)
     checks = by_name(verdict)
     assert checks["slice:channel=email"].status == "fail"
     assert checks["slice:channel=chat"].status == "pass"

@@ -62,7 +62,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cand_ok = np.where(rng.random(60) < 0.8, inc_ok, ~inc_ok)
     paths, frames = {}, {}
     for side, ok in (("candidate", cand_ok), ("incumbent", inc_ok)):
-        frames[side] = records_for(refs, ok, side)
+        frames[side] = records_for(refs, ok, {"candidate": "gemma3-v1", "incumbent": "smollm2-v1"}[side])
         meta = {"dataset_sha256": dataset.sha256, "serving": {"vllm_version": "0.32.0"}}
         paths[side] = write_records(frames[side], folder / f"{side}.parquet", meta)
     verdict = run_gate(loaded, dataset,
