@@ -35,7 +35,10 @@ from releasegate.core import InputError
 from releasegate.scenarios import (Scenario, check_record_meta, check_record_values, check_records_match,
                                    file_sha256, read_records)
 
+from . import judge_error as _judge_error
 from . import repeats as _repeats
+from ._calibration import calibrate as _calibrate
+from ._calibration import judge_digest
 from . import stats
 from ._scorers import disallowed_tool_calls
 from ._scoring import ScoredRecords, _scenario_of, cases_frame, score_records
@@ -65,6 +68,9 @@ class GateContext:
     # With sampling.repeats k > 1: (n cases, k repeats) accepted matrices, cases in the order of
     # `candidate`/`incumbent` (which hold repeat 0); None with one generation per case.
     repeat_accepted: tuple[np.ndarray, np.ndarray] | None = None
+    # With scoring.calibration: the judge's sensitivity/specificity against human labels; the
+    # acceptance rates and the paired difference are then corrected for its misclassification.
+    judge: _judge_error.JudgeCalibration | None = None
     _latency: dict[tuple[str, str, float], stats.QuantileEstimate] = field(default_factory=dict, repr=False)
 
     @property
@@ -93,6 +99,19 @@ class GateContext:
         if self.repeat_accepted is None:
             return None
         return _repeats.clustered_paired_difference(*self.repeat_accepted, confidence=self.confidence)
+
+    def case_rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-case acceptance (0/1, or c/k over k repeats) of candidate and incumbent."""
+        if self.repeat_accepted is not None:
+            return self.repeat_accepted[0].mean(axis=1), self.repeat_accepted[1].mean(axis=1)
+        return self.candidate.accepted.astype(float), self.incumbent.accepted.astype(float)
+
+    @cached_property
+    def corrected(self) -> _judge_error.CorrectedDifference | None:
+        """Judge-corrected rates and difference (Rogan-Gladen, Fieller interval)."""
+        if self.judge is None or len(self.candidate) == 0:
+            return None
+        return _judge_error.corrected_paired_difference(*self.case_rates(), self.judge, self.confidence)
 
     @cached_property
     def costs(self) -> stats.CostComparison | None:
@@ -190,6 +209,9 @@ def check_min_acceptance(ctx: GateContext) -> list[Check]:
         accepted = int(ctx.candidate.accepted.sum())
         low, high = stats.wilson_interval(accepted, n, ctx.confidence)
         rate = accepted / n if n else 0.0
+    corrected = ctx.corrected
+    if corrected is not None:  # the judge's errors removed, calibration uncertainty included
+        rate, (low, high) = corrected.candidate_rate, corrected.candidate_ci
     status = interval_status(low, high, threshold, ">=")
     reason = {
         "pass": f"acceptance {_pct(rate)} (lower bound {_pct(low)}) meets the minimum {_pct(threshold)}",
@@ -211,9 +233,16 @@ def check_non_inferiority(ctx: GateContext) -> list[Check]:
     if ctx.clustered is not None:  # per-case rates over k repeats: the clustered interval decides
         status = {1: "pass", -1: "fail", 0: "inconclusive"}[int(_repeats.ni_status(diff.ci_low, diff.ci_high, margin))]
         result = replace(result, status=status, ci_low=diff.ci_low, ci_high=diff.ci_high)
+    if ctx.corrected is not None:  # corrected for the judge's misclassification: this interval decides
+        diff = ctx.corrected
+        status = {1: "pass", -1: "fail", 0: "inconclusive"}[int(_repeats.ni_status(diff.ci_low, diff.ci_high, margin))]
+        result = replace(result, status=status, ci_low=diff.ci_low, ci_high=diff.ci_high)
     span = f"{100 * diff.difference:+.1f} points [{100 * diff.ci_low:+.1f}, {100 * diff.ci_high:+.1f}]"
     if ctx.clustered is not None:
         span += f", {ctx.repeats} repeats per case"
+    if ctx.corrected is not None and ctx.judge is not None:
+        span += (f", corrected for the judge (sensitivity {ctx.judge.sensitivity:.2f}, specificity "
+                 f"{ctx.judge.specificity:.2f}; judged {100 * ctx.corrected.observed_difference:+.1f} points)")
     reason = {
         "pass": f"candidate is not worse than the incumbent by more than {100 * margin:.1f} points: {span}",
         "fail": f"candidate is worse than the incumbent by more than {100 * margin:.1f} points: {span}",
@@ -370,6 +399,37 @@ def check_slices(ctx: GateContext) -> list[Check]:
     return out
 
 
+@gate_check("relative_change")
+def check_relative_change(ctx: GateContext) -> list[Check]:
+    """`min_relative_change` (MLflow MetricThreshold style): candidate rate / incumbent rate - 1
+    must be at least the threshold. The ratio of the two paired means gets Fieller's interval with
+    their covariance over cases (per-case rates with repeats; judge-corrected rates are not used
+    here). No check at all when the contract sets no relative threshold."""
+    threshold = ctx.criteria.min_relative_change
+    if threshold is None:
+        return []
+    cand, inc = ctx.case_rates()
+    n = cand.size
+    if n == 0 or inc.sum() == 0:
+        return [_make("relative_change", "change", "relative_acceptance_change", None, None, None,
+                      float(threshold), ">=", "inconclusive", "the incumbent accepted nothing: no ratio")]
+    p_c, p_i = float(cand.mean()), float(inc.mean())
+    var_c, var_i = float(cand.var()) / n, float(inc.var()) / n
+    cov = float(np.mean((cand - p_c) * (inc - p_i))) / n
+    low, high = _judge_error.fieller_interval(p_c, p_i, var_c, var_i, cov, ctx.confidence, bounds=(0.0, np.inf))
+    low_c, high_c = float(low) - 1.0, float(high) - 1.0
+    high_v = None if not np.isfinite(high_c) else high_c
+    value = p_c / p_i - 1.0
+    status = interval_status(low_c, high_v, float(threshold), ">=")
+    span = f"{100 * value:+.1f}% [{100 * low_c:+.1f}%, {'unbounded' if high_v is None else f'{100 * high_c:+.1f}%'}]"
+    reason = {"pass": f"relative change in acceptance {span} meets the minimum {100 * threshold:+.1f}%",
+              "fail": f"relative change in acceptance {span} is below the minimum {100 * threshold:+.1f}%",
+              "inconclusive": f"relative change in acceptance {span} straddles the minimum "
+                              f"{100 * threshold:+.1f}%: more cases needed"}[status]
+    return [_make("relative_change", "change", "relative_acceptance_change", value, low_c, high_v,
+                  float(threshold), ">=", status, reason)]
+
+
 # --------------------------------------------------------------------------- evidence
 def _per_example_cost(scored: ScoredRecords, meta: dict[str, Any]) -> np.ndarray | None:
     """Per-example cost: the records' `cost_usd`, else the meta total spread evenly."""
@@ -472,6 +532,9 @@ def _metrics(ctx: GateContext) -> dict[str, Any]:
     }
     if ctx.repeat_accepted is not None:
         metrics["repeats"] = _repeat_metrics(ctx)
+    metrics["judge"] = {"digest": judge_digest(ctx.scenario),
+                        "calibration": ctx.judge.to_dict() if ctx.judge else None,
+                        "corrected": ctx.corrected.to_dict() if ctx.corrected else None}
     costs = ctx.costs
     if costs is not None:
         metrics["cost"] = asdict(costs)
@@ -585,7 +648,8 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
         candidate_meta=dict(candidate_meta or {}), incumbent_meta=dict(incumbent_meta or {}),
         seed=int(scenario.success_criteria.seed if seed is None else seed),
         contract_sha256=str(getattr(loaded, "contract_sha256", "") or ""), dataset_sha256=dataset_sha,
-        cases_total=len(cases), repeat_accepted=repeat_accepted)
+        cases_total=len(cases), repeat_accepted=repeat_accepted,
+        judge=_calibrate(scenario, cases, float(scenario.success_criteria.confidence)))
     return evaluate_gate(ctx, extra_checks=extra_checks, sequential=sequential)
 
 

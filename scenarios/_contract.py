@@ -170,9 +170,20 @@ class AcceptanceRule(_Strict):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="For mode=weighted")
 
 
+class JudgeCalibrationSpec(_Strict):
+    """Cases with a human verdict on a recorded output: the acceptance rule (the judge) is scored
+    on those outputs and its sensitivity/specificity against the humans corrects the gate."""
+
+    label_field: str = Field(description="Dataset column with the human verdict (true/false, yes/no, 1/0)")
+    output_field: str = Field(description="Dataset column with the output the human judged")
+    min_cases: int = Field(50, ge=10, description="Fewer labelled cases than this is bad input")
+
+
 class Scoring(_Strict):
     scorers: list[ScorerSpec] = Field(min_length=1)
     acceptance: AcceptanceRule = AcceptanceRule()
+    calibration: JudgeCalibrationSpec | None = Field(
+        None, description="Correct acceptance for the judge's misclassification (issue 18)")
 
 
 class LatencySLO(_Strict):
@@ -196,6 +207,9 @@ class SuccessCriteria(_Strict):
     slice_guard: SliceGuard = SliceGuard()
     max_tool_policy_violations: int = Field(0, ge=0)
     critical: list[str] = Field(default_factory=lambda: ["non_inferiority"])
+    min_relative_change: float | None = Field(
+        None, ge=-1.0, description="Relative threshold on acceptance (as MLflow's MetricThreshold): the "
+        "candidate's rate / the incumbent's - 1 must be at least this (e.g. -0.05: at most 5% fewer)")
     sequential: bool = False
     seed: int = 20261127
 
