@@ -9,6 +9,7 @@ from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
 from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate, run_gate_on_files
 from .sequential import SequentialMonitor, estimate_savings, evaluation_order
+from ._calibration import judge_digest
 from .stats import PairedDifference, paired_difference
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "estimate_savings",
     "evaluation_order",
     "gate_check",
+    "judge_digest",
     "judge_error",
     "paired_difference",
     "planning",

@@ -48,6 +48,19 @@ def _load_contract(ref: str) -> LoadedScenario:
     return parse_scenario(resolve_scenario_path(ref))
 
 
+def judge_reasons(scenario: Any, predicate: dict[str, Any]) -> list[str]:
+    """A decision judged by another judge (scorers, judge model, prompt, parameters or acceptance
+    rule) than the contract's current one does not stand (issue 18)."""
+    from releasegate.evals import judge_digest
+
+    judged = (((predicate.get("verdict") or {}).get("metrics") or {}).get("judge") or {}).get("digest")
+    current = judge_digest(scenario)
+    if judged and judged != current:
+        return [f"judged by another judge: the decision's judge is {judged[:12]}, the contract's is now "
+                f"{current[:12]}; evaluate again"]
+    return []
+
+
 def promotion_reasons(
     loaded: LoadedScenario, envelope: dict[str, Any], *, keyring: Keyring, ledger: Ledger,
     model_version: Any | None,
@@ -65,6 +78,7 @@ def promotion_reasons(
     if pred["contract_sha256"] != loaded.contract_sha256:
         reasons.append(f"stale contract: the decision was made on contract {pred['contract_sha256'][:12]}, "
                        f"the current {loaded.path.name} is {loaded.contract_sha256[:12]}")
+    reasons += judge_reasons(s, pred)
     dataset = loaded.dataset_path
     current = file_sha256(dataset) if dataset.is_file() else s.dataset.sha256
     if pred["dataset_sha256"] != current:
