@@ -22,6 +22,7 @@ from releasegate.scenarios import scenario_paths
 
 from . import _registry as reg
 from ._decision import approval_status, decision_digest, statement_of, verdict_gate_reasons
+from ._events import AliasDriftDetected, AliasRepaired, append_event
 from ._keys import Keyring
 from ._ledger import Ledger
 from ._recording import ALIAS_EVENTS, expected_aliases
@@ -144,18 +145,17 @@ def audit(
                 if not reasons:
                     continue
                 finding = AliasFinding(sid, alias, have, want, reasons)
-                ledger.append("alias_drift_detected", sid, {
-                    "alias": alias, "actual_version": have, "expected_version": want, "reasons": reasons,
-                }, subject=f"{name}@{alias}", actor=actor, conn=conn)
+                append_event(ledger, sid, AliasDriftDetected(
+                    alias=alias, actual_version=have, expected_version=want, reasons=reasons,
+                ), subject=f"{name}@{alias}", actor=actor, conn=conn)
                 if repair and have != want:
                     if want is None:
                         c.delete_registered_model_alias(name, alias)
                     else:
                         c.set_registered_model_alias(name, alias, want)
-                    ledger.append("alias_repaired", sid, {
-                        "target": "model", "alias": alias, "from_version": have, "to_version": want,
-                        "aliases": expected,
-                    }, subject=f"{name}@{alias}", actor=actor, conn=conn)
+                    append_event(ledger, sid, AliasRepaired(
+                        alias=alias, from_version=have, to_version=want, aliases=expected,
+                    ), subject=f"{name}@{alias}", actor=actor, conn=conn)
                     finding.repaired = True
                 report.findings.append(finding)
     return report

@@ -29,6 +29,7 @@ from typing import Any
 
 from releasegate.scenarios import LoadedScenario, file_sha256
 
+from ._events import EVENTS
 from ._incidents import fold_incidents
 from ._ledger import Ledger, LedgerEvent
 from ._operating import REVIEW_INTERVAL_DAYS, fold_exceptions, parse_time, utc_now
@@ -148,7 +149,7 @@ def _scenario_metrics(loaded: LoadedScenario, events: list[LedgerEvent], now: dt
 
 def _support_load(events: list[LedgerEvent]) -> dict[str, dict[str, int]]:
     load: dict[str, dict[str, int]] = {}
-    kinds = {"exception_opened": "exceptions", "rolled_back": "rollbacks", "alias_repaired": "alias_repairs"}
+    kinds = {name: spec.support_load for name, spec in EVENTS.items() if spec.support_load}
     for e in events:
         kind = kinds.get(e.event_type)
         if kind is None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from releasegate.core import InputError
 
+from ._events import IncidentClosed, IncidentLinked, IncidentOpened, RegressionDetected, append_event, event_types
 from ._ledger import Ledger, LedgerEvent
 from ._operating import (
     _ID_LOCK,
@@ -34,7 +35,7 @@ from ._operating import (
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 REGRESSION_SEVERITY = "sev2"  # a champion failing its own gate: degraded, not down
 ACTIONS = {"model_rollback": "model", "prompt_rollback": "prompt", "tool_policy_rollback": "tool_policy"}
-INCIDENT_EVENTS = ("incident_opened", "incident_linked", "incident_closed")
+INCIDENT_EVENTS = event_types("incident")
 
 
 @dataclass
@@ -131,13 +132,14 @@ def open_incident(
         raise loaded.error("owners.incident", "the scenario has no incident owner to assign",
                            "add owners.incident.id")
     ledger = ledger or Ledger.open()
-    payload = {"severity": sev, "summary": summary, "owner": s.owners.incident.id,
-               "escalation_path": list(s.escalation_path), "runbook": s.incident_process.runbook,
-               "rollback_targets": list(s.incident_process.rollback_targets), "source": source, **(extra or {})}
+    fields = {"severity": sev, "summary": summary, "owner": s.owners.incident.id,
+              "escalation_path": list(s.escalation_path), "runbook": s.incident_process.runbook,
+              "rollback_targets": list(s.incident_process.rollback_targets), "source": source,
+              "context": extra or None}
 
     def write(c: Any) -> str:
         iid = next_id(ledger, c, "INC", "incident_opened")
-        ledger.append("incident_opened", s.id, {"incident_id": iid, **payload}, subject=iid, actor=actor, conn=c)
+        append_event(ledger, s.id, IncidentOpened(incident_id=iid, **fields), subject=iid, actor=actor, conn=c)
         return iid
 
     if conn is not None:
@@ -186,10 +188,10 @@ def link_action(
             event = since[-1]
         if any(a["ledger_seq"] == event.seq for a in record.actions):
             raise OperatingRefused([f"ledger row {event.seq} is already linked to {incident_id}"])
-        ledger.append("incident_linked", record.scenario_id, {
-            "incident_id": incident_id, "action": action, "ledger_seq": event.seq, "target": target,
-            "from_version": event.payload.get("from_version"), "to_version": event.payload.get("to_version"),
-        }, subject=incident_id, actor=actor, conn=conn)
+        append_event(ledger, record.scenario_id, IncidentLinked(
+            incident_id=incident_id, action=action, ledger_seq=event.seq, target=target,
+            from_version=event.payload.get("from_version"), to_version=event.payload.get("to_version"),
+        ), subject=incident_id, actor=actor, conn=conn)
     return get_incident(ledger, incident_id)
 
 
@@ -200,10 +202,9 @@ def close_incident(incident_id: str, *, resolution: str, ledger: Ledger | None =
     with ledger.transaction() as conn:
         record = check_incident_open(ledger, incident_id, conn=conn)
         ttr = ((now or utc_now()) - record.opened_at).total_seconds()
-        ledger.append("incident_closed", record.scenario_id, {
-            "incident_id": incident_id, "resolution": resolution, "closed_by": actor,
-            "time_to_restore_s": round(ttr, 3),
-        }, subject=incident_id, actor=actor, conn=conn)
+        append_event(ledger, record.scenario_id, IncidentClosed(
+            incident_id=incident_id, resolution=resolution, closed_by=actor, time_to_restore_s=round(ttr, 3),
+        ), subject=incident_id, actor=actor, conn=conn)
     return get_incident(ledger, incident_id)
 
 
@@ -269,9 +270,9 @@ def open_regression_alert(
             scenario_id, severity=severity, ledger=ledger, actor=actor, source="regression", conn=conn,
             summary=f"regression: {alias} {champion} is {decision} on the current dataset"
                     + (f" ({verdict['reason']})" if verdict.get("reason") else ""))
-        ledger.append("regression_detected", incident.scenario_id, {
-            "champion": champion, "alias": alias, "verdict_path": str(verdict_path) if verdict_path else None,
-            "verdict": decision, "verdict_reason": verdict.get("reason"),
-            "report_path": str(report_path) if report_path else None, "incident_id": incident.incident_id,
-        }, subject=champion, actor=actor, conn=conn)
+        append_event(ledger, incident.scenario_id, RegressionDetected(
+            champion=champion, alias=alias, verdict_path=str(verdict_path) if verdict_path else None,
+            verdict=decision, verdict_reason=verdict.get("reason"),
+            report_path=str(report_path) if report_path else None, incident_id=incident.incident_id,
+        ), subject=champion, actor=actor, conn=conn)
     return incident.incident_id

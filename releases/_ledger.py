@@ -9,27 +9,9 @@ Appends serialise on the head row (SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIAT
 take a per-scenario lock for the whole check-and-move (PostgreSQL: pg_advisory_xact_lock).
 
 Every row: seq, event_id, scenario_id, event_type, subject, actor, created_at, payload (JSON),
-prev_hash, hash. Event types and their payloads:
-- evaluated (subject: decision digest): decision_digest, decision_id, decision_path, verdict,
-  candidate_entry, weight_digest, records_paths, report_path, prompt_family (the contract's),
-  envelope (unsigned).
-- approved (subject: decision digest, actor: signer): decision_digest, role, identity, fingerprint.
-- promoted (subject: decision digest): target "model", alias, model_name, version, from_version,
-  aliases (the registered model's full alias state after the move), decision_digest,
-  weight_digest, prompt {name, version, uri}, tool_policy_version, verdict, exception_id,
-  signers [{role, identity, fingerprint}], envelope (signed).
-- rolled_back: target "model": alias, model_name, from_version, to_version, reason, aliases,
-  decision_digest | target "prompt": prompt_name, alias, from_version, to_version (MLflow prompt
-  versions), from_contract_version, to_contract_version, reason | target "tool_policy":
-  from_version, to_version, reason.
-- alias_drift_detected (subject: "<model>@<alias>"): alias, actual_version, expected_version,
-  reasons.
-- alias_repaired: target "model", alias, from_version, to_version, aliases.
-- synced: target "mlflow", seqs (rows pushed late by `releasegate sync`). Rows pushed at once
-  are marked in `ledger_sync` (not chained: operational state, not history).
-- Reserved for the operating model: exception_opened (exception_id, expires ISO date, ...),
-  exception_reviewed, exception_closed (exception_id) — the default exception resolver reads
-  these — and incident_opened, incident_action, incident_closed. Any snake_case type appends.
+prev_hash, hash. The event types and their payload models are registered in `_events.py` (one
+typed model per type, JSON Schemas under docs/schemas/events/); `append` refuses a type that is
+not registered there.
 """
 from __future__ import annotations
 
@@ -64,17 +46,13 @@ from sqlalchemy.engine import make_url
 
 from releasegate.core import InputError, state_dir
 
+from ._events import EVENTS, event_types
+
 GENESIS_HASH = "0" * 64
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
-# Known event types. Others (the operating model's exception_* and incident_*) are accepted as
-# long as they are snake_case: the chain does not care what an event means.
-EVENT_TYPES = (
-    "evaluated", "approved", "promoted", "rolled_back", "alias_drift_detected", "alias_repaired",
-    "synced", "exception_opened", "exception_reviewed", "exception_closed", "incident_opened",
-    "incident_action", "incident_closed",
-    "trust_portfolio_root", "trust_scenario_root",  # releases/_trust.py: signed root versions
-)
+# Every list of event types derives from the registry in _events.py.
+EVENT_TYPES = event_types()
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 metadata = MetaData()
@@ -244,6 +222,8 @@ class Ledger:
         """Append one event, chained to the last one. Inside `conn`'s transaction if given."""
         if not _EVENT_TYPE.match(event_type):
             raise ValueError(f"event type {event_type!r} is not snake_case")
+        if event_type not in EVENTS:
+            raise ValueError(f"unknown ledger event type {event_type!r}: register it in releases/_events.py")
         if conn is None:
             with self.transaction() as own:
                 return self.append(event_type, scenario_id, payload, subject=subject, actor=actor, conn=own)

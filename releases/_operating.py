@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from releasegate.core import InputError, state_dir
 from releasegate.scenarios import LoadedScenario, Owner, parse_scenario, resolve_scenario_path
 
+from ._events import ExceptionClosed, ExceptionOpened, ExceptionReviewed, append_event, event_types
 from ._exceptions import ExceptionStatus, set_exception_resolver
 from ._ledger import Ledger, LedgerEvent
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 # drift. Recorded in each exception_opened payload so a later change does not rewrite history.
 REVIEW_INTERVAL_DAYS = 30
 EXCEPTION_KINDS = ("direct_provider_key", "skipped_check", "release_despite_fail", "other")
-EXCEPTION_EVENTS = ("exception_opened", "exception_reviewed", "exception_closed")
+EXCEPTION_EVENTS = event_types("exception")
 # Only these may waive a FAIL/INCONCLUSIVE verdict: an exception granted for, say, a direct
 # provider key must not double as a licence to ship a model that failed its gate.
 RELEASE_KINDS = ("release_despite_fail", "skipped_check")
@@ -231,10 +232,10 @@ def open_exception(
     ledger = ledger or Ledger.open()
     with ledger.scenario_lock(_ID_LOCK) as conn:
         eid = next_id(ledger, conn, "EX", "exception_opened")
-        ledger.append("exception_opened", sid, {
-            "exception_id": eid, "kind": kind, "owner": owner, "reason": reason,
-            "expires": expiry.isoformat(), "review_interval_days": REVIEW_INTERVAL_DAYS,
-        }, subject=eid, actor=actor, conn=conn)
+        append_event(ledger, sid, ExceptionOpened(
+            exception_id=eid, kind=kind, owner=owner, reason=reason,
+            expires=expiry.isoformat(), review_interval_days=REVIEW_INTERVAL_DAYS,
+        ), subject=eid, actor=actor, conn=conn)
     return get_exception(ledger, eid)
 
 
@@ -255,10 +256,9 @@ def review_exception(exception_id: str, *, reviewer: str, note: str | None = Non
         if reasons:
             raise OperatingRefused(reasons)
         due = ((now or utc_now()) + dt.timedelta(days=record.review_interval_days)).date()
-        ledger.append("exception_reviewed", record.scenario_id, {
-            "exception_id": exception_id, "reviewer": reviewer, "note": note,
-            "next_review_due": due.isoformat(),
-        }, subject=exception_id, actor=reviewer, conn=conn)
+        append_event(ledger, record.scenario_id, ExceptionReviewed(
+            exception_id=exception_id, reviewer=reviewer, note=note, next_review_due=due.isoformat(),
+        ), subject=exception_id, actor=reviewer, conn=conn)
     return get_exception(ledger, exception_id)
 
 
@@ -269,9 +269,9 @@ def close_exception(exception_id: str, *, resolution: str | None = None, ledger:
         record = get_exception(ledger, exception_id, conn)
         if not record.is_open:
             raise OperatingRefused([f"{exception_id} is already closed"])
-        ledger.append("exception_closed", record.scenario_id, {
-            "exception_id": exception_id, "resolution": (resolution or "").strip() or None, "closed_by": actor,
-        }, subject=exception_id, actor=actor, conn=conn)
+        append_event(ledger, record.scenario_id, ExceptionClosed(
+            exception_id=exception_id, resolution=(resolution or "").strip() or None, closed_by=actor,
+        ), subject=exception_id, actor=actor, conn=conn)
     return get_exception(ledger, exception_id)
 
 

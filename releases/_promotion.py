@@ -21,6 +21,15 @@ from ._decision import (
     statement_of,
     verdict_gate_reasons,
 )
+from ._events import (
+    ModelRolledBack,
+    PromptRef,
+    PromptRolledBack,
+    Promoted,
+    Signer,
+    ToolPolicyRolledBack,
+    append_event,
+)
 from ._keys import Keyring
 from ._ledger import Ledger, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
@@ -147,17 +156,17 @@ def promote(
             aliases[alias] = str(mv.version)
             if alias == "champion" and current is not None:
                 aliases["previous"] = str(current.version)
-            ev = ledger.append("promoted", sid, {
-                "target": "model", "alias": alias, "model_name": name, "version": str(mv.version),
-                "from_version": str(current.version) if current else None, "aliases": aliases,
-                "decision_digest": digest, "weight_digest": mv.tags.get("weight_digest"),
-                "prompt": {"name": pred["prompt_family"]["name"], "version": pred["prompt_family"]["version"],
-                           "uri": mv.tags.get("prompt_uri")},
-                "tool_policy_version": pred.get("tool_policy_version"),
-                "verdict": pred["verdict"]["decision"], "exception_id": pred.get("exception_id"),
-                "signers": signers,
-                "envelope": envelope,
-            }, subject=digest, actor=actor, conn=conn)
+            ev = append_event(ledger, sid, Promoted(
+                alias=alias, model_name=name, version=str(mv.version),
+                from_version=str(current.version) if current else None, aliases=aliases,
+                decision_digest=digest, weight_digest=mv.tags.get("weight_digest"),
+                prompt=PromptRef(name=pred["prompt_family"]["name"], version=pred["prompt_family"]["version"],
+                                 uri=mv.tags.get("prompt_uri")),
+                tool_policy_version=pred.get("tool_policy_version"),
+                verdict=pred["verdict"]["decision"], exception_id=pred.get("exception_id"),
+                signers=[Signer(**s) for s in signers],
+                envelope=envelope,
+            ), subject=digest, actor=actor, conn=conn)
             c.set_registered_model_alias(name, alias, str(mv.version))
             if alias == "champion" and current is not None:
                 c.set_registered_model_alias(name, "previous", str(current.version))
@@ -232,11 +241,11 @@ def rollback(
         aliases[alias] = dest
         if aliases.get("previous") == dest:
             aliases.pop("previous")  # `previous` must not equal the champion it backs up
-        ev = ledger.append("rolled_back", sid, {
-            "target": "model", "alias": alias, "model_name": reg.registered_model_name(sid),
-            "from_version": cur, "to_version": dest, "reason": reason, "aliases": aliases,
-            "decision_digest": approved[dest].payload["decision_digest"],
-        }, subject=approved[dest].payload["decision_digest"], actor=actor, conn=conn)
+        ev = append_event(ledger, sid, ModelRolledBack(
+            target="model", alias=alias, model_name=reg.registered_model_name(sid),
+            from_version=cur, to_version=dest, reason=reason, aliases=aliases,
+            decision_digest=approved[dest].payload["decision_digest"],
+        ), subject=approved[dest].payload["decision_digest"], actor=actor, conn=conn)
         name = reg.registered_model_name(sid)
         c.set_registered_model_alias(name, alias, dest)
         if "previous" not in aliases and reg.get_alias_version(c, sid, "previous") is not None:
@@ -280,11 +289,11 @@ def _rollback_prompt(loaded: LoadedScenario, c: Any, ledger: Ledger, conn: Any,
         if not choices:
             raise ApprovalRefused([f"no earlier released version of prompt {name} to roll back to"])
         dest = choices[0]
-    ev = ledger.append("rolled_back", sid, {
-        "target": "prompt", "prompt_name": name, "alias": alias, "from_version": cur,
-        "from_contract_version": cur_contract, "to_version": dest,
-        "to_contract_version": {v: k for k, v in released.items()}.get(dest), "reason": reason,
-    }, subject=f"prompts:/{name}/{dest}", actor=actor, conn=conn)
+    ev = append_event(ledger, sid, PromptRolledBack(
+        target="prompt", prompt_name=name, alias=alias, from_version=cur,
+        from_contract_version=cur_contract, to_version=dest,
+        to_contract_version={v: k for k, v in released.items()}.get(dest), reason=reason,
+    ), subject=f"prompts:/{name}/{dest}", actor=actor, conn=conn)
     c.set_prompt_alias(name, alias, int(dest))
     return RollbackResult("prompt", sid, cur, dest, ev)
 
@@ -304,8 +313,8 @@ def _rollback_tool_policy(loaded: LoadedScenario, ledger: Ledger, *, reason: str
         elif to not in released:
             raise ApprovalRefused([f"tool policy {to} was never released through releasegate "
                                    f"(released: {', '.join(sorted(set(released))) or 'none'})"])
-        ev = ledger.append("rolled_back", sid, {"target": "tool_policy", "from_version": current,
-                                                "to_version": to, "reason": reason},
-                           subject=f"tool_policy:{to}", actor=actor, conn=conn)
+        ev = append_event(ledger, sid, ToolPolicyRolledBack(target="tool_policy", from_version=current,
+                                                            to_version=to, reason=reason),
+                          subject=f"tool_policy:{to}", actor=actor, conn=conn)
     return RollbackResult("tool_policy", sid, current, to, ev,
                           [f"set tool_policy.version to {to} (and its allowed_tools) in {loaded.path}"])

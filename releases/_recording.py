@@ -25,10 +25,11 @@ from ._decision import (
     statement_of,
     write_decision,
 )
+from ._events import Approved, Evaluated, Synced, append_event, event_types
 from ._keys import Keyring, fingerprint
 from ._ledger import Ledger, LedgerEvent
 
-ALIAS_EVENTS = ("promoted", "rolled_back", "alias_repaired")
+ALIAS_EVENTS = event_types("alias_move")
 
 
 def _error_line(exc: BaseException) -> str:
@@ -67,20 +68,20 @@ def record_evaluation(
     path = write_decision(envelope)
     ev = evaluated_event(ledger, digest)
     if ev is None:
-        ev = ledger.append("evaluated", loaded.scenario.id, {
-            "decision_digest": digest, "decision_id": decision_id(envelope), "decision_path": str(path),
-            "verdict": verdict.decision, "candidate_entry": verdict.candidate.entry,
+        ev = append_event(ledger, loaded.scenario.id, Evaluated(
+            decision_digest=digest, decision_id=decision_id(envelope), decision_path=str(path),
+            verdict=verdict.decision, candidate_entry=verdict.candidate.entry,
             # how much evidence: a sequential run may stop before the dataset is exhausted
-            "cases_used": verdict.n,
-            "cases_total": int((verdict.sequential or {}).get("cases_total")
-                               or verdict.metrics.get("cases_total", verdict.n)),
-            "sequential": verdict.sequential is not None,
-            "weight_digest": statement_of(envelope)["subject"][0]["digest"]["sha256"],
-            "records_paths": [str(p) for p in records_paths],
-            "report_path": str(report_path) if report_path else None,
-            "prompt_family": loaded.scenario.prompt_family.model_dump(mode="json"),
-            "envelope": envelope,
-        }, subject=digest)
+            cases_used=verdict.n,
+            cases_total=int((verdict.sequential or {}).get("cases_total")
+                            or verdict.metrics.get("cases_total", verdict.n)),
+            sequential=verdict.sequential is not None,
+            weight_digest=statement_of(envelope)["subject"][0]["digest"]["sha256"],
+            records_paths=[str(p) for p in records_paths],
+            report_path=str(report_path) if report_path else None,
+            prompt_family=loaded.scenario.prompt_family.model_dump(mode="json"),
+            envelope=envelope,
+        ), subject=digest)
     result: dict[str, Any] = {"ledger_seq": ev.seq, "decision_path": str(path), "decision_digest": digest,
                               "run_id": None, "model_version": None, "mlflow_error": None}
     synced = ledger.synced().get(ev.seq)
@@ -124,9 +125,9 @@ def record_approval(
     write_decision(signed, decision_path)
     entry = keyring.by_fingerprint(fingerprint(key.public_key()))
     assert entry is not None  # approve() refused otherwise
-    ev = ledger.append("approved", statement_of(signed)["predicate"]["scenario_id"], {
-        "decision_digest": digest, "role": role, "identity": entry.identity, "fingerprint": entry.fingerprint,
-    }, subject=digest, actor=entry.identity)
+    ev = append_event(ledger, statement_of(signed)["predicate"]["scenario_id"], Approved(
+        decision_digest=digest, role=role, identity=entry.identity, fingerprint=entry.fingerprint,
+    ), subject=digest, actor=entry.identity)
     try:
         ledger.mark_synced(ev.seq, detail=reg.push_approved(ev, mlflow_uri))
     except Exception:  # pushed by `sync` later
@@ -148,8 +149,8 @@ def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = N
         results.append({"seq": ev.seq, "event_type": ev.event_type, "scenario_id": ev.scenario_id,
                         "ok": True, **detail})
     for scenario_id in sorted({r["scenario_id"] for r in results if r["ok"]}):
-        ledger.append("synced", scenario_id, {"target": "mlflow", "seqs": [
-            r["seq"] for r in results if r["ok"] and r["scenario_id"] == scenario_id]}, actor=actor)
+        append_event(ledger, scenario_id, Synced(seqs=[
+            r["seq"] for r in results if r["ok"] and r["scenario_id"] == scenario_id]), actor=actor)
     return results
 
 

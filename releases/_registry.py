@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from releasegate.core import state_dir
 
+from ._events import event_types
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
 
     from ._ledger import LedgerEvent
 
-SYNCED_EVENT_TYPES = ("evaluated", "approved")
+SYNCED_EVENT_TYPES = event_types("mlflow_sync")  # the events `push_event` knows
 _uri_lock = threading.RLock()
 
 

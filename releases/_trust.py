@@ -45,6 +45,7 @@ from tuf.api.serialization.json import JSONSerializer
 from releasegate.core import InputError, atomic_write_bytes, canonical_json, canonical_sha256, state_dir
 from releasegate.scenarios import LoadedScenario
 
+from ._events import TrustPortfolioRoot, TrustScenarioRoot, append_event, event_types
 from ._keys import Keyring, PublicKeyEntry, fingerprint, public_pem
 from ._ledger import Ledger, LedgerEvent
 
@@ -52,7 +53,7 @@ EXT = "x-releasegate"
 PORTFOLIO_SCOPE = "portfolio"  # the ledger's scenario_id for portfolio-root events
 PORTFOLIO_EVENT = "trust_portfolio_root"
 SCENARIO_EVENT = "trust_scenario_root"
-TRUST_EVENTS = (PORTFOLIO_EVENT, SCENARIO_EVENT)
+TRUST_EVENTS = event_types("trust")  # (PORTFOLIO_EVENT, SCENARIO_EVENT)
 PIN_ENV = "RELEASEGATE_TRUST_ROOT"
 OWNER_ROLES = ("product", "platform", "quality", "cost", "incident", "escalation")
 CHAIN_ROLES = ("product", "platform")  # their thresholds sign the next version
@@ -594,11 +595,11 @@ def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | Non
         if reasons:
             raise TrustRefused(reasons)
         identities = {**(prev.root_identities if prev else {}), **md.signed.unrecognized_fields[EXT]["root_identities"]}
-        return ledger.append(PORTFOLIO_EVENT, PORTFOLIO_SCOPE, {
-            "version": md.signed.version, "sha256": digest, "expires": md.signed.expires.isoformat(),
-            "signers": _signer_list(md, identities), "changes": root_changes(prev, md),
-            "metadata": md.to_dict(),
-        }, subject=f"sha256:{digest}", actor=actor, conn=conn)
+        return append_event(ledger, PORTFOLIO_SCOPE, TrustPortfolioRoot(
+            version=md.signed.version, sha256=digest, expires=md.signed.expires.isoformat(),
+            signers=_signer_list(md, identities), changes=root_changes(prev, md),
+            metadata=md.to_dict(),
+        ), subject=f"sha256:{digest}", actor=actor, conn=conn)
 
 
 def apply_scenario_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:
@@ -623,13 +624,13 @@ def apply_scenario_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None
         if prev is None:
             anchor = portfolio[md.signed.unrecognized_fields[EXT]["portfolio_root_sha256"]]
             identities.update(anchor.root_identities)
-        return ledger.append(SCENARIO_EVENT, sid, {
-            "version": md.signed.version, "sha256": digest, "expires": md.signed.expires.isoformat(),
-            "criteria_sha256": new.criteria_sha256,
-            "release_policy_sha256": canonical_sha256(new.release_policy) if new.release_policy else None,
-            "signers": _signer_list(md, identities), "changes": root_changes(prev, md),
-            "metadata": md.to_dict(),
-        }, subject=f"sha256:{digest}", actor=actor, conn=conn)
+        return append_event(ledger, sid, TrustScenarioRoot(
+            version=md.signed.version, sha256=digest, expires=md.signed.expires.isoformat(),
+            criteria_sha256=new.criteria_sha256,
+            release_policy_sha256=canonical_sha256(new.release_policy) if new.release_policy else None,
+            signers=_signer_list(md, identities), changes=root_changes(prev, md),
+            metadata=md.to_dict(),
+        ), subject=f"sha256:{digest}", actor=actor, conn=conn)
 
 
 def apply_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:

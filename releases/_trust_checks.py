@@ -26,6 +26,7 @@ from ._decision import (
 )
 from ._dsse import sign_envelope, signature_valid
 from ._keys import Keyring, fingerprint
+from ._events import Approved, append_event
 from ._ledger import Ledger, LedgerEvent
 from ._policy import Condition, evaluate_policy, policy_digest
 from ._trust import (
@@ -203,11 +204,11 @@ def record_policy_approval(envelope: dict[str, Any], key: Ed25519PrivateKey, *, 
     policy = auth.root.release_policy
     signed = sign_envelope(envelope, key)
     write_decision(signed, decision_path)
-    ev = ledger.append("approved", loaded.scenario.id, {
-        "decision_digest": digest, "role": "platform", "identity": policy["identity"],
-        "fingerprint": policy["keyid"], "by_policy": True, "policy_sha256": policy_digest(policy),
-        "root_version": auth.root.version, "conditions": [c.to_dict() for c in conditions],
-    }, subject=digest, actor=policy["identity"])
+    ev = append_event(ledger, loaded.scenario.id, Approved(
+        decision_digest=digest, role="platform", identity=policy["identity"],
+        fingerprint=policy["keyid"], by_policy=True, policy_sha256=policy_digest(policy),
+        root_version=auth.root.version, conditions=[c.to_dict() for c in conditions],
+    ), subject=digest, actor=policy["identity"])
     return signed, ev, conditions
 
 
