@@ -24,6 +24,7 @@ from releasegate.releases import (
     approval_status,
     current_scenario_root,
     decision_digest,
+    event_types,
     expected_aliases,
     mlflow_uri as resolve_mlflow_uri,
     registered_model_name,
@@ -32,9 +33,8 @@ from releasegate.releases import (
 )
 from releasegate.scenarios import LoadedScenario, parse_scenario, resolve_scenario_path
 
-# Ledger event types that withdraw a decision. The tamper-evident-record work (issue 15) owns
-# revocation; until its API is on main we read its event by name.
-REVOCATION_EVENTS = ("decision_revoked",)
+# Ledger event types that withdraw a decision (registered in releases/_events.py).
+REVOCATION_EVENTS = event_types("revocation")
 
 
 class ServeRefused(Exception):

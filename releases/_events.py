@@ -342,3 +342,10 @@ class TrustScenarioRoot(EventPayload):
     signers: list[RootSigner]
     changes: list[str]
     metadata: dict[str, Any]
+
+
+@event("decision_revoked", groups=("revocation",))
+class DecisionRevoked(EventPayload):
+    """A decision is withdrawn: nothing may be served or promoted from it. Subject: its digest."""
+    decision_digest: str
+    reason: str
