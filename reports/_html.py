@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from markupsafe import Markup, escape
 
+from ._noise import noise_lines
 from ._evidence import (
     acceptance_rates,
     cost_ceiling,
@@ -342,6 +343,7 @@ def render_report(report: ReportInput) -> str:
         counts=", ".join(f"{n} {word}" for word, n in tally.items()),
         quality_figures=quality, sequential_figure=sequential_figure(traj, verdict.confidence)
         if traj else None, sequential_text=_sequential_text(verdict, traj) if traj else "",
+        noise_lines=noise_lines(verdict),
         cost_figure=cost_figure(costs, cost_ceiling(verdict, scenario)),
         latency_figures=latency,
         cases=_case_tables(report.cases, report.max_cases_shown)

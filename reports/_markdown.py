@@ -5,6 +5,7 @@ from pathlib import Path
 
 from releasegate.evals import Verdict
 
+from ._noise import noise_lines
 from ._format import STATUS_WORDS, fmt, fmt_interval, fmt_threshold, verdict_sentence
 
 _ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
@@ -33,6 +34,7 @@ def render_markdown(verdict: Verdict, report_path: str | Path | None = None) -> 
         text = str(report_path)
         link = text if "://" in text else Path(text).as_posix()
         lines.append(f"| Report | [{_cell(Path(text).name if '://' not in text else text)}]({link}) |")
+    lines += [f"| Noise | {_cell(line)} |" for line in noise_lines(verdict)]
     if failing:
         lines += ["", "| check | status | value | interval | threshold | reason |",
                   "|---|---|---|---|---|---|"]
