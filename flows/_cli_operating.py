@@ -305,6 +305,17 @@ def governance_tables(metrics: dict[str, Any]) -> list[Table]:
         ("self-service adoption (template, released without exceptions)",
          f"{_pct(ss)}; {ss['from_template']} from a template"),
     ]
+    t = p.get("trust")
+    if t:  # issue 14: signed roots, policy vs manual platform approvals, moved goalposts
+        lead = t["lead_time_hours"]
+        rows += [
+            ("scenarios with a signed trust root", str(t["scenarios_with_root"])),
+            ("releases approved by policy / by hand", f"{t['releases_by_policy']} / {t['releases_by_hand']}"),
+            ("manual platform approvals", str(t["manual_platform_approvals"])),
+            ("lead time evaluation -> release (policy / by hand)",
+             f"{_hours(lead['policy']['median'])} / {_hours(lead['manual']['median'])} (medians)"),
+            ("criteria changed after a non-PASS (moved goalposts, 30 days)", str(t["moved_goalposts"])),
+        ]
     for name, value in rows:
         summary.add_row(name, value)
     per = Table(title="Per scenario")
@@ -324,11 +335,21 @@ def governance_tables(metrics: dict[str, Any]) -> list[Table]:
             _hours(m["incidents"]["mttr_hours"]), _na(m["onboarding"]["days"], " d"),
             "adopted" if m["self_service"]["adopted"] else "no")
     load = Table(title="Platform support load per month")
-    for col in ("month", "exceptions", "rollbacks", "alias repairs", "total"):
+    for col in ("month", "exceptions", "rollbacks", "alias repairs", "manual platform approvals", "total"):
         load.add_column(col)
     for month, counts in p["support_load"].items():
-        load.add_row(month, *(str(counts[k]) for k in ("exceptions", "rollbacks", "alias_repairs", "total")))
+        load.add_row(month, *(str(counts.get(k, 0)) for k in ("exceptions", "rollbacks", "alias_repairs",
+                                                               "manual_platform_approvals", "total")))
     tables = [summary, per, load]
+    goalposts = [(sid, g) for sid, m in metrics["scenarios"].items() for g in m.get("trust", {}).get("moved_goalposts", [])]
+    if goalposts:
+        moved = Table(title="Moved goalposts: gate criteria changed after a non-PASS evaluation")
+        for col in ("scenario", "root version", "candidate", "after", "days after", "changes", "signed by"):
+            moved.add_column(col, overflow="fold")
+        for sid, g in goalposts:
+            moved.add_row(sid, f"v{g['root_version']}", str(g["candidate"]), str(g["after_verdict"]),
+                          str(g["days_after"]), "; ".join(g["changes"]), ", ".join(g["signed_by"]))
+        tables.append(moved)
     if metrics.get("invalid_contracts"):
         bad = Table(title="Contracts that do not parse (left out)")
         bad.add_column("path")

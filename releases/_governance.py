@@ -18,7 +18,10 @@
 - self_service: created from a template (`template:`) AND released (promoted) with no exception
   ever opened on the scenario.
 - support_load: per calendar month (UTC): exceptions opened, rollbacks (every rollback is a
-  person's decision), repaired alias drifts.
+  person's decision), repaired alias drifts, manual platform approvals (a person signed as
+  platform instead of the signed release policy).
+- trust: signed root version, releases by policy vs by hand, lead times, moved goalposts
+  (releases/_trust_governance.py).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from ._events import EVENTS
 from ._incidents import fold_incidents
 from ._ledger import Ledger, LedgerEvent
 from ._operating import REVIEW_INTERVAL_DAYS, fold_exceptions, parse_time, utc_now
+from ._trust_governance import manual_platform_approval, portfolio_trust, trust_metrics
 
 SCHEMA = "releasegate.governance/v1"
 RECENT_DAYS = 30
@@ -144,6 +148,7 @@ def _scenario_metrics(loaded: LoadedScenario, events: list[LedgerEvent], now: dt
                          "released": released, "exceptions_ever": len(exceptions),
                          "adopted": s.template is not None and released and not exceptions},
         "_ttr_hours": ttr_hours,  # for the portfolio mean; dropped before returning
+        "trust": trust_metrics(events),  # releases/_trust_governance.py
     }
 
 
@@ -151,10 +156,11 @@ def _support_load(events: list[LedgerEvent]) -> dict[str, dict[str, int]]:
     load: dict[str, dict[str, int]] = {}
     kinds = {name: spec.support_load for name, spec in EVENTS.items() if spec.support_load}
     for e in events:
-        kind = kinds.get(e.event_type)
+        kind = "manual_platform_approvals" if manual_platform_approval(e) else kinds.get(e.event_type)
         if kind is None:
             continue
-        month = load.setdefault(_month(e.created_at), {"exceptions": 0, "rollbacks": 0, "alias_repairs": 0, "total": 0})
+        month = load.setdefault(_month(e.created_at), {"exceptions": 0, "rollbacks": 0, "alias_repairs": 0,
+                                                       "manual_platform_approvals": 0, "total": 0})
         month[kind] += 1
         month["total"] += 1
     return dict(sorted(load.items()))
@@ -203,6 +209,7 @@ def governance_metrics(ledger: Ledger, scenarios: Iterable[LoadedScenario], *, n
         "self_service": {"from_template": sum(m["self_service"]["from_template"] for m in per.values()),
                          **_ratio(sum(m["self_service"]["adopted"] for m in per.values()), n)},
         "support_load": _support_load([e for e in events if e.scenario_id in ids]),
+        "trust": portfolio_trust(per),
     }
     return {
         "schema": SCHEMA, "generated_at": now.isoformat(timespec="seconds"), "recent_days": recent_days,

@@ -104,9 +104,28 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
                                   "Cost review", "Quality and cost review", "Exceptions open / overdue / undocumented",
                                   "Incidents", "MTTR", "Onboarding (days)", "Self-service"], rows)
     load = _table("Platform support load per month", ["Month", "Exceptions opened", "Rollbacks",
-                                                       "Alias drifts repaired", "Total"],
-                  [[escape(month), *(str(c[k]) for k in ("exceptions", "rollbacks", "alias_repairs", "total"))]
+                                                       "Alias drifts repaired", "Manual platform approvals", "Total"],
+                  [[escape(month), *(str(c.get(k, 0)) for k in ("exceptions", "rollbacks", "alias_repairs",
+                                                                "manual_platform_approvals", "total"))]
                    for month, c in p["support_load"].items()])
+    trust = ""
+    if p.get("trust"):  # issue 14: signed roots, approvals by policy vs by hand, moved goalposts
+        t = p["trust"]
+        trust = "<h2>Trust and approvals</h2>" + _table(
+            "Releases by policy and by hand",
+            ["Scenario", "Signed root", "Released by policy", "Released by hand", "Manual platform approvals",
+             "Lead time by policy (median h)", "Lead time by hand (median h)", "Moved goalposts"],
+            [[f"<code>{escape(sid)}</code>", _e(f"v{m['trust']['root_version']}" if m["trust"]["root_version"] else "none"),
+              _e(m["trust"]["releases_by_policy"]), _e(m["trust"]["releases_by_hand"]),
+              _e(m["trust"]["manual_platform_approvals"]),
+              _e(m["trust"]["lead_time_hours"]["policy"]["median"]), _e(m["trust"]["lead_time_hours"]["manual"]["median"]),
+              _e("; ".join(f"v{g['root_version']} after {g['after_verdict']} of {g['candidate']}: " + ", ".join(g["changes"])
+                           for g in m["trust"]["moved_goalposts"]) or "none")]
+             for sid, m in metrics["scenarios"].items() if "trust" in m]
+            + [["<strong>portfolio</strong>", _e(t["scenarios_with_root"]), _e(t["releases_by_policy"]),
+                _e(t["releases_by_hand"]), _e(t["manual_platform_approvals"]),
+                _e(t["lead_time_hours"]["policy"]["median"]), _e(t["lead_time_hours"]["manual"]["median"]),
+                _e(t["moved_goalposts"])]])
     undocumented = [[f"<code>{escape(sid)}</code>", _e(u["ledger_seq"]), _e(u["version"]), _e(u["verdict"]),
                      _e(u["exception_id"])]
                     for sid, m in metrics["scenarios"].items() for u in m["exceptions"]["undocumented_releases"]]
@@ -146,6 +165,7 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
 {undoc}
 <h2>Support load</h2>
 {load}
+{trust}
 {invalid}
 </main>
 </body>

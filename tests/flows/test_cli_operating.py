@@ -144,7 +144,7 @@ def test_governance_text_json_and_html(env: Path) -> None:
     assert p["releases"] == 2 and p["incidents"]["closed"] == 1 and p["exceptions"]["open"] == 1
     assert p["self_service"]["count"] == 0  # released, but an exception was opened
     month = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
-    assert p["support_load"] == {month: {"exceptions": 1, "rollbacks": 0, "alias_repairs": 0, "total": 1}}
+    assert p["support_load"] == {month: {"exceptions": 1, "rollbacks": 0, "alias_repairs": 0, "manual_platform_approvals": 0, "total": 1}}
 
 
 def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Path) -> None:

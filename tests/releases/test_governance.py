@@ -98,8 +98,8 @@ def test_portfolio_metrics(portfolio: tuple[Ledger, list[LoadedScenario]]) -> No
     assert p["onboarding_days"] == {"scenarios": 2, "mean": 17.0, "median": 17.0}
     assert p["self_service"] == {"from_template": 1, "count": 1, "total": 2, "rate": 0.5}
     assert p["support_load"] == {
-        "2026-10": {"exceptions": 1, "rollbacks": 1, "alias_repairs": 0, "total": 2},
-        "2026-11": {"exceptions": 1, "rollbacks": 1, "alias_repairs": 1, "total": 3},
+        "2026-10": {"exceptions": 1, "rollbacks": 1, "alias_repairs": 0, "manual_platform_approvals": 0, "total": 2},
+        "2026-11": {"exceptions": 1, "rollbacks": 1, "alias_repairs": 1, "manual_platform_approvals": 0, "total": 3},
     }
     assert m["ledger_only_scenarios"] == ["elsewhere"]
 

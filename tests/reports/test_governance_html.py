@@ -70,8 +70,9 @@ def test_page_is_self_contained_and_its_tables_are_accessible(metrics: dict[str,
     s = _Structure()
     s.feed(page)
     assert s.lang == "en" and s.external == [] and "script" not in s.tags
-    # portfolio, scenarios, open exceptions, undocumented releases, support load, invalid contracts
-    assert s.tags["table"] == s.tags["caption"] == 6
+    # portfolio, scenarios, open exceptions, undocumented releases, support load, trust and
+    # approvals (issue 14), invalid contracts
+    assert s.tags["table"] == s.tags["caption"] == 7
     assert s.th_without_scope == 0
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # contract errors are text, never markup
 
