@@ -90,7 +90,7 @@ def test_page_shows_the_metrics(metrics: dict[str, Any]) -> None:
     # The FAIL released citing an exception the register does not know is listed as undocumented.
     assert "<td class=\"num\">3</td><td>FAIL</td><td>EX-404</td>" in page
     assert "<th scope=\"row\">2026-11</th><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">0</td>" \
-           "<td class=\"num\">1</td>" in page
+           "<td class=\"num\">0</td><td class=\"num\">1</td>" in page  # the 0: manual platform approvals
     # Nothing evaluated: the scenario is not covered, and the page says why.
     assert "not covered</span> <span class=\"muted\">(missing: recent evaluation)" in page
     assert "<th scope=\"row\">Releases with a cost review</th><td class=\"num\">0/1 (0%)</td>" in page
