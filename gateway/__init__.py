@@ -26,3 +26,36 @@ __all__ = [
     "weight_reasons",
     "weights_manifest",
 ]
+
+from ._endpoint import (
+    ENDPOINT_DRIFT,
+    ENDPOINT_REPAIRED,
+    ENDPOINT_SET,
+    REPLICA_STARTED,
+    REPLICA_STOPPED,
+    EndpointFinding,
+    EndpointRefused,
+    EndpointSpec,
+    LinkedModel,
+    SwitchResult,
+    apply_endpoint,
+    audit_endpoints,
+    desired_endpoint,
+    endpoint_name,
+    expected_endpoint,
+    follow_release,
+    live_replicas,
+    read_endpoint,
+    record_replica,
+    record_replica_stopped,
+    switch_endpoint,
+)
+from ._server import GatewayServer, chat_url, gateway_env
+
+__all__ += [
+    "ENDPOINT_DRIFT", "ENDPOINT_REPAIRED", "ENDPOINT_SET", "REPLICA_STARTED", "REPLICA_STOPPED",
+    "EndpointFinding", "EndpointRefused", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
+    "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "endpoint_name", "expected_endpoint",
+    "follow_release", "gateway_env", "live_replicas", "read_endpoint", "record_replica",
+    "record_replica_stopped", "switch_endpoint",
+]

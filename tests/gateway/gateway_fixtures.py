@@ -66,11 +66,15 @@ def _point_env_at(root: Path, mp: pytest.MonkeyPatch) -> None:
     mp.delenv("RELEASEGATE_MLFLOW_URI", raising=False)
 
 
-def build_world(root: Path, mp: pytest.MonkeyPatch) -> World:
+def build_world(root: Path, mp: pytest.MonkeyPatch, *, route_fallback: str | None = None) -> World:
     """Two recorded, fully approved decisions (gemma3-v1, smollm2-v2); gemma3-v1 promoted."""
     _point_env_at(root, mp)
     digests = {name: write_weights(root / "models", name, style) for name, (_, style) in MODELS.items()}
-    write_scenario(root / "datasets" / "support-triage")
+    overrides = {}
+    if route_fallback:
+        overrides["route_policy"] = {"mode": "direct", "fallback": route_fallback, "human_review": False,
+                                     "owner": PLATFORM}
+    write_scenario(root / "datasets" / "support-triage", **overrides)
     loaded = load_scenario("support-triage")
     for identity in (PRODUCT, PLATFORM, INTRUDER, ESCALATION):
         generate_key(identity)

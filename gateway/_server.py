@@ -1,0 +1,117 @@
+"""Run MLflow's tracking server (which carries the AI Gateway) on releasegate's MLflow store.
+
+Not a gateway of ours: `mlflow server` with the settings the gateway needs here (measured on
+MLflow 3.17.2, docs/GATEWAY.md):
+- `--secrets-cache-ttl` bounds how long a changed endpoint keeps serving its old config (the CLI
+  overrides MLFLOW_SERVER_SECRETS_CACHE_TTL; default 60 s, minimum 10 s);
+- vLLM upstreams are plain-HTTP, private addresses: MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES=http,https
+  and MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS=true, or secrets with such an api_base are refused;
+- `--workers 1` and MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false start in seconds (FACTS.md).
+Provider keys are encrypted with MLFLOW_CRYPTO_KEK_PASSPHRASE: the server and every process that
+writes secrets must share it (unset, MLflow uses a development default: fine for the demo only).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from releasegate.core import InputError, state_dir
+from releasegate.releases import mlflow_uri as resolve_mlflow_uri
+
+DEFAULT_CACHE_TTL_S = 10
+
+
+def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ,
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+           "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+           "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+           "MLFLOW_ENABLE_AI_GATEWAY": "true"}
+    env.update(extra or {})
+    return env
+
+
+class GatewayServer:
+    """`mlflow server` over releasegate's store: `with GatewayServer() as url: ...` (stopped on exit)."""
+
+    def __init__(self, *, mlflow_uri: str | None = None, port: int | None = None, host: str = "127.0.0.1",
+                 cache_ttl_s: int = DEFAULT_CACHE_TTL_S, log_path: Path | None = None,
+                 startup_timeout_s: float = 120.0) -> None:
+        from releasegate.gpu import free_port, port_in_use
+
+        self.backend = resolve_mlflow_uri(mlflow_uri)
+        if not self.backend.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
+            raise InputError(f"the AI Gateway needs a SQL store, not {self.backend}", field="--mlflow-uri",
+                             fix="use sqlite:///... or postgresql://... (or point clients at a running server)")
+        if port is not None and port_in_use(port, host):
+            raise InputError(f"port {port} on {host} is already in use", field="--port", fix="choose another port")
+        if not 10 <= cache_ttl_s <= 300:
+            raise InputError(f"cache TTL {cache_ttl_s} s is outside MLflow's 10-300 s", field="--cache-ttl",
+                             fix="pass a value from 10 to 300")
+        self.host, self.port = host, port or free_port(host)
+        self.cache_ttl_s = cache_ttl_s
+        self.log_path = log_path or state_dir() / "gateway" / f"mlflow-{self.port}.log"
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+        self.startup_s: float | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> str:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        artifacts = state_dir() / "mlartifacts"
+        argv = [sys.executable, "-m", "mlflow", "server", "--host", self.host, "--port", str(self.port),
+                "--workers", "1", "--backend-store-uri", self.backend, "--default-artifact-root", str(artifacts),
+                "--secrets-cache-ttl", str(self.cache_ttl_s)]
+        started = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            env=gateway_env(), start_new_session=True)
+        deadline = started + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited with {self.process.returncode}; log {self.log_path}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    self.startup_s = time.monotonic() - started
+                    return self.url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server not healthy after {self.startup_timeout_s:.0f} s; log {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def wait(self) -> int:
+        assert self.process is not None
+        return self.process.wait()
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def chat_url(gateway_url: str) -> str:
+    """MLflow's OpenAI-compatible route: the endpoint name goes in the body's `model`."""
+    return gateway_url.rstrip("/") + "/gateway/mlflow/v1/chat/completions"

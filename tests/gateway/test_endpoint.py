@@ -1,0 +1,172 @@
+"""The scenario endpoint on MLflow's AI Gateway (a real `mlflow server`), fake OpenAI upstreams.
+
+One module-scoped story, in order: endpoint follows the champion; promote switches live traffic
+with no failed request; a killed upstream falls back to the route policy's fallback; rollback
+switches back; an endpoint edited in MLflow directly is found and repaired by audit.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from fake_upstream import Upstream
+from gateway_fixtures import World, build_world
+
+from releasegate.gateway import (
+    EndpointRefused,
+    GatewayServer,
+    audit_endpoints,
+    chat_url,
+    expected_endpoint,
+    follow_release,
+    read_endpoint,
+    record_replica,
+    record_replica_stopped,
+    switch_endpoint,
+    verify_servable,
+)
+from releasegate.releases import Ledger, promote, rollback
+
+SID = "support-triage"
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]]:
+    with pytest.MonkeyPatch.context() as mp:
+        world = build_world(tmp_path_factory.mktemp("gateway-endpoint"), mp, route_fallback="gemma3-v1")
+        with GatewayServer(cache_ttl_s=10) as url:
+            yield world, url
+
+
+def ask(url: str) -> tuple[int, str]:
+    r = httpx.post(chat_url(url), json={"model": SID, "messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+    return r.status_code, (r.json()["choices"][0]["message"]["content"] if r.status_code == 200 else r.text[:200])
+
+
+class Traffic:
+    """Requests in a loop from a thread: who answered, and every failure."""
+
+    def __init__(self, url: str) -> None:
+        self.url, self.log, self.stop_flag = url, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop_flag.is_set():
+            try:
+                code, text = ask(self.url)
+            except httpx.HTTPError as exc:
+                code, text = 0, type(exc).__name__
+            self.log.append((time.monotonic(), code, text))
+
+    def __enter__(self) -> Traffic:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_flag.set()
+        self.thread.join(timeout=30)
+
+    def first(self, text: str, after: float) -> float | None:
+        return next((t - after for t, code, body in self.log if t >= after and body == text), None)
+
+
+def test_endpoint_follows_promote_and_rollback_and_audit_repairs_it(story: tuple[World, str]) -> None:
+    world, url = story
+    ledger = Ledger.open()
+    champion = verify_servable(SID, "champion")
+    a = Upstream("A", "gemma3-270m", champion.weights_path).start()
+    b = None
+    try:
+        with pytest.raises(EndpointRefused, match="no verified replica serves"):
+            switch_endpoint(SID, ledger=ledger)
+        record_replica(ledger, champion, api_base=a.api_base, served_model="gemma3-270m")
+        result = switch_endpoint(SID, ledger=ledger)
+        assert result.changed and [m.api_base for m in result.endpoint.primaries] == [a.api_base]
+        assert result.endpoint.fallbacks == []  # the fallback entry is the champion itself
+        assert ask(url) == (200, "served-by:A")
+        assert audit_endpoints(ledger=ledger) == []
+
+        # Promote: the new champion's verified replica first, then the endpoint (flows do both).
+        assert promote(SID, world.decisions["smollm2-v2"], ledger=ledger).promoted
+        new = verify_servable(SID, "champion")
+        assert new.entry == "smollm2-v2"
+        b = Upstream("B", "smollm2-135m-instruct", new.weights_path).start()
+        record_replica(ledger, new, api_base=b.api_base, served_model="smollm2-135m-instruct")
+        with Traffic(url) as traffic:
+            time.sleep(1.0)
+            switched = follow_release(SID, ledger=ledger)
+            t_switch = time.monotonic()
+            deadline = t_switch + 30
+            while traffic.first("served-by:B", t_switch) is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(0.5)
+        assert switched is not None and [m.api_base for m in switched.endpoint.primaries] == [b.api_base]
+        assert [(m.api_base, m.fallback_order) for m in switched.endpoint.fallbacks] == [(a.api_base, 1)]
+        to_new = traffic.first("served-by:B", t_switch)
+        failures = [entry for entry in traffic.log if entry[1] != 200]
+        assert to_new is not None and to_new <= 10 + 2  # within MLflow's config cache TTL
+        assert failures == [] and len(traffic.log) > 10
+        print(f"promote -> first answer by the new version: {to_new:.2f} s, {len(traffic.log)} requests, 0 failed")
+
+        # The champion's upstream dies: MLflow's fallback (the route policy's entry) answers.
+        b.stop()
+        assert ask(url) == (200, "served-by:A")
+
+        # Rollback: the ledger's previous champion serves again.
+        b = Upstream("B", "smollm2-135m-instruct", new.weights_path).start()  # another port
+        rb = rollback(SID, reason="latency regression", ledger=ledger)
+        assert rb.to_version == world.versions["gemma3-v1"]
+        record_replica_stopped(ledger, SID, switched.endpoint.primaries[0].api_base, reason="stopped")
+        with Traffic(url) as traffic:
+            back = follow_release(SID, ledger=ledger)
+            t_switch = time.monotonic()
+            time.sleep(11)
+        assert back is not None and [m.api_base for m in back.endpoint.primaries] == [a.api_base]
+        assert [e for e in traffic.log if e[1] != 200] == []
+        settled = [body for t, _code, body in traffic.log if t >= t_switch + 10.5]
+        assert settled and set(settled) == {"served-by:A"}
+
+        # Someone points the endpoint at another upstream in MLflow directly: drift, repaired.
+        from mlflow.entities import GatewayEndpointModelConfig
+        from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+        from releasegate.gateway._endpoint import gateway_store
+        store = gateway_store()
+        ep = store.get_gateway_endpoint(name=SID)
+        rogue_secret = store.create_gateway_secret(secret_name="rogue", secret_value={"api_key": "k"},
+                                                   provider="openai", auth_config={"api_base": b.api_base})
+        rogue = store.create_gateway_model_definition(name="rogue", secret_id=rogue_secret.secret_id,
+                                                      provider="openai", model_name="smollm2-135m-instruct")
+        store.update_gateway_endpoint(ep.endpoint_id, model_configs=[GatewayEndpointModelConfig(
+            model_definition_id=rogue.model_definition_id, linkage_type=GatewayModelLinkageType.PRIMARY, weight=1.0)])
+        findings = audit_endpoints(ledger=ledger)
+        assert len(findings) == 1 and not findings[0].repaired
+        assert any("linked model rogue" in r and "not in the ledger's endpoint" in r for r in findings[0].reasons)
+        repaired = audit_endpoints(ledger=ledger, repair=True)
+        assert repaired[0].repaired
+        assert {m.key() for m in read_endpoint(SID).models} == {m.key() for m in expected_endpoint(ledger, SID).models}
+        assert audit_endpoints(ledger=ledger) == []
+        kinds = [e.event_type for e in ledger.events(scenario_id=SID)]
+        assert kinds.count("gateway_endpoint_set") == 3 and "gateway_repaired" in kinds
+        assert ledger.verify() == []
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+
+
+def test_audit_finds_an_upstream_serving_other_weights(story: tuple[World, str]) -> None:
+    world, url = story
+    ledger = Ledger.open()
+    release = verify_servable(SID, "champion")
+    impostor = Upstream("X", "gemma3-270m", "/somewhere/else").start()
+    try:
+        record_replica(ledger, release, api_base=impostor.api_base, served_model="gemma3-270m")
+        switch_endpoint(SID, ledger=ledger)
+        findings = audit_endpoints(ledger=ledger)
+        assert any(f"upstream {impostor.api_base} serves weights from ['/somewhere/else']" in r
+                   for f in findings for r in f.reasons)
+    finally:
+        impostor.stop()
