@@ -197,6 +197,9 @@ def register(app: typer.Typer) -> None:
         out.print(f"promoted {scenario}: {alias} -> version {result.version}"
                   + (f" (previous: {result.from_version})" if result.from_version else "")
                   + f"; ledger row {result.event.seq if result.event else '-'}")
+        from releasegate.flows._cli_gateway import follow_endpoint
+
+        follow_endpoint(scenario, ledger_url=ledger_url, mlflow_uri=mlflow_uri)
 
     @app.command("rollback")
     def rollback_cmd(
@@ -224,6 +227,10 @@ def register(app: typer.Typer) -> None:
                   f"ledger row {result.event.seq}" + (f"; linked to {incident}" if incident else ""))
         for note in result.notes:
             out.print(f"next: {note}")
+        if result.target == "model":
+            from releasegate.flows._cli_gateway import follow_endpoint
+
+            follow_endpoint(scenario, ledger_url=ledger_url, mlflow_uri=mlflow_uri)
 
     @app.command("audit")
     def audit_cmd(
@@ -249,7 +256,13 @@ def register(app: typer.Typer) -> None:
                 out.print(f"trust {sid}: {n}")
         if not report.findings:
             out.print("all aliases match the ledger")
-        raise typer.Exit(report.exit_code)
+        from releasegate.flows._cli_gateway import audit_endpoint_lines
+
+        lines, endpoints_clean = audit_endpoint_lines(scenario, repair=repair, ledger_url=ledger_url,
+                                                      mlflow_uri=mlflow_uri)
+        for line in lines:
+            out.print(line)
+        raise typer.Exit(report.exit_code or (0 if endpoints_clean else 1))
 
     @guard_app.command("serve")
     def guard_serve(

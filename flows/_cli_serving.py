@@ -78,8 +78,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("serve")
     def serve(
-        model: Annotated[str, typer.Argument(help="Model (packaged name, folder, hub id) or, with --scenario, an entry")],
+        model: Annotated[Optional[str], typer.Argument(help="Model (packaged name, folder, hub id) or, with --scenario, an entry")] = None,
         scenario: Annotated[Optional[str], typer.Option(help="Take serving settings from this scenario's entry")] = None,
+        alias: Annotated[Optional[str], typer.Option(help="With --scenario: serve the released version this alias holds, verified first (decision signatures, revocation, weights digest)")] = None,
         port: Annotated[Optional[int], typer.Option(help="Port (default: a free one)")] = None,
         host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
         dtype: Annotated[str, typer.Option(help="--dtype for vLLM")] = "bfloat16",
@@ -88,6 +89,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a vLLM server in the foreground (Ctrl-C stops it); `generate` reuses it."""
         from releasegate.gpu import ServingError, VllmServer
+
+        if alias is not None:  # what was released, verified (gateway stage)
+            from releasegate.flows._cli_gateway import serve_alias
+
+            serve_alias(scenario, alias, port=port, host=host, startup_timeout=startup_timeout)
+            return
+        if model is None:
+            raise InputError("serve needs a MODEL, or --scenario with --alias", field="MODEL",
+                             fix="e.g. `releasegate serve --scenario support-triage --alias champion`")
 
         spec, _ = _entry_spec(scenario, model, {"dtype": dtype, "max_model_len": max_model_len})
         server = VllmServer(spec, port=port, host=host, startup_timeout_s=startup_timeout, state_file=True)

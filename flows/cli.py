@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "releasegate.flows._cli_gate",
     "releasegate.flows._cli_plan",
     "releasegate.flows._cli_releases",
+    "releasegate.flows._cli_gateway",
     "releasegate.flows._cli_reports",
     "releasegate.flows._cli_operating",
     "releasegate.flows._cli_trust",

@@ -59,3 +59,6 @@ __all__ += [
     "follow_release", "gateway_env", "live_replicas", "read_endpoint", "record_replica",
     "record_replica_stopped", "switch_endpoint",
 ]
+from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
+
+__all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"]

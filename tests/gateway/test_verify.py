@@ -119,3 +119,18 @@ def test_an_alias_moved_outside_releasegate_is_not_served(world: World) -> None:
 def test_nothing_promoted_is_nothing_to_serve(world: World) -> None:
     with pytest.raises(ServeRefused, match="the ledger has no canary"):
         verify_servable("support-triage", "canary")
+
+
+def test_serve_command_refuses_before_vllm_starts(world: World) -> None:
+    from typer.testing import CliRunner
+
+    from releasegate.core import state_dir
+    from releasegate.flows.cli import app
+
+    weights = world.root / "models" / "gemma3-270m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1])
+    result = CliRunner().invoke(app, ["serve", "--scenario", "support-triage", "--alias", "champion"])
+    assert result.exit_code == 1
+    assert "refusing to serve support-triage@champion" in result.output and "refusing to load them" in result.output
+    assert not list((state_dir() / "servers").glob("*.log"))  # no vLLM was started
+    assert [e.event_type for e in Ledger.open().events(event_type="serving_started")] == []

@@ -1,0 +1,136 @@
+"""`releasegate gateway up|switch|show|audit` and verified `serve --alias` (library: gateway/).
+
+Promote, rollback and audit call `follow_endpoint` / `audit_endpoint_lines` after their own work:
+releases never imports gateway (import order), flows composes both.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from releasegate.flows._cli_releases import LedgerUrl, MlflowUri, _actor, _blocked
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def follow_endpoint(scenario: str, *, ledger_url: str | None, mlflow_uri: str | None) -> None:
+    """After an alias move: move the scenario's endpoint too, when releasegate manages one."""
+    from releasegate.gateway import EndpointRefused, follow_release
+    from releasegate.releases import Ledger
+
+    try:
+        result = follow_release(scenario, ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+    except EndpointRefused as exc:
+        err.print(f"gateway endpoint unchanged: {exc}")
+        return
+    except Exception as exc:  # the alias moved and the ledger says where the endpoint must go
+        err.print(f"gateway endpoint not updated ({type(exc).__name__}: {exc}); "
+                  "`releasegate audit --repair` restores it from the ledger")
+        return
+    if result is not None and result.changed:
+        e = result.endpoint
+        out.print(f"gateway endpoint {e.name}: primary " + ", ".join(m.api_base for m in e.primaries)
+                  + (f"; fallback " + ", ".join(m.api_base for m in e.fallbacks) if e.fallbacks else ""))
+
+
+def audit_endpoint_lines(scenarios: list[str] | None, *, repair: bool, ledger_url: str | None,
+                         mlflow_uri: str | None) -> tuple[list[str], bool]:
+    """(lines to print, clean) for every scenario endpoint releasegate set."""
+    from releasegate.gateway import audit_endpoints
+    from releasegate.releases import Ledger
+
+    findings = audit_endpoints(scenarios or None, repair=repair, ledger=Ledger.open(ledger_url),
+                               mlflow_uri=mlflow_uri, actor=_actor())
+    lines = [f"ENDPOINT DRIFT {f.scenario_id}: " + "; ".join(f.reasons)
+             + (" -> repaired from the ledger" if f.repaired else "") for f in findings]
+    return lines, all(f.repaired for f in findings)
+
+
+def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str, startup_timeout: float) -> None:
+    """`serve --scenario S --alias A`: refuse with every reason, or serve the verified weights."""
+    from releasegate.core import InputError
+    from releasegate.gateway import ServeRefused, start_verified_replica, stop_verified_replica
+    from releasegate.gpu import ServingError
+
+    if not scenario:
+        raise InputError("--alias needs --scenario", field="--scenario", fix="pass the scenario id")
+    try:
+        replica = start_verified_replica(scenario, alias, port=port, host=host, startup_timeout_s=startup_timeout,
+                                         actor=_actor(), echo=lambda m: out.print(m))
+    except ServeRefused as exc:
+        _blocked(f"refusing to serve {scenario}@{alias}:", exc.reasons)
+    except ServingError as exc:
+        err.print(f"serving error: {exc}")
+        raise typer.Exit(1) from None
+    out.print(f"serving {replica.release.model} (version {replica.release.version}) at {replica.api_base}; "
+              f"{replica.endpoint_note}; Ctrl-C to stop")
+    reason = "stopped"
+    try:
+        code = replica.server.wait()
+        reason = f"vLLM exited with code {code}"
+        err.print(f"{reason}; log tail:\n{replica.server.log_tail()}")
+    except KeyboardInterrupt:
+        out.print("stopping")
+    finally:
+        out.print(stop_verified_replica(replica, reason=reason, actor=_actor()))
+
+
+def register(app: typer.Typer) -> None:
+    gw = typer.Typer(help="The scenario endpoints on MLflow's AI Gateway.", no_args_is_help=True)
+    app.add_typer(gw, name="gateway")
+
+    @gw.command("up")
+    def gateway_up(
+        port: Annotated[int, typer.Option(help="Port of the MLflow server (UI + gateway)")] = 5000,
+        host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
+        cache_ttl: Annotated[int, typer.Option("--cache-ttl", help="Seconds a changed endpoint may keep its old config (10-300)")] = 10,
+        mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Run MLflow's tracking server with its AI Gateway on releasegate's store (foreground)."""
+        from releasegate.gateway import GatewayServer
+
+        server = GatewayServer(mlflow_uri=mlflow_uri, port=port, host=host, cache_ttl_s=cache_ttl)
+        try:
+            url = server.start()
+            out.print(f"MLflow with AI Gateway at {url} (UI: {url}/#/gateway); scenario endpoints: "
+                      f"POST {url}/gateway/mlflow/v1/chat/completions with model=<scenario id>; Ctrl-C to stop")
+            server.wait()
+        except KeyboardInterrupt:
+            out.print("stopping")
+        finally:
+            server.stop()
+
+    @gw.command("switch")
+    def gateway_switch(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Create or move the scenario's endpoint to the champion's verified replicas (ledger first)."""
+        from releasegate.gateway import EndpointRefused, switch_endpoint
+        from releasegate.releases import Ledger
+
+        try:
+            result = switch_endpoint(scenario, ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri,
+                                     reason="gateway switch", actor=_actor())
+        except EndpointRefused as exc:
+            _blocked(f"endpoint of {scenario} not set:", exc.reasons)
+        out.print(json.dumps(result.endpoint.to_dict(), indent=2))
+        out.print("changed" if result.changed else "already as the ledger says")
+
+    @gw.command("show")
+    def gateway_show(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """The endpoint as the ledger says it is, and as MLflow has it."""
+        from releasegate.gateway import expected_endpoint, live_replicas, read_endpoint
+        from releasegate.releases import Ledger
+
+        ledger = Ledger.open(ledger_url)
+        want, have = expected_endpoint(ledger, scenario), read_endpoint(scenario, mlflow_uri=mlflow_uri)
+        print(json.dumps({"ledger": want.to_dict() if want else None, "mlflow": have.to_dict() if have else None,
+                          "replicas": live_replicas(ledger, scenario)}, indent=2))
