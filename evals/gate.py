@@ -226,7 +226,8 @@ def check_min_acceptance(ctx: GateContext) -> list[Check]:
 @gate_check("non_inferiority")
 def check_non_inferiority(ctx: GateContext) -> list[Check]:
     margin = float(ctx.criteria.non_inferiority_margin)
-    if ctx.sequential and ctx.sequential.get("decision") and ctx.sequential.get("trajectory"):
+    # A calibrated judge: the (uncorrected) sequence never decides; the corrected interval does.
+    if ctx.judge is None and ctx.sequential and ctx.sequential.get("decision") and ctx.sequential.get("trajectory"):
         return [_sequential_non_inferiority(ctx, margin)]
     diff = ctx.clustered or ctx.paired
     result = stats.non_inferiority(ctx.paired, margin)

@@ -323,3 +323,13 @@ def _repeats_need_sampling(ls: LoadedScenario) -> Iterator[InputError]:
     if sampling.repeats > 1 and sampling.temperature == 0:
         yield ls.error("sampling.repeats", f"{sampling.repeats} repeats per case at temperature 0 give "
                        "the same answer k times", "set sampling.temperature above 0, or repeats: 1")
+
+
+@rule("calibrated_judge_not_sequential")
+def _calibrated_not_sequential(ls: LoadedScenario) -> Iterator[InputError]:
+    """The confidence sequence runs on judged outcomes; stopping on it would ignore the judge's
+    misclassification that the calibration exists to correct."""
+    s = ls.scenario
+    if s.scoring.calibration is not None and s.success_criteria.sequential:
+        yield ls.error("success_criteria.sequential", "sequential stopping is not corrected for the judge's "
+                       "errors (scoring.calibration is set)", "set success_criteria.sequential: false")

@@ -27,6 +27,11 @@ def _api_key_in_params(data: Contract) -> None:
     data["scoring"]["scorers"][0]["params"] = {"api_key": "Zq8rT2vLm9XwB4nK7pYd3Hs6"}
 
 
+def _calibrated_sequential(data: Contract) -> None:
+    data["scoring"]["calibration"] = {"label_field": "human_ok", "output_field": "labelled_output"}
+    data["success_criteria"]["sequential"] = True
+
+
 # rule name -> (id, mutation, field in the error, words the message must contain)
 BROKEN: dict[str, list[tuple[str, Mutation, str, str]]] = {
     "product_and_platform_owners": [
@@ -126,6 +131,10 @@ BROKEN: dict[str, list[tuple[str, Mutation, str, str]]] = {
     "dataset_digest": [
         ("mismatch", _set("dataset.sha256", "ab" * 32), "dataset.sha256", "dataset digest mismatch: the file's bytes hash to"),
         ("missing-file", _set("dataset.path", "gone.jsonl"), "dataset.path", "gone.jsonl does not exist"),
+    ],
+    "calibrated_judge_not_sequential": [
+        ("sequential-with-calibration", _calibrated_sequential, "success_criteria.sequential",
+         "sequential stopping is not corrected for the judge's errors"),
     ],
     "repeats_need_sampling": [
         ("repeats-at-temperature-0", _set("sampling.repeats", 3), "sampling.repeats",
