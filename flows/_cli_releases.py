@@ -40,6 +40,22 @@ def _blocked(title: str, reasons: list[str]) -> None:
     raise typer.Exit(1)
 
 
+def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) -> None:
+    """Say where the working tree differs from the scenario's signed root (it changes nothing)."""
+    from releasegate.releases import Keyring, Ledger, signing_authority
+    from releasegate.scenarios import parse_scenario, resolve_scenario_path
+
+    try:
+        loaded = parse_scenario(resolve_scenario_path(scenario))
+    except InputError:
+        return  # the command itself reports a bad scenario
+    auth = signing_authority(Ledger.open(ledger_url), loaded, Keyring.load(keyring))
+    if auth.root is not None:
+        err.print(f"signers and criteria from {auth.source} of {loaded.scenario.id} (the ledger), not the working tree")
+    for note in auth.notes:
+        err.print(f"[yellow]note:[/] {note} (not in force: propose, sign and apply a new root version)")
+
+
 def register(app: typer.Typer) -> None:
     keys_app = typer.Typer(help="Signing keys (Ed25519) and the repository keyring.", no_args_is_help=True)
     ledger_app = typer.Typer(help="The hash-chained release ledger.", no_args_is_help=True)
@@ -98,6 +114,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"approved as platform by policy {ev.payload['policy_sha256'][:16]} "
                       f"({ev.payload['identity']}); ledger row {ev.seq}; {decision}")
             return
+        _trust_notes(str(loaded.path), ledger_url, keyring)
         try:
             signed, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring),
                                          ledger=Ledger.open(ledger_url), decision_path=decision,
@@ -187,6 +204,7 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases import Keyring, Ledger, promote, read_decision
 
         envelope = read_decision(decision)
+        _trust_notes(scenario, ledger_url, keyring)
         result = promote(scenario, envelope, alias=alias, version=version, ledger=Ledger.open(ledger_url),
                          keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
         if result.reasons:

@@ -33,7 +33,7 @@ from ._events import (
 from ._keys import Keyring
 from ._ledger import Ledger, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
-from ._trust_checks import release_signature_reasons, signing_authority
+from ._trust_checks import release_signature_reasons, released_under_chain, signing_authority
 
 
 @dataclass
@@ -237,6 +237,11 @@ def rollback(
             dest = choices[0]
         if dest == cur:
             raise ApprovalRefused([f"{alias} already points at version {dest}"])
+        # issue 14: only to a version whose decision verifies under the signed chain of its time
+        untrusted = released_under_chain(ledger, sid, approved[dest].payload.get("envelope") or {}, approved[dest].seq) \
+            if approved[dest].payload.get("envelope") else None
+        if untrusted:
+            raise ApprovalRefused([f"version {dest} cannot be restored: {r}" for r in untrusted])
         aliases = expected_aliases(ledger, sid, conn)
         aliases[alias] = dest
         if aliases.get("previous") == dest:
