@@ -7,6 +7,7 @@ from . import judge_error, planning, repeats, stats
 from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
+from ._verdict_check import check_verdict_document
 from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate, run_gate_on_files
 from .sequential import SequentialMonitor, estimate_savings, evaluation_order
 from ._calibration import judge_digest
@@ -30,6 +31,7 @@ __all__ = [
     "SequentialMonitor",
     "Verdict",
     "apply_acceptance",
+    "check_verdict_document",
     "evaluate_gate",
     "estimate_savings",
     "evaluation_order",

@@ -11,14 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from releasegate.evals import Verdict
-from releasegate.core import InputError, state_dir
+from releasegate.evals import Verdict, check_verdict_document
+from releasegate.core import InputError, load_json_bounded, state_dir
 from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
@@ -142,14 +143,28 @@ def statement_of(envelope: dict[str, Any]) -> dict[str, Any]:
         raise InputError(f"payloadType is {envelope.get('payloadType')!r}, expected {PAYLOAD_TYPE}",
                          field="payloadType", fix="pass a releasegate decision envelope")
     try:
-        statement = json.loads(envelope_payload(envelope))
+        statement = load_json_bounded(envelope_payload(envelope), what="decision payload")
     except ValueError:
         raise InputError("payload is not JSON", field="payload", fix="pass a releasegate decision") from None
+    except InputError as exc:
+        raise InputError(f"decision payload is not a JSON statement: {exc.message}", field=exc.field or "payload",
+                         fix=exc.fix) from None
     if (not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE
             or statement.get("predicateType") != PREDICATE_TYPE
             or not isinstance(statement.get("predicate"), dict) or not statement.get("subject")):
         raise InputError("payload is not a releasegate decision statement", field="payload",
                          fix=f"expected _type {STATEMENT_TYPE} and predicateType {PREDICATE_TYPE}")
+    subject = statement["subject"]
+    if not isinstance(subject, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("digest"), dict)
+            and re.fullmatch(r"[0-9a-f]{64}", str(s["digest"].get("sha256", ""))) for s in subject):
+        raise InputError("subject must list the model with its sha256 digest", field="subject",
+                         fix="pass a decision built by `releasegate evaluate`")
+    predicate = statement["predicate"]
+    if not isinstance(predicate.get("scenario_id"), str) or not predicate["scenario_id"]:
+        raise InputError("the decision names no scenario", field="predicate.scenario_id",
+                         fix="pass a decision built by `releasegate evaluate`")
+    check_verdict_document(predicate.get("verdict"), field="predicate.verdict")
     return statement
 
 
@@ -183,13 +198,7 @@ def write_decision(envelope: dict[str, Any], path: str | Path | None = None) -> 
 
 def read_decision(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    try:
-        envelope = json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read decision: {exc.strerror}", file=path,
-                         fix="pass a .dsse.json decision file") from None
-    except ValueError:
-        raise InputError("decision file is not JSON", file=path, fix="pass a .dsse.json decision file") from None
+    envelope = load_json_bounded(path, what="decision")
     if not isinstance(envelope, dict) or not isinstance(envelope.get("signatures"), list):
         raise InputError("not a DSSE envelope (payload, payloadType, signatures)", file=path,
                          fix="pass a .dsse.json decision file")

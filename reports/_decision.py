@@ -6,15 +6,12 @@ here but not verified: verification belongs to the releases stage (`releasegate 
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate.evals import Verdict
-from releasegate.core import InputError
+from releasegate.evals import Verdict, check_verdict_document
+from releasegate.core import InputError, load_json_bounded
 
 
 @dataclass(frozen=True)
@@ -29,31 +26,22 @@ class DecisionDocument:
 def load_decision(path: str | Path) -> DecisionDocument:
     """Parse a verdict JSON or a DSSE decision envelope; one-line InputError when it is neither."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read decision: {exc.strerror}", file=path,
-                         fix="pass a decision envelope or a verdict JSON file") from None
-    except ValueError as exc:
-        raise InputError(f"not JSON: {exc}", file=path,
-                         fix="pass a decision envelope or a verdict JSON file") from None
+    data = load_json_bounded(path, what="decision")
     if not isinstance(data, dict):
         raise InputError("expected a JSON object", file=path,
                          fix="pass a decision envelope or a verdict JSON file")
-    if "payload" in data and "payloadType" in data:
+    if "payload" in data or "payloadType" in data:
+        from releasegate.releases import statement_of  # checks payload type, subject, verdict
+
         try:
-            statement = json.loads(base64.b64decode(data["payload"], validate=True))
-        except (binascii.Error, ValueError) as exc:
-            raise InputError(f"DSSE payload is not base64 JSON: {exc}", file=path, field="payload",
-                             fix="pass the envelope written by `releasegate decide`") from None
-        predicate = statement.get("predicate") if isinstance(statement, dict) else None
-        if not isinstance(predicate, dict) or not isinstance(predicate.get("verdict"), dict):
-            raise InputError("the decision's predicate embeds no verdict", file=path,
-                             field="predicate.verdict",
-                             fix="pass a decision whose predicate carries the verdict")
+            statement = statement_of(data)
+        except InputError as exc:
+            raise InputError(exc.message, file=path, field=exc.field, fix=exc.fix) from None
+        predicate = statement["predicate"]
+        signatures = data.get("signatures")
         return DecisionDocument(_verdict(predicate["verdict"], path, "predicate.verdict"),
                                 predicate, list(statement.get("subject") or []),
-                                list(data.get("signatures") or []), True)
+                                list(signatures) if isinstance(signatures, list) else [], True)
     if "decision" in data and "checks" in data:
         return DecisionDocument(_verdict(data, path, None))
     raise InputError("neither a verdict nor a DSSE decision envelope", file=path,
@@ -61,6 +49,7 @@ def load_decision(path: str | Path) -> DecisionDocument:
 
 
 def _verdict(data: dict[str, Any], path: Path, field_name: str | None) -> Verdict:
+    check_verdict_document(data, file=path, field=field_name)
     try:
         return Verdict.from_dict(data)
     except (TypeError, KeyError) as exc:

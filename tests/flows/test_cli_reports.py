@@ -42,7 +42,8 @@ def invoke(*args: str) -> Result:
 
 
 def envelope(verdict_dict: dict, **predicate: object) -> str:
-    statement = {"_type": "https://in-toto.io/Statement/v1", "subject": [],
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": "gemma3-270m", "digest": {"sha256": "a" * 64}}],
                  "predicateType": "https://releasegate.dev/decision/v1",
                  "predicate": {"verdict": verdict_dict, **predicate}}
     return json.dumps({"payloadType": "application/vnd.in-toto+json",
@@ -102,7 +103,7 @@ def test_report_from_a_real_verdict_and_records_shows_the_lost_and_won_cases(gat
 def test_markdown_from_a_dsse_decision_goes_to_stdout(tmp_path: Path) -> None:
     verdict = make_verdict("FAIL", [ni_check(-0.09, -0.12, -0.06, "fail")])
     decision = tmp_path / "decision.json"
-    decision.write_text(envelope(verdict.to_dict(), scenario="support-triage"))
+    decision.write_text(envelope(verdict.to_dict(), scenario_id="support-triage"))
     result = invoke("report", str(decision), "--markdown")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("### releasegate: `support-triage` — gemma3-v1 vs smollm2-v1\n")
@@ -127,13 +128,14 @@ def test_console_script_exits_2_with_one_line_for_a_bad_decision(tmp_path: Path)
                           timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
-    assert "DSSE payload is not base64 JSON" in proc.stderr
+    assert "decision payload is not a JSON statement: invalid JSON" in proc.stderr
 
 
 def test_records_named_in_the_decision_predicate_are_found_beside_it(gated: dict) -> None:
     folder = gated["folder"]
     decision = folder / "decision.json"
     decision.write_text(envelope(gated["verdict"].to_dict(), scenario=str(gated["scenario"]),
+                                 scenario_id="support-triage",
                                  records={"candidate": "candidate.parquet",
                                           "incumbent": "incumbent.parquet"}))
     result = invoke("report", str(decision))

@@ -27,11 +27,11 @@ def envelope(verdict: Verdict, **predicate: object) -> dict:
 def test_dsse_envelope_yields_the_embedded_verdict_and_signatures(tmp_path: Path) -> None:
     verdict = make_verdict("PASS", [ni_check(0.01, -0.02, 0.04, "pass")])
     path = tmp_path / "decision.json"
-    path.write_text(json.dumps(envelope(verdict, scenario="support-triage")))
+    path.write_text(json.dumps(envelope(verdict, scenario_id="support-triage")))
     doc = load_decision(path)
     assert doc.is_envelope
     assert doc.verdict == verdict
-    assert doc.predicate["scenario"] == "support-triage"
+    assert doc.predicate["scenario_id"] == "support-triage"
     assert doc.subject[0]["digest"]["sha256"] == "a" * 64
     assert doc.signatures == [{"keyid": "SHA256:product-key", "sig": "c2ln"}]
 
@@ -45,12 +45,13 @@ def test_plain_verdict_json_is_accepted(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("not json", "not JSON"),
+    ("not json", "invalid JSON"),
     ("[1, 2]", "expected a JSON object"),
     ('{"hello": 1}', "neither a verdict nor a DSSE decision envelope"),
-    ('{"payloadType": "x", "payload": "%%%"}', "DSSE payload is not base64 JSON"),
-    ('{"payloadType": "x", "payload": "' + base64.b64encode(b'{"predicate": {}}').decode() + '"}',
-     "the decision's predicate embeds no verdict"),
+    ('{"payloadType": "x", "payload": "%%%"}', "payloadType is 'x'"),
+    ('{"payloadType": "application/vnd.in-toto+json", "payload": "%%%"}', "no valid base64"),
+    ('{"payloadType": "application/vnd.in-toto+json", "payload": "'
+     + base64.b64encode(b'{"predicate": {}}').decode() + '"}', "not a releasegate decision statement"),
 ])
 def test_bad_files_raise_one_input_error_naming_the_file(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "decision.json"

@@ -1,0 +1,81 @@
+"""report and verify read a decision only after checking it (issue 13): a statement with a wrong
+payload type, no subject, a verdict of "MAYBE", or a PASS whose checks failed is exit 2 with one
+line, never a rendered PASS and never exit 0."""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hostile_cli import refused_cleanly, run_main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reports"))
+from report_fixtures import make_verdict, ni_check  # noqa: E402
+
+SUBJECT = [{"name": "gemma3-270m", "digest": {"sha256": "a" * 64}}]
+
+
+def _envelope(verdict: dict, *, payload_type: str = "application/vnd.in-toto+json",
+              subject: object = SUBJECT, predicate_type: str = "https://releasegate.dev/decision/v1") -> str:
+    statement = {"_type": "https://in-toto.io/Statement/v1", "subject": subject,
+                 "predicateType": predicate_type,
+                 "predicate": {"scenario_id": "support-triage", "verdict": verdict}}
+    return json.dumps({"payloadType": payload_type, "signatures": [],
+                       "payload": base64.b64encode(json.dumps(statement).encode()).decode()})
+
+
+def _pass() -> dict:
+    return make_verdict("PASS", [ni_check(0.01, -0.02, 0.04, "pass")]).to_dict()
+
+
+def _cases() -> dict[str, tuple[str, str]]:
+    maybe = {**_pass(), "decision": "MAYBE"}
+    failed_pass = make_verdict("PASS", [ni_check(-0.09, -0.12, -0.06, "fail")]).to_dict()
+    vetoed = {**_pass(), "vetoed_by": ["non_inferiority"]}
+    no_checks = {**_pass(), "checks": []}
+    nan_value = json.dumps(_pass()).replace('"value": 0.01', '"value": NaN')
+    return {
+        "wrong-payload-type": (_envelope(_pass(), payload_type="text/plain"), "payloadType is 'text/plain'"),
+        "no-subject": (_envelope(_pass(), subject=[]), "not a releasegate decision statement"),
+        "subject-without-digest": (_envelope(_pass(), subject=[{"name": "m"}]), "subject must list the model"),
+        "wrong-predicate-type": (_envelope(_pass(), predicate_type="x"), "not a releasegate decision statement"),
+        "maybe-in-envelope": (_envelope(maybe), "decision 'MAYBE' is not one of PASS, FAIL, INCONCLUSIVE"),
+        "pass-whose-checks-failed": (_envelope(failed_pass), "says PASS but its critical check(s) non_inferiority"),
+        "pass-vetoed": (_envelope(vetoed), "says PASS but names vetoing checks"),
+        "no-checks": (_envelope(no_checks), "a verdict needs its list of checks"),
+        "maybe-verdict-file": (json.dumps(maybe), "decision 'MAYBE' is not one of"),
+        "failed-pass-verdict-file": (json.dumps(failed_pass), "says PASS but"),
+        "nan-in-verdict": (nan_value, "contains NaN"),
+        "deep-json": ("[" * 10_000 + "]" * 10_000, "nested deeper than 64 levels"),
+        "duplicate-keys": ('{"decision": "FAIL", "decision": "PASS"}', "has the key 'decision' twice"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+def test_report_refuses_the_document(tmp_path: Path, name: str) -> None:
+    text, says = _cases()[name]
+    path = tmp_path / "decision.json"
+    path.write_text(text)
+    out = tmp_path / "report.html"
+    line = refused_cleanly(run_main("report", str(path), "--out", str(out)))
+    assert says in line and str(path) in line
+    assert not out.exists() and not (tmp_path / "decision.report.html").exists()
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(_cases()) if "verdict-file" not in n])
+def test_verify_refuses_the_document(tmp_path: Path, name: str) -> None:
+    text, says = _cases()[name]
+    path = tmp_path / "decision.dsse.json"
+    path.write_text(text)
+    line = refused_cleanly(run_main("verify", str(path)))
+    assert says in line
+
+
+def test_a_sound_verdict_still_renders(tmp_path: Path) -> None:
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(_pass()))
+    run = run_main("report", str(path), "--out", str(tmp_path / "r.html"))
+    assert run.code == 0, run.err
+    assert "PASS" in (tmp_path / "r.html").read_text()
