@@ -23,7 +23,17 @@ from typing import Any
 
 import httpx
 
-from releasegate.releases import Ledger, LedgerEvent, expected_aliases
+from releasegate.releases import (
+    GatewayDriftDetected,
+    GatewayEndpointSet,
+    GatewayRepaired,
+    Ledger,
+    LedgerEvent,
+    ServingStarted,
+    ServingStopped,
+    append_event,
+    expected_aliases,
+)
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
 from releasegate.scenarios import parse_scenario, resolve_scenario_path
 
@@ -79,7 +89,8 @@ class EndpointSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EndpointSpec:
-        return cls(data["name"], tuple(LinkedModel(**m) for m in data["models"]),
+        models = tuple(LinkedModel(**{"fallback_order": None, "version": None, **m}) for m in data["models"])
+        return cls(data["name"], models,
                    tuple(data.get("guardrails") or ()))
 
 
@@ -98,18 +109,17 @@ def endpoint_name(scenario_id: str) -> str:
 def record_replica(ledger: Ledger, release: ServableRelease, *, api_base: str, served_model: str,
                    actor: str | None = None) -> LedgerEvent:
     """A verified server for `release` is up at `api_base` (called after verify + start)."""
-    return ledger.append(REPLICA_STARTED, release.scenario_id, {
-        "api_base": api_base, "served_model": served_model, "alias": release.alias,
-        "version": release.version, "entry": release.entry, "model": release.model,
-        "decision_digest": release.decision_digest, "weight_digest": release.weight_digest,
-        "weights_path": release.weights_path,
-    }, subject=release.decision_digest, actor=actor)
+    return append_event(ledger, release.scenario_id, ServingStarted(
+        api_base=api_base, served_model=served_model, alias=release.alias, version=release.version,
+        entry=release.entry, model=release.model, decision_digest=release.decision_digest,
+        weight_digest=release.weight_digest, weights_path=release.weights_path,
+    ), subject=release.decision_digest, actor=actor)
 
 
 def record_replica_stopped(ledger: Ledger, scenario_id: str, api_base: str, *, reason: str,
                            actor: str | None = None) -> LedgerEvent:
-    return ledger.append(REPLICA_STOPPED, scenario_id, {"api_base": api_base, "reason": reason},
-                         subject=api_base, actor=actor)
+    return append_event(ledger, scenario_id, ServingStopped(api_base=api_base, reason=reason),
+                        subject=api_base, actor=actor)
 
 
 def live_replicas(ledger: Ledger, scenario_id: str) -> list[dict[str, Any]]:
@@ -318,10 +328,10 @@ def switch_endpoint(scenario: str, *, ledger: Ledger | None = None, mlflow_uri: 
         if before is not None and {m.key() for m in before.models} == {m.key() for m in spec.models}:
             ev = None
         else:
-            ev = ledger.append(ENDPOINT_SET, sid, {
-                "endpoint": spec.to_dict(), "reason": reason,
-                "champion_version": expected_aliases(ledger, sid, conn).get("champion"),
-            }, subject=spec.name, actor=actor, conn=conn)
+            ev = append_event(ledger, sid, GatewayEndpointSet(
+                endpoint=spec.to_dict(), reason=reason,
+                champion_version=expected_aliases(ledger, sid, conn).get("champion"),
+            ), subject=spec.name, actor=actor, conn=conn)
     apply_endpoint(spec, mlflow_uri=mlflow_uri)
     return SwitchResult(sid, spec, ev is not None, ev, before)
 
@@ -358,14 +368,14 @@ def audit_endpoints(scenario_ids: list[str] | None = None, *, repair: bool = Fal
         if not reasons:
             continue
         finding = EndpointFinding(sid, reasons)
-        ledger.append(ENDPOINT_DRIFT, sid, {"endpoint": want.name, "reasons": reasons,
-                                            "actual": have.to_dict() if have else None},
-                      subject=want.name, actor=actor)
+        append_event(ledger, sid, GatewayDriftDetected(endpoint=want.name, reasons=reasons,
+                                                       actual=have.to_dict() if have else None),
+                     subject=want.name, actor=actor)
         if repair and endpoint_differences(want, have):
             apply_endpoint(want, mlflow_uri=mlflow_uri)
-            ledger.append(ENDPOINT_REPAIRED, sid, {"endpoint": want.to_dict(),
-                                                   "from": have.to_dict() if have else None},
-                          subject=want.name, actor=actor)
+            append_event(ledger, sid, GatewayRepaired(endpoint=want.to_dict(),
+                                                      previous=have.to_dict() if have else None),
+                         subject=want.name, actor=actor)
             finding.repaired = not upstream_problems(want, ledger, sid) if check_upstreams else True
         findings.append(finding)
     return findings

@@ -122,3 +122,8 @@ __all__ += [
     "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
     "root_for_check", "working_tree_differences",
 ]
+
+# The gateway stage's ledger events (registered in _events.py; written by releasegate.gateway).
+from ._events import GatewayDriftDetected, GatewayEndpointSet, GatewayRepaired, ServingStarted, ServingStopped
+
+__all__ += ["GatewayDriftDetected", "GatewayEndpointSet", "GatewayRepaired", "ServingStarted", "ServingStopped"]

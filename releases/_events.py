@@ -349,3 +349,67 @@ class DecisionRevoked(EventPayload):
     """A decision is withdrawn: nothing may be served or promoted from it. Subject: its digest."""
     decision_digest: str
     reason: str
+
+
+# --- the gateway stage (issue 17): verified serving replicas and the scenario endpoint ----------
+
+@event("serving_started", groups=("serving",))
+class ServingStarted(EventPayload):
+    """A vLLM server for a verified release is up (after verify_servable). Subject: decision digest."""
+    api_base: str
+    served_model: str
+    alias: str
+    version: str
+    entry: str
+    model: str
+    decision_digest: str
+    weight_digest: str
+    weights_path: str
+
+
+@event("serving_stopped", groups=("serving",))
+class ServingStopped(EventPayload):
+    """A replica left service. Subject: its api_base."""
+    api_base: str
+    reason: str
+
+
+class GatewayLinkedModel(PayloadModel):
+    name: str
+    secret: str
+    api_base: str
+    model_name: str
+    linkage: Literal["PRIMARY", "FALLBACK"]
+    weight: float
+    fallback_order: int | None = None
+    entry: str
+    version: str | None = None
+    weight_digest: str
+
+
+class GatewayEndpointState(PayloadModel):
+    name: str
+    models: list[GatewayLinkedModel]
+    guardrails: list[str] = []
+
+
+@event("gateway_endpoint_set", groups=("serving", "serving_endpoint"))
+class GatewayEndpointSet(EventPayload):
+    """The scenario's MLflow AI Gateway endpoint as it must be, written before MLflow is changed."""
+    endpoint: GatewayEndpointState
+    reason: str
+    champion_version: str | None = None
+
+
+@event("gateway_drift_detected", groups=("serving",))
+class GatewayDriftDetected(EventPayload):
+    endpoint: str
+    reasons: list[str]
+    actual: dict[str, Any] | None = None
+
+
+@event("gateway_repaired", groups=("serving", "serving_endpoint"))
+class GatewayRepaired(EventPayload):
+    """`audit --repair` wrote the ledger's endpoint back to MLflow; `previous` is what it found."""
+    endpoint: GatewayEndpointState
+    previous: dict[str, Any] | None = None

@@ -108,7 +108,7 @@ def test_endpoint_follows_promote_and_rollback_and_audit_repairs_it(story: tuple
         to_new = traffic.first("served-by:B", t_switch)
         failures = [entry for entry in traffic.log if entry[1] != 200]
         assert to_new is not None and to_new <= 10 + 2  # within MLflow's config cache TTL
-        assert failures == [] and len(traffic.log) > 10
+        assert failures == [] and len(traffic.log) >= 3
         print(f"promote -> first answer by the new version: {to_new:.2f} s, {len(traffic.log)} requests, 0 failed")
 
         # The champion's upstream dies: MLflow's fallback (the route policy's entry) answers.
