@@ -250,17 +250,37 @@ class Ledger:
                            row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash)
 
     def events(self, *, scenario_id: str | None = None, event_type: str | tuple[str, ...] | None = None,
+               subject: str | None = None, newest_first: bool = False, limit: int | None = None,
                conn: Connection | None = None) -> list[LedgerEvent]:
-        query = select(events_table).order_by(events_table.c.seq)
+        """Events in seq order (newest first if asked), filtered; `limit` keeps the first N.
+
+        Promote and audit look up by (event_type, subject) and by (scenario_id, event_type)
+        newest first: both are indexed (migration 0002), so they do not grow with the ledger."""
+        seq = events_table.c.seq
+        query = select(events_table).order_by(seq.desc() if newest_first else seq)
         if scenario_id:
             query = query.where(events_table.c.scenario_id == scenario_id)
         if event_type:
             types = (event_type,) if isinstance(event_type, str) else event_type
             query = query.where(events_table.c.event_type.in_(types))
+        if subject is not None:
+            query = query.where(events_table.c.subject == subject)
+        if limit is not None:
+            query = query.limit(limit)
         if conn is not None:
             return [self._row_to_event(r) for r in conn.execute(query)]
         with self._reader() as own:
             return [self._row_to_event(r) for r in own.execute(query)]
+
+    def scenario_ids(self, event_types: tuple[str, ...] | None = None, conn: Connection | None = None) -> list[str]:
+        """Scenarios with at least one event (of these types): read from the indexes, no payload parsed."""
+        query = select(events_table.c.scenario_id).distinct().order_by(events_table.c.scenario_id)
+        if event_types:
+            query = query.where(events_table.c.event_type.in_(event_types))
+        if conn is not None:
+            return [r[0] for r in conn.execute(query)]
+        with self._reader() as own:
+            return [r[0] for r in own.execute(query)]
 
     def verify(self) -> list[str]:
         """Every broken link in the chain, naming the row; [] when the ledger is intact."""

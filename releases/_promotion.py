@@ -149,16 +149,22 @@ def promote(
     try:
         with ledger.scenario_lock(sid) as conn:
             current = reg.get_alias_version(c, sid, alias)
-            if current is not None and str(current.version) == str(mv.version):
-                return PromotionResult(False, [], sid, alias, str(mv.version), str(mv.version),
-                                       note=f"{alias} already points at version {mv.version}")
             aliases = expected_aliases(ledger, sid, conn)
+            from_version = str(current.version) if current is not None else None
+            if from_version == str(mv.version):
+                if aliases.get(alias) == str(mv.version):
+                    return PromotionResult(False, [], sid, alias, str(mv.version), str(mv.version),
+                                           note=f"{alias} already points at version {mv.version}")
+                # MLflow shows the move but the ledger does not: an earlier promote died between
+                # the alias move and its commit (connection dropped). Record it now, from the
+                # version the ledger last recorded, so the row is neither lost nor doubled.
+                from_version = aliases.get(alias)
             aliases[alias] = str(mv.version)
-            if alias == "champion" and current is not None:
-                aliases["previous"] = str(current.version)
+            if alias == "champion" and from_version is not None:
+                aliases["previous"] = from_version
             ev = append_event(ledger, sid, Promoted(
                 alias=alias, model_name=name, version=str(mv.version),
-                from_version=str(current.version) if current else None, aliases=aliases,
+                from_version=from_version, aliases=aliases,
                 decision_digest=digest, weight_digest=mv.tags.get("weight_digest"),
                 prompt=PromptRef(name=pred["prompt_family"]["name"], version=pred["prompt_family"]["version"],
                                  uri=mv.tags.get("prompt_uri")),
@@ -168,8 +174,8 @@ def promote(
                 envelope=envelope,
             ), subject=digest, actor=actor, conn=conn)
             c.set_registered_model_alias(name, alias, str(mv.version))
-            if alias == "champion" and current is not None:
-                c.set_registered_model_alias(name, "previous", str(current.version))
+            if alias == "champion" and from_version is not None:
+                c.set_registered_model_alias(name, "previous", from_version)
             uri = mv.tags.get("prompt_uri")
             if uri and alias == "champion":  # the prompt family's champion follows the model's
                 _, pname, pversion = uri.rsplit("/", 2)
@@ -177,8 +183,7 @@ def promote(
     except MlflowException as exc:
         return PromotionResult(False, [f"MLflow refused the alias move, nothing recorded: {_error_line(exc)}"],
                                sid, alias, str(mv.version))
-    return PromotionResult(True, [], sid, alias, str(mv.version),
-                           str(current.version) if current else None, ev)
+    return PromotionResult(True, [], sid, alias, str(mv.version), from_version, ev)
 
 
 @dataclass

@@ -38,7 +38,8 @@ def _error_line(exc: BaseException) -> str:
 
 
 def evaluated_event(ledger: Ledger, digest: str, conn: Any = None) -> LedgerEvent | None:
-    for ev in ledger.events(event_type="evaluated", conn=conn):
+    # An indexed lookup by subject (the decision digest), not a scan of every evaluated row.
+    for ev in ledger.events(event_type="evaluated", subject=digest, conn=conn):
         if ev.payload.get("decision_digest") == digest:
             return ev
     return None
@@ -156,6 +157,14 @@ def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = N
 
 def expected_aliases(ledger: Ledger, scenario_id: str, conn: Any = None) -> dict[str, str]:
     """The alias state the ledger says the registered model has (from the last alias-moving event)."""
-    moves = [e for e in ledger.events(scenario_id=scenario_id, event_type=ALIAS_EVENTS, conn=conn)
-             if e.payload.get("target", "model") == "model"]
-    return dict(moves[-1].payload.get("aliases", {})) if moves else {}
+    # Newest first, a page at a time: the last model move is usually the first row read.
+    page, offset = 16, 0
+    while True:
+        batch = ledger.events(scenario_id=scenario_id, event_type=ALIAS_EVENTS, newest_first=True,
+                              limit=offset + page, conn=conn)[offset:]
+        for e in batch:
+            if e.payload.get("target", "model") == "model":
+                return dict(e.payload.get("aliases", {}))
+        if len(batch) < page:
+            return {}
+        offset += page

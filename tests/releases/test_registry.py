@@ -321,3 +321,63 @@ def test_ten_concurrent_promotions_leave_one_consistent_state(world: World, pg_l
     assert last["aliases"] == aliases(c)
     assert pg.verify() == []
     assert pg.engine.dialect.name == "postgresql"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kill_at", ["append", "commit"])
+def test_connection_killed_during_promote_loses_and_duplicates_nothing(world: World, pg_ledger_url: str,
+                                                                        kill_at: str) -> None:
+    """pg_terminate_backend on promote's own connection: during the `promoted` INSERT (nothing
+    moved, nothing recorded), or just before COMMIT (MLflow's alias already moved, the row rolled
+    back). Either way promote fails, and running it again leaves exactly one `promoted` row that
+    matches the alias."""
+    import psycopg
+    from sqlalchemy import event
+
+    from releasegate.releases import promote
+
+    c = client()
+    pg = Ledger.open(pg_ledger_url)
+    for ev in Ledger.open().events(event_type="evaluated"):
+        pg.append("evaluated", ev.scenario_id, ev.payload, subject=ev.subject)
+    start = aliases(c)["champion"]
+    # This ledger's view of the alias state: what an audit repair records.
+    pg.append("alias_repaired", "support-triage", {"target": "model", "alias": "champion", "from_version": None,
+                                                   "to_version": start, "aliases": aliases(c)})
+    target = world.a if start != world.versions["a"] else world.b
+    envelope = json.loads(target.read_text())
+    want = world.versions["a"] if target == world.a else world.versions["b"]
+    admin = psycopg.connect(pg_ledger_url.split("?")[0].replace("postgresql+psycopg://", "postgresql://"),
+                            autocommit=True)
+    ledger = Ledger.open(pg_ledger_url)
+    killed: list[int] = []
+
+    def terminate(conn: object) -> None:
+        if not killed:
+            pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            killed.append(pid)
+
+    def before_insert(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO LEDGER_EVENTS"):  # the `promoted` row
+            terminate(conn)
+
+    hook = ("before_cursor_execute", before_insert) if kill_at == "append" else ("commit", terminate)
+    event.listen(ledger.engine, *hook)
+    try:
+        with pytest.raises(Exception) as failed:
+            promote("support-triage", envelope, ledger=ledger, actor="ci-killed")
+        assert "terminat" in str(failed.value).lower() or "closed" in str(failed.value).lower(), failed.value
+    finally:
+        event.remove(ledger.engine, *hook)
+    assert killed
+    assert pg.events(event_type="promoted") == []  # rolled back with the connection
+    assert aliases(c)["champion"] == (start if kill_at == "append" else want)
+    again = promote("support-triage", envelope, ledger=Ledger.open(pg_ledger_url), actor="ci-retry")
+    assert again.promoted and again.reasons == []
+    promoted = pg.events(event_type="promoted")
+    assert len(promoted) == 1
+    assert promoted[0].payload["version"] == want and promoted[0].payload["from_version"] == start
+    assert aliases(c) == {"champion": want, "previous": start} == promoted[0].payload["aliases"]
+    assert pg.verify() == []
+    admin.close()
