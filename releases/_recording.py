@@ -39,7 +39,7 @@ def _error_line(exc: BaseException) -> str:
 
 def evaluated_event(ledger: Ledger, digest: str, conn: Any = None) -> LedgerEvent | None:
     # An indexed lookup by subject (the decision digest), not a scan of every evaluated row.
-    for ev in ledger.events(event_type="evaluated", subject=digest, conn=conn):
+    for ev in ledger.events(event_type="evaluated", subject=digest, or_no_subject=True, conn=conn):
         if ev.payload.get("decision_digest") == digest:
             return ev
     return None
