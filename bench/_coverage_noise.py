@@ -90,3 +90,31 @@ def judge_coverage(sims: int, rng: np.random.Generator, n: int = 1000, incumbent
                          f"{bounded / sims:.3f} | {bounded_hits / max(bounded, 1):.4f} | {naive_hits / sims:.4f} |")
             print(lines[-1], flush=True)
     return lines
+
+
+def stability_calibration(runs: int, rng: np.random.Generator, n: int = 300, margin: float = 0.05) -> list[str]:
+    """The verdict's stability (estimated probability that a rerun with new seeds changes the
+    non-inferiority status) against the truth: reruns simulated from the known per-case rates."""
+    from releasegate.evals.repeats import decision_stability, ni_status
+
+    lines = ["| repeats k | within-case share | runs | mean estimate | mean true flip rate | mean abs error |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    for k, within in ((2, 0.3), (3, 0.1), (3, 0.6), (5, 0.3)):
+        est, true = [], []
+        conc = within / (1 - within)
+        for _ in range(runs):
+            q_i = st.beta.ppf(rng.random(n), 0.7 * conc, 0.3 * conc)
+            q_c = np.clip(q_i + rng.normal(-0.03, 0.1, n), 0, 1)  # true difference about -0.03
+            cand = rng.random((n, k)) < q_c[:, None]
+            inc = rng.random((n, k)) < q_i[:, None]
+            s = decision_stability(cand, inc, margin=margin, replicates=400, rng=rng)
+            observed = {"pass": 1, "fail": -1, "inconclusive": 0}[s.status]
+            reruns_c = rng.binomial(k, np.broadcast_to(q_c, (2000, n))) / k
+            reruns_i = rng.binomial(k, np.broadcast_to(q_i, (2000, n))) / k
+            low, high = clustered_paired_intervals(reruns_c, reruns_i, k)
+            est.append(s.flip_probability)
+            true.append(float(np.mean(ni_status(low, high, margin) != observed)))
+        e, t = np.array(est), np.array(true)
+        lines.append(f"| {k} | {within:g} | {runs} | {e.mean():.3f} | {t.mean():.3f} | {np.abs(e - t).mean():.3f} |")
+        print(lines[-1], flush=True)
+    return lines

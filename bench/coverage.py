@@ -26,7 +26,7 @@ from scipy import stats as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._coverage_noise import judge_coverage, repeats_coverage  # noqa: E402
+from bench._coverage_noise import judge_coverage, repeats_coverage, stability_calibration  # noqa: E402
 from bench._results import write_section  # noqa: E402
 
 from releasegate.evals.stats import cost_comparison, newcombe_paired_intervals  # noqa: E402
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--cost-sims", type=int, default=1000)
     parser.add_argument("--repeat-sims", type=int, default=10000)
     parser.add_argument("--judge-sims", type=int, default=4000)
+    parser.add_argument("--stability-runs", type=int, default=60)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -110,6 +111,7 @@ def main() -> None:
     noise_rng = np.random.default_rng([args.seed, 18])  # own stream: the rows above stay reproducible
     repeated = repeats_coverage(args.repeat_sims, noise_rng)
     judged = judge_coverage(args.judge_sims, noise_rng)
+    stability = stability_calibration(args.stability_runs, noise_rng)
     mc_se = np.sqrt(0.95 * 0.05 / args.sims)
     mc_se_r = np.sqrt(0.95 * 0.05 / args.repeat_sims)
     mc_se_j = np.sqrt(0.95 * 0.05 / args.judge_sims)
@@ -117,7 +119,8 @@ def main() -> None:
         "## Coverage of the paired interval (issue 4)",
         "",
         f"Command: `.venv/bin/python bench/coverage.py --sims {args.sims} --cost-sims {args.cost_sims} "
-        f"--repeat-sims {args.repeat_sims} --judge-sims {args.judge_sims} --seed {args.seed}` "
+        f"--repeat-sims {args.repeat_sims} --judge-sims {args.judge_sims} --stability-runs {args.stability_runs} "
+        f"--seed {args.seed}` "
         f"({time.perf_counter() - started:.0f} s).",
         "",
         f"Nominal 95%. {args.sims} simulated paired datasets per row (Monte Carlo standard error "
@@ -154,6 +157,16 @@ def main() -> None:
         "covers trivially). Uncorrected: Newcombe on the judged outcomes.",
         "",
         *judged,
+        "",
+        "### Stability of the verdict (issue 18)",
+        "",
+        f"{args.stability_runs} simulated evaluations per row: 300 cases, margin 0.05, incumbent per-case rates "
+        "Beta with mean 0.70 and the stated within-case share, candidate rates shifted by N(-0.03, 0.1). "
+        "Estimate: `repeats.decision_stability` (empirical-Bayes posterior predictive, 400 replicates). "
+        "True: the share of 2000 reruns from the known per-case rates whose non-inferiority status "
+        "differs from the observed run's. The estimate is a lower-biased guide, not a calibrated probability.",
+        "",
+        *stability,
     ]
     text = "\n".join(lines)
     print(text)

@@ -84,11 +84,11 @@ def test_noisy_judge_makes_the_uncorrected_gate_pass_a_worse_candidate() -> None
     uncorrected gate PASSes most runs; the corrected one at most alpha."""
     rng = np.random.default_rng(13)
     margin = 0.05
-    runs, uncorrected_low = _simulate_runs(300, 3000, 400, 0.7, 0.7, -0.06, rng)
+    runs, uncorrected_low = _simulate_runs(200, 5000, 400, 0.7, 0.7, -0.06, rng)
     uncorrected_pass = float(np.mean(uncorrected_low > -margin))
     corrected_pass = float(np.mean([r.ci_low > -margin for r in runs]))
-    assert uncorrected_pass >= 0.5
-    assert corrected_pass <= 0.05
+    assert uncorrected_pass >= 0.6  # measured 0.77 with this seed
+    assert corrected_pass <= 0.025  # one-sided alpha of the 95% interval; measured 0.0
 
 
 def test_pairwise_consensus_counts_order_disagreements_as_ties() -> None:
