@@ -25,11 +25,14 @@ _FALSE = {"0", "false", "no", "fail", "failed", "reject", "rejected", "bad", "wr
 
 def judge_digest(scenario: Scenario) -> str:
     """sha256 of the judge's definition: every scorer (type, model, rubric/prompt, parameters,
-    weight) and the acceptance rule. A verdict carries it; a changed judge gives another digest,
+    weight), the acceptance rule and the pairwise judge if any. A verdict carries it; a changed judge gives another digest,
     so a decision judged by the old judge no longer matches the contract."""
     scoring = scenario.scoring
-    return canonical_sha256({"scorers": [s.model_dump(mode="json") for s in scoring.scorers],
-                             "acceptance": scoring.acceptance.model_dump(mode="json")})
+    judge: dict[str, Any] = {"scorers": [s.model_dump(mode="json") for s in scoring.scorers],
+                             "acceptance": scoring.acceptance.model_dump(mode="json")}
+    if scoring.pairwise_judge is not None:  # absent key: digests of contracts without it are unchanged
+        judge["pairwise_judge"] = scoring.pairwise_judge.model_dump(mode="json")
+    return canonical_sha256(judge)
 
 
 def _human_verdicts(values: pd.Series, field: str) -> np.ndarray:

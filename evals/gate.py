@@ -36,6 +36,7 @@ from releasegate.scenarios import (Scenario, check_record_meta, check_record_val
                                    file_sha256, read_records)
 
 from . import judge_error as _judge_error
+from . import pairwise as _pairwise
 from . import repeats as _repeats
 from ._calibration import calibrate as _calibrate
 from ._calibration import judge_digest
@@ -71,6 +72,7 @@ class GateContext:
     # With scoring.calibration: the judge's sensitivity/specificity against human labels; the
     # acceptance rates and the paired difference are then corrected for its misclassification.
     judge: _judge_error.JudgeCalibration | None = None
+    pairwise: _pairwise.PairwiseResult | None = None  # scoring.pairwise_judge, both orders
     _latency: dict[tuple[str, str, float], stats.QuantileEstimate] = field(default_factory=dict, repr=False)
 
     @property
@@ -431,6 +433,25 @@ def check_relative_change(ctx: GateContext) -> list[Check]:
                   float(threshold), ">=", status, reason)]
 
 
+@gate_check("pairwise_preference")
+def check_pairwise(ctx: GateContext) -> list[Check]:
+    """The pairwise judge's wins minus losses (both orders agreeing) against
+    `scoring.pairwise_judge.min_preference`; no check when the contract sets no threshold."""
+    spec = ctx.scenario.scoring.pairwise_judge
+    if spec is None or spec.min_preference is None or ctx.pairwise is None:
+        return []
+    r = ctx.pairwise
+    status = interval_status(r.ci_low, r.ci_high, float(spec.min_preference), ">=")
+    span = (f"{100 * r.preference:+.1f} points [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]: {r.wins} wins, "
+            f"{r.losses} losses, {r.ties} ties ({r.order_disagreements} where the two orders disagreed)")
+    reason = {"pass": f"pairwise preference {span} meets the minimum {100 * spec.min_preference:+.1f}",
+              "fail": f"pairwise preference {span} is below the minimum {100 * spec.min_preference:+.1f}",
+              "inconclusive": f"pairwise preference {span} straddles the minimum "
+                              f"{100 * spec.min_preference:+.1f}: more cases needed"}[status]
+    return [_make("pairwise_preference", "change", "pairwise_preference", r.preference, r.ci_low, r.ci_high,
+                  float(spec.min_preference), ">=", status, reason)]
+
+
 # --------------------------------------------------------------------------- evidence
 def _per_example_cost(scored: ScoredRecords, meta: dict[str, Any]) -> np.ndarray | None:
     """Per-example cost: the records' `cost_usd`, else the meta total spread evenly."""
@@ -533,6 +554,8 @@ def _metrics(ctx: GateContext) -> dict[str, Any]:
     }
     if ctx.repeat_accepted is not None:
         metrics["repeats"] = _repeat_metrics(ctx)
+    if ctx.pairwise is not None:
+        metrics["pairwise"] = ctx.pairwise.to_dict()
     metrics["judge"] = {"digest": judge_digest(ctx.scenario),
                         "calibration": ctx.judge.to_dict() if ctx.judge else None,
                         "corrected": ctx.corrected.to_dict() if ctx.corrected else None}
@@ -650,8 +673,25 @@ def run_gate(loaded: Any, dataset: Any, candidate_records: pd.DataFrame, candida
         seed=int(scenario.success_criteria.seed if seed is None else seed),
         contract_sha256=str(getattr(loaded, "contract_sha256", "") or ""), dataset_sha256=dataset_sha,
         cases_total=len(cases), repeat_accepted=repeat_accepted,
-        judge=_calibrate(scenario, cases, float(scenario.success_criteria.confidence)))
+        judge=_calibrate(scenario, cases, float(scenario.success_criteria.confidence)),
+        pairwise=_judge_pairs(scenario, candidate, incumbent))
     return evaluate_gate(ctx, extra_checks=extra_checks, sequential=sequential)
+
+
+def _judge_pairs(scenario: Scenario, candidate: ScoredRecords, incumbent: ScoredRecords) -> _pairwise.PairwiseResult | None:
+    """Run the contract's pairwise judge on the two answers of every case (repeat 0); a failed
+    generation is shown to the judge as an empty answer."""
+    spec = scenario.scoring.pairwise_judge
+    if spec is None:
+        return None
+
+    def outputs(scored: ScoredRecords) -> list[str]:
+        text = scored.records["output"].astype("string").fillna("").to_numpy(dtype=object)
+        return ["" if bad else str(t) for t, bad in zip(text, scored.errored)]
+
+    references = candidate.cases["reference"].astype("string").fillna("").tolist()
+    return _pairwise.judge_pairs(spec, references, outputs(candidate), outputs(incumbent),
+                                 float(scenario.success_criteria.confidence))
 
 
 def _score_repeats(scenario: Scenario, cases: pd.DataFrame, cand_repeats: list[pd.DataFrame],

@@ -179,11 +179,26 @@ class JudgeCalibrationSpec(_Strict):
     min_cases: int = Field(50, ge=10, description="Fewer labelled cases than this is bad input")
 
 
+class PairwiseJudgeSpec(_Strict):
+    """A judge that compares the candidate's and the incumbent's answers; asked in both orders."""
+
+    endpoint: str = Field(description="OpenAI-compatible /v1 URL of the judge")
+    model: str
+    rubric: str | None = Field(None, description="Prompt with {reference}, {a}, {b}; default: releasegate's")
+    api_key_env: str | None = None
+    max_tokens: int = Field(16, ge=1)
+    timeout_s: float = Field(60.0, gt=0)
+    min_preference: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Check: wins minus losses (share of cases) must be at least this")
+
+
 class Scoring(_Strict):
     scorers: list[ScorerSpec] = Field(min_length=1)
     acceptance: AcceptanceRule = AcceptanceRule()
     calibration: JudgeCalibrationSpec | None = Field(
         None, description="Correct acceptance for the judge's misclassification (issue 18)")
+    pairwise_judge: PairwiseJudgeSpec | None = Field(
+        None, description="Compare candidate and incumbent answers directly, in both orders (issue 18)")
 
 
 class LatencySLO(_Strict):
