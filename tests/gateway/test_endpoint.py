@@ -22,6 +22,7 @@ from releasegate.gateway import (
     chat_url,
     expected_endpoint,
     follow_release,
+    live_replicas,
     read_endpoint,
     record_replica,
     record_replica_stopped,
@@ -155,6 +156,34 @@ def test_endpoint_follows_promote_and_rollback_and_audit_repairs_it(story: tuple
         a.stop()
         if b is not None:
             b.stop()
+
+
+def test_client_renders_the_released_prompt_and_follows_a_prompt_rollback(story: tuple[World, str]) -> None:
+    from releasegate.client import call_scenario
+
+    world, url = story
+    ledger = Ledger.open()
+    release = verify_servable(SID, "champion")
+    upstream = Upstream("C", "gemma3-270m", release.weights_path).start()
+    try:
+        for rep in live_replicas(ledger, SID):  # the earlier test's upstreams are gone
+            record_replica_stopped(ledger, SID, rep["api_base"], reason="test ended")
+        record_replica(ledger, release, api_base=upstream.api_base, served_model="gemma3-270m")
+        switch_endpoint(SID, ledger=ledger)
+        time.sleep(10.5)  # MLflow's endpoint cache TTL
+        # The prompt alias still holds smollm2-v2's prompt (v2): a model rollback does not move it.
+        answer = call_scenario(SID, {"message": "I was charged twice", "channel": "email"}, gateway_url=url)
+        assert answer.text == "served-by:C" and answer.prompt_version == "v2"
+        assert upstream.bodies[-1]["messages"][-1]["content"] == (
+            "Customer message via email:\nI was charged twice\n\nQueue name:")
+        rollback(SID, target="prompt", reason="v2 misroutes refunds", ledger=ledger)
+        answer = call_scenario(SID, {"message": "I was charged twice", "channel": "email"}, gateway_url=url)
+        assert answer.text == "served-by:C" and answer.prompt_version == "v1"
+        assert upstream.bodies[-1]["messages"][-1]["content"] == "Message (email): I was charged twice\nQueue:"
+        assert upstream.bodies[-1]["stop"] == ["\n"]
+        assert "api_key" not in repr(answer) and "Bearer" not in repr(answer)
+    finally:
+        upstream.stop()
 
 
 def test_audit_finds_an_upstream_serving_other_weights(story: tuple[World, str]) -> None:
