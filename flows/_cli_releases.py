@@ -131,12 +131,33 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases import Keyring, approval_status, read_decision, statement_of
 
         envelope = read_decision(decision)
-        status = approval_status(envelope, Keyring.load(keyring))
         pred = statement_of(envelope)["predicate"]
+        ring = Keyring.load(keyring)
+        by_policy = None
+        try:  # a scenario with a signed root: its keys, and the platform's release policy key
+            from releasegate.releases import Ledger, signing_authority
+            from releasegate.releases._trust_checks import policy_signature
+            from releasegate.scenarios import parse_scenario, resolve_scenario_path
+
+            auth = signing_authority(Ledger.open(), parse_scenario(resolve_scenario_path(pred["scenario_id"])), ring)
+            if auth.root is not None:
+                ring = auth.keyring
+                out.print(f"keys from {auth.source} of {pred['scenario_id']}")
+                if policy_signature(auth, envelope):
+                    by_policy = auth.root.release_policy
+        except InputError:
+            pass  # the scenario is not in this checkout: the keyring alone
+        status = approval_status(envelope, ring)
+        if by_policy and "platform" in status.missing_roles:  # policy_signature() verified it
+            status.approved["platform"] = next(s for s in status.signatures if s.keyid == by_policy["keyid"])
         out.print(f"decision {status.decision_digest[:16]} scenario {pred['scenario_id']} "
                   f"verdict {pred['verdict']['decision']}")
         for s in status.signatures:
             mark = "valid" if s.valid else "INVALID"
+            if by_policy and s.keyid == by_policy["keyid"]:
+                out.print(f"  {by_policy['identity']}  role=platform  key={s.keyid[:16]}  valid: by the signed "
+                          "release policy (its conditions are re-checked at promote)")
+                continue
             out.print(f"  {s.identity or '(unknown key)'}  role={','.join(s.roles) or '-'}  "
                       f"key={s.keyid[:16]}  {mark}: {s.reason}")
         for role in status.missing_roles:
@@ -144,7 +165,7 @@ def register(app: typer.Typer) -> None:
         for p in status.problems:
             out.print(f"  problem: {p}")
         out.print("fully approved" if status.fully_approved else "not fully approved")
-        if any(not s.valid for s in status.signatures):
+        if any(not s.valid and not (by_policy and s.keyid == by_policy["keyid"]) for s in status.signatures):
             raise typer.Exit(1)
 
     @ledger_app.command("verify")

@@ -7,6 +7,11 @@
 #   4. sign with the product and platform owners' demo keys; promote (or, when the gate failed,
 #      show the refusal and evaluate a second candidate: SmolLM2 with prompt v3)
 #   5. roll back to the previous champion, audit the aliases, governance report
+# Trust (issue 14): before anything is evaluated, a portfolio root (2 of 3 platform root keys,
+# pinned in RELEASEGATE_TRUST_ROOT) signs the scenario's root v1 (owners' keys, the gate criteria,
+# the platform's release policy). Releases are signed by the product owner and, for a prompt-only
+# change that passed, by the release policy's CI key; a repository edit of the keyring is refused
+# and the product owner's key is rotated with the old owners' signatures.
 #
 # DEMO_LIMIT (default 120) cases keep it to a few minutes on 2 cores; DEMO_LIMIT=0 runs all cases.
 # State goes to .releasegate/demo (ledger, MLflow store, decisions, reports); the generation cache
@@ -34,7 +39,8 @@ decision_of() { ls -t "$RELEASEGATE_HOME"/decisions/$SCENARIO/*.dsse.json | head
 
 start=$(date +%s)
 # A fresh story each run; the generation cache (.releasegate/demo/cache) is kept.
-rm -rf "$RELEASEGATE_HOME"/{ledger.db,mlflow.db,mlartifacts,decisions,runs,keyring.yaml,prefect} "$RELEASEGATE_KEYS_DIR"
+rm -rf "$RELEASEGATE_HOME"/{ledger.db,mlflow.db,mlartifacts,decisions,runs,keyring.yaml,prefect,trust} "$RELEASEGATE_KEYS_DIR"
+unset RELEASEGATE_TRUST_ROOT  # pinned below, once this run's portfolio root exists
 mkdir -p "$RELEASEGATE_HOME"
 
 say "Scenario contracts validate"
@@ -47,9 +53,44 @@ $RG keys generate --identity $PLATFORM || fail "keygen"
 PRODUCT_KEY=$RELEASEGATE_KEYS_DIR/$PRODUCT.pem
 PLATFORM_KEY=$RELEASEGATE_KEYS_DIR/$PLATFORM.pem
 
-sign_and_promote() {  # $1 decision file
+ROOTS=(root-1@platform.example root-2@platform.example root-3@platform.example)
+BOT=release-bot@platform.example
+key_of() { echo "$RELEASEGATE_KEYS_DIR/$1.pem"; }
+for id in "${ROOTS[@]}" $BOT ledger@platform.example; do
+  $RG keys generate --identity "$id" >/dev/null || fail "keygen $id"
+done
+
+say "Trust: the portfolio root (2 of 3 platform root keys), pinned outside the repository"
+init_out=$($RG trust init --root "${ROOTS[0]}" --root "${ROOTS[1]}" --root "${ROOTS[2]}" --threshold 2 \
+  --ledger-identity ledger@platform.example --key "$(key_of "${ROOTS[0]}")" --key "$(key_of "${ROOTS[1]}")") \
+  || fail "trust init"
+echo "$init_out"
+RELEASEGATE_TRUST_ROOT=$(echo "$init_out" | grep -o 'RELEASEGATE_TRUST_ROOT=sha256:[0-9a-f]*' | cut -d= -f2)
+export RELEASEGATE_TRUST_ROOT  # in CI: a protected variable, not something the repository sets
+
+say "Trust: scenario root v1 (owners and keys, pre-registered criteria, the platform's release policy)"
+mkdir -p "$RELEASEGATE_HOME/trust"
+cat > "$RELEASEGATE_HOME/trust/release-policy.yaml" <<POLICY
+identity: $BOT
+expires: $(date -u -d '+90 days' +%F)
+change_kinds: [prompt_only]
+require_checks: [cost_ratio, latency_p95]
+no_open_incidents: [sev1, sev2]
+POLICY
+root_v1=$RELEASEGATE_HOME/trust/$SCENARIO-v1.json
+$RG trust propose --scenario $SCENARIO --policy "$RELEASEGATE_HOME/trust/release-policy.yaml" --out "$root_v1" \
+  || fail "trust propose"
+for id in "${ROOTS[0]}" "${ROOTS[2]}" $PRODUCT $PLATFORM; do
+  $RG trust sign "$root_v1" --key "$(key_of "$id")" || fail "trust sign"
+done
+$RG trust apply "$root_v1" || fail "trust apply"
+
+sign_and_promote() {  # $1 decision file: the product owner signs; the platform by policy when it holds
   $RG approve "$1" --role product --key "$PRODUCT_KEY" || return 1
-  $RG approve "$1" --role platform --key "$PLATFORM_KEY" || return 1
+  if ! $RG approve "$1" --role platform --by-policy --key "$(key_of $BOT)"; then
+    echo "(outside the release policy: a person on the platform team signs)"
+    $RG approve "$1" --role platform --key "$PLATFORM_KEY" || return 1
+  fi
   $RG verify "$1"
   $RG promote --scenario $SCENARIO --decision "$1"
 }
@@ -86,6 +127,22 @@ else
     echo "smollm2-v3 did not pass either (exit $code2): the champion stays smollm2-v1"
   fi
 fi
+
+say "Trust: a repository edit of the keyring cannot change who signs"
+cp "$PRODUCT_KEY" "$RELEASEGATE_HOME/trust/product-old.pem"  # the owner keeps the old key for the rotation
+$RG keys generate --identity $PRODUCT --force >/dev/null || fail "keygen"  # keyring.yaml: a new product key
+$RG approve "$(decision_of)" --role product --key "$PRODUCT_KEY" && fail "a key outside the signed root signed"
+echo "(refused, exit code $?: the signed root names another key)"
+$RG trust show --scenario $SCENARIO
+
+say "Trust: rotate the product owner's key (signed by the old product and platform keys, and the new key)"
+root_v2=$RELEASEGATE_HOME/trust/$SCENARIO-v2.json
+$RG trust propose --scenario $SCENARIO --out "$root_v2" || fail "trust propose"
+for k in "$RELEASEGATE_HOME/trust/product-old.pem" "$PRODUCT_KEY" "$PLATFORM_KEY"; do
+  $RG trust sign "$root_v2" --key "$k" || fail "trust sign"
+done
+$RG trust apply "$root_v2" || fail "trust apply"
+$RG trust show --scenario $SCENARIO
 
 say "5. Incident: support reports misrouted tickets; the incident owner rolls the model back"
 inc_line=$($RG incident open --scenario $SCENARIO --severity sev2 \

@@ -246,21 +246,6 @@ def _public(key: Any) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(bytes.fromhex(key.keyval["public"]))
 
 
-def _signers(md: Metadata[Root], identities: dict[str, str]) -> list[str]:
-    """Identities whose signature on `md` verifies, given identity -> keyid candidates."""
-    by_kid = {kid: ident for ident, kid in identities.items() if kid}
-    out = []
-    for kid, sig in md.signatures.items():
-        key = md.signed.keys.get(kid)
-        if kid in by_kid and key is not None:
-            try:
-                key.verify_signature(sig, md.signed_bytes)
-            except Exception:
-                continue
-            out.append(by_kid[kid])
-    return sorted(out)
-
-
 # --- verification (every rule in one place) ---------------------------------------------------
 
 def _role_result(delegator: Root, role: RoleOwners, role_name: str, md: Metadata[Root]) -> tuple[bool, int]:
@@ -578,8 +563,37 @@ def proposals_dir() -> Path:
     return state_dir() / "trust" / "proposals"
 
 
-def _signer_list(md: Metadata[Root], identities: dict[str, str]) -> list[dict[str, str]]:
-    return [{"identity": ident, "fingerprint": identities[ident]} for ident in _signers(md, identities)]
+def _named_keys(root: Metadata[Root]) -> dict[str, tuple[str, Any]]:
+    """keyid -> (identity, key) for every key a root names (root keys, owners, ledger, policy)."""
+    ext = root.signed.unrecognized_fields[EXT]
+    pairs: dict[str, str | None] = {}
+    if ext["kind"] == "portfolio":
+        pairs = {**ext.get("root_identities", {}), **ext.get("ledger_identities", {})}
+    else:
+        for o in ext["owners"].values():
+            pairs.update(o["identities"])
+        if ext.get("release_policy"):
+            pairs[ext["release_policy"]["identity"]] = ext["release_policy"]["keyid"]
+    return {kid: (ident, root.signed.keys[kid]) for ident, kid in pairs.items() if kid and kid in root.signed.keys}
+
+
+def _signer_list(md: Metadata[Root], *roots: Metadata[Root]) -> list[dict[str, str]]:
+    """Who signed `md`: each signature that verifies with a key named in `md` or in `roots` (the
+    previous version, the portfolio root that onboards), so old and new keys are both listed."""
+    known: dict[str, tuple[str, Any]] = {}
+    for root in (*roots, md):
+        known.update(_named_keys(root))
+    out = []
+    for kid, sig in md.signatures.items():
+        if kid not in known:
+            continue
+        ident, key = known[kid]
+        try:
+            key.verify_signature(sig, md.signed_bytes)
+        except Exception:
+            continue
+        out.append({"identity": ident, "fingerprint": kid})
+    return sorted(out, key=lambda s: (s["identity"], s["fingerprint"]))
 
 
 def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:
@@ -594,10 +608,9 @@ def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | Non
             reasons.append(f"{PIN_ENV} pins sha256:{pin[:16]}..., this root is sha256:{digest[:16]}...")
         if reasons:
             raise TrustRefused(reasons)
-        identities = {**(prev.root_identities if prev else {}), **md.signed.unrecognized_fields[EXT]["root_identities"]}
         return append_event(ledger, PORTFOLIO_SCOPE, TrustPortfolioRoot(
             version=md.signed.version, sha256=digest, expires=md.signed.expires.isoformat(),
-            signers=_signer_list(md, identities), changes=root_changes(prev, md),
+            signers=_signer_list(md, *([prev.metadata] if prev else [])), changes=root_changes(prev, md),
             metadata=md.to_dict(),
         ), subject=f"sha256:{digest}", actor=actor, conn=conn)
 
@@ -617,18 +630,13 @@ def apply_scenario_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None
             raise TrustRefused(reasons)
         digest = root_digest(md)
         new = ScenarioRoot(md, digest)
-        identities: dict[str, str] = {}
-        for root in ([prev] if prev else []) + [new]:
-            for o in root.owners.values():
-                identities.update({i: k for i, k in o.identities.items() if k})
-        if prev is None:
-            anchor = portfolio[md.signed.unrecognized_fields[EXT]["portfolio_root_sha256"]]
-            identities.update(anchor.root_identities)
+        # who signed: the previous version's keys (rotation) or the onboarding portfolio root's
+        before = prev.metadata if prev else portfolio[md.signed.unrecognized_fields[EXT]["portfolio_root_sha256"]].metadata
         return append_event(ledger, sid, TrustScenarioRoot(
             version=md.signed.version, sha256=digest, expires=md.signed.expires.isoformat(),
             criteria_sha256=new.criteria_sha256,
             release_policy_sha256=canonical_sha256(new.release_policy) if new.release_policy else None,
-            signers=_signer_list(md, identities), changes=root_changes(prev, md),
+            signers=_signer_list(md, before), changes=root_changes(prev, md),
             metadata=md.to_dict(),
         ), subject=f"sha256:{digest}", actor=actor, conn=conn)
 

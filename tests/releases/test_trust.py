@@ -102,6 +102,7 @@ def test_scenario_root_names_owners_keys_criteria(ledger: Ledger, scenario: Load
         PRODUCT: kr.entries[PRODUCT].key().public_bytes_raw()}
     assert root.criteria["success_criteria"]["non_inferiority_margin"] == scenario.scenario.success_criteria.non_inferiority_margin
     ev = ledger.events(event_type="trust_scenario_root")[0]
+    assert sorted(s["identity"] for s in ev.payload["signers"]) == sorted([*ROOTS[:2], PRODUCT, PLATFORM])
     md = ev.payload["metadata"]
     # securesystemslib verifies all four signatures (two portfolio root keys, both owners)
     want = {kr.entries[i].fingerprint for i in (*ROOTS[:2], PRODUCT, PLATFORM)}
@@ -129,6 +130,7 @@ def test_rotation_signed_by_previous_owners_is_accepted(ledger: Ledger, scenario
     sign_root(md, old_product)
     ev = apply_root(ledger, md)
     assert ev.payload["version"] == 2
+    assert sorted(s["identity"] for s in ev.payload["signers"]) == sorted([PLATFORM, PRODUCT, PRODUCT])  # old + new key
     assert any(c.startswith("key changed: product.") for c in ev.payload["changes"])
     root2 = current_scenario_root(ledger, "support-triage")
     assert root2 is not None and root2.version == 2

@@ -53,6 +53,9 @@ def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Ke
     code, out = rg("approve", decision, "--role", "platform", "--by-policy", "--key", k[BOT])
     assert code == 0, out
     assert "pass  change_kind: prompt-only change on the incumbent's weights" in out
+    code, out = rg("verify", decision)
+    assert code == 0 and "fully approved" in out and "not fully" not in out, out
+    assert f"{BOT}  role=platform" in out and "by the signed release policy" in out
     code, out = rg("promote", "--scenario", "support-triage", "--decision", decision)
     assert code == 0, out
     promoted = Ledger.open().events(event_type="promoted")[-1]
