@@ -104,6 +104,22 @@ def register(app: typer.Typer) -> None:
         finally:
             server.stop()
 
+    @gw.command("policy")
+    def gateway_policy(
+        gateway: Annotated[str, typer.Option("--gateway", help="URL of the MLflow server with the AI Gateway")],
+        port: Annotated[int, typer.Option(help="Port of the policy layer")] = 8788,
+        host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
+        ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Context budget and tool policy in front of the endpoints: refuse + record, else forward."""
+        import uvicorn
+
+        from releasegate.gateway import policy_app
+
+        out.print(f"policy layer at http://{host}:{port}/v1/chat/completions -> {gateway}; Ctrl-C to stop")
+        uvicorn.run(policy_app(gateway, ledger_url=ledger_url, actor=_actor()), host=host, port=port,
+                    log_level="warning")
+
     @gw.command("switch")
     def gateway_switch(
         scenario: Annotated[str, typer.Option("--scenario")],

@@ -62,3 +62,6 @@ __all__ += [
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
 
 __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"]
+from ._policy import check_request, count_prompt_tokens, policy_app, policy_reasons
+
+__all__ += ["check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]

@@ -124,6 +124,14 @@ __all__ += [
 ]
 
 # The gateway stage's ledger events (registered in _events.py; written by releasegate.gateway).
-from ._events import GatewayDriftDetected, GatewayEndpointSet, GatewayRepaired, ServingStarted, ServingStopped
+from ._events import (
+    GatewayDriftDetected,
+    GatewayEndpointSet,
+    GatewayRepaired,
+    GatewayRequestRefused,
+    ServingStarted,
+    ServingStopped,
+)
 
-__all__ += ["GatewayDriftDetected", "GatewayEndpointSet", "GatewayRepaired", "ServingStarted", "ServingStopped"]
+__all__ += ["GatewayDriftDetected", "GatewayEndpointSet", "GatewayRepaired", "GatewayRequestRefused",
+            "ServingStarted", "ServingStopped"]

@@ -413,3 +413,13 @@ class GatewayRepaired(EventPayload):
     """`audit --repair` wrote the ledger's endpoint back to MLflow; `previous` is what it found."""
     endpoint: GatewayEndpointState
     previous: dict[str, Any] | None = None
+
+
+@event("gateway_request_refused", groups=("serving",))
+class GatewayRequestRefused(EventPayload):
+    """The policy layer refused a request (context budget, tool policy). Subject: "<scenario>:request"."""
+    kinds: list[Literal["context_budget", "tool_policy"]]
+    reasons: list[str]
+    prompt_tokens: int
+    token_count: str  # how the tokens were counted
+    tools: list[str]

@@ -1,0 +1,129 @@
+"""The contract's context budget and tool policy at run time: the one thin layer of our own.
+
+MLflow 3.17.2's guardrails are LLM judges (docs/GATEWAY.md): "more prompt tokens than the budget"
+and "a tool outside the allowed list" are deterministic checks they cannot express. `PolicyLayer`
+is an OpenAI-compatible front (POST /v1/chat/completions, `model` = scenario id) that checks each
+request against the scenario's contract, refuses (HTTP 400, the reason in the body) and records
+the refusal in the ledger (`gateway_request_refused`), and forwards everything else unchanged to
+the scenario's endpoint on MLflow's AI Gateway. Output is capped at the budget's
+`max_output_tokens` (a larger `max_tokens` is lowered, a missing one set).
+
+Prompt tokens are counted by the scenario's champion replica (vLLM's POST /tokenize, the served
+model's own tokenizer); when no replica answers, an over-estimate (characters / 3) stands in, so
+an unknown count errs towards refusing.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from fastapi import Request  # module level: FastAPI resolves the handler's annotations here
+
+from releasegate.releases import GatewayRequestRefused, Ledger, append_event
+from releasegate.scenarios import Scenario, load_scenario
+
+from ._endpoint import live_replicas
+from ._server import chat_url
+
+
+def _tools(body: dict[str, Any]) -> list[str]:
+    names = []
+    for tool in body.get("tools") or []:
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        names.append(str((fn or {}).get("name") or (tool or {}).get("name") or "?"))
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        names.append(str((choice.get("function") or {}).get("name") or "?"))
+    for message in body.get("messages") or []:
+        for call in (message or {}).get("tool_calls") or []:
+            names.append(str(((call or {}).get("function") or {}).get("name") or "?"))
+    return names
+
+
+def policy_reasons(scenario: Scenario, body: dict[str, Any], prompt_tokens: int) -> list[tuple[str, str]]:
+    """(kind, reason) for each way the request breaks the contract ([] = allowed)."""
+    out: list[tuple[str, str]] = []
+    budget = scenario.context_budget
+    if prompt_tokens > budget.max_prompt_tokens:
+        out.append(("context_budget", f"prompt has {prompt_tokens} tokens, the context budget allows "
+                                      f"{budget.max_prompt_tokens} (owner {budget.owner})"))
+    allowed = set(scenario.tool_policy.allowed_tools)
+    for name in _tools(body):
+        if name not in allowed:
+            out.append(("tool_policy", f"tool {name!r} is not in tool policy {scenario.tool_policy.version}'s "
+                                       f"allowed tools {sorted(allowed)} (owner {scenario.tool_policy.owner})"))
+    return out
+
+
+def count_prompt_tokens(ledger: Ledger, scenario_id: str, body: dict[str, Any], timeout_s: float = 5.0) -> tuple[int, str]:
+    """(tokens, how): from a live replica's /tokenize, else an over-estimate."""
+    for rep in live_replicas(ledger, scenario_id):
+        root = rep["api_base"].rstrip("/").removesuffix("/v1")
+        try:
+            r = httpx.post(root + "/tokenize", json={"model": rep["served_model"], "messages": body["messages"]},
+                           timeout=timeout_s)
+            if r.status_code == 200 and isinstance(r.json().get("count"), int):
+                return int(r.json()["count"]), f"tokenized by {root}"
+        except (httpx.HTTPError, ValueError, KeyError):
+            continue
+    text = json.dumps(body.get("messages") or [], ensure_ascii=False)
+    return math.ceil(len(text) / 3), "estimated (characters / 3): no replica tokenized it"
+
+
+def check_request(scenario_id: str, body: dict[str, Any], *, ledger: Ledger,
+                  counter: Callable[[Ledger, str, dict[str, Any]], tuple[int, str]] = count_prompt_tokens,
+                  actor: str | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+    """(body to forward, []) or (None, reasons) after recording the refusal in the ledger."""
+    loaded = load_scenario(scenario_id)
+    s = loaded.scenario
+    tokens, how = counter(ledger, s.id, body)
+    found = policy_reasons(s, body, tokens)
+    if found:
+        append_event(ledger, s.id, GatewayRequestRefused(
+            kinds=sorted({k for k, _ in found}), reasons=[r for _, r in found], prompt_tokens=tokens,
+            token_count=how, tools=_tools(body)), subject=f"{s.id}:request", actor=actor)
+        return None, [r for _, r in found]
+    forward = dict(body)
+    cap = s.context_budget.max_output_tokens
+    for key in ("max_tokens", "max_completion_tokens"):
+        if key in forward and forward[key] is not None:
+            forward[key] = min(int(forward[key]), cap)
+    if forward.get("max_tokens") is None and forward.get("max_completion_tokens") is None:
+        forward["max_tokens"] = cap
+    return forward, []
+
+
+def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = "gateway-policy") -> Any:
+    """The FastAPI app: POST /v1/chat/completions (OpenAI-compatible, `model` = scenario id)."""
+    from fastapi import FastAPI
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import JSONResponse, Response
+
+    app = FastAPI(title="releasegate policy layer")
+    ledger = Ledger.open(ledger_url)
+    target = chat_url(gateway_url)
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        try:
+            body = await request.json()
+            scenario_id = str(body["model"])
+            if not isinstance(body.get("messages"), list):
+                raise ValueError("messages must be a list")
+        except Exception as exc:
+            return JSONResponse({"error": {"message": f"bad request: {exc}", "type": "invalid_request"}}, 400)
+        try:
+            forward, reasons = await run_in_threadpool(check_request, scenario_id, body, ledger=ledger, actor=actor)
+        except Exception as exc:  # unknown scenario, unreadable contract
+            return JSONResponse({"error": {"message": str(exc), "type": "invalid_request"}}, 400)
+        if forward is None:
+            return JSONResponse({"error": {"message": "; ".join(reasons), "type": "policy_refused",
+                                           "reasons": reasons}}, 400)
+        async with httpx.AsyncClient(timeout=300) as client:
+            r = await client.post(target, json=forward)
+        return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type"))
+
+    return app

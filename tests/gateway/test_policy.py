@@ -1,0 +1,65 @@
+"""Context budget and tool policy at run time: refused with the reason and recorded in the ledger."""
+from __future__ import annotations
+
+import pytest
+from fake_upstream import Upstream
+from gateway_fixtures import World, world, world_template  # noqa: F401 (fixtures)
+
+from releasegate.gateway import check_request, policy_app, record_replica, verify_servable
+from releasegate.releases import Ledger
+
+SID = "support-triage"
+
+
+@pytest.fixture
+def replica(world: World):  # noqa: F811 (fixture)
+    release = verify_servable(SID, "champion")
+    up = Upstream("A", "gemma3-270m", release.weights_path).start()
+    record_replica(Ledger.open(), release, api_base=up.api_base, served_model="gemma3-270m")
+    yield up
+    up.stop()
+
+
+def ask(words: int, **extra: object) -> dict:
+    return {"model": SID, "messages": [{"role": "user", "content": " ".join(["refund"] * words)}], **extra}
+
+
+def test_over_budget_prompt_is_refused_and_recorded(replica: Upstream) -> None:
+    ledger = Ledger.open()
+    body, reasons = check_request(SID, ask(769), ledger=ledger)  # the contract allows 768 prompt tokens
+    assert body is None and reasons == ["prompt has 769 tokens, the context budget allows 768 "
+                                        "(owner platform-owner@platform.example)"]
+    ev = ledger.events(scenario_id=SID, event_type="gateway_request_refused")[-1]
+    assert ev.payload["kinds"] == ["context_budget"] and ev.payload["prompt_tokens"] == 769
+    assert ev.payload["token_count"].startswith("tokenized by http://127.0.0.1:")
+    body, reasons = check_request(SID, ask(768), ledger=ledger)
+    assert reasons == [] and body is not None
+
+
+def test_tool_outside_the_policy_is_refused_and_recorded(replica: Upstream) -> None:
+    ledger = Ledger.open()
+    tools = [{"type": "function", "function": {"name": "issue_refund", "parameters": {"type": "object"}}}]
+    body, reasons = check_request(SID, ask(5, tools=tools), ledger=ledger)
+    assert body is None and reasons == ["tool 'issue_refund' is not in tool policy v1's allowed tools [] "
+                                        "(owner platform-owner@platform.example)"]
+    call = {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "1", "type": "function", "function": {"name": "delete_account", "arguments": "{}"}}]}
+    body, reasons = check_request(SID, {"model": SID, "messages": [call]}, ledger=ledger)
+    assert body is None and "tool 'delete_account'" in reasons[0]
+    kinds = [e.payload["kinds"] for e in ledger.events(scenario_id=SID, event_type="gateway_request_refused")]
+    assert kinds == [["tool_policy"], ["tool_policy"]]
+
+
+def test_output_is_capped_at_the_budget_and_allowed_requests_are_forwarded(replica: Upstream) -> None:
+    from fastapi.testclient import TestClient
+
+    # The "gateway" here is the fake upstream itself: it answers any path.
+    client = TestClient(policy_app(replica.api_base.removesuffix("/v1")))
+    r = client.post("/v1/chat/completions", json=ask(3, max_tokens=500))
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "served-by:A"
+    assert replica.bodies[-1]["max_tokens"] == 8  # the contract's max_output_tokens
+    r = client.post("/v1/chat/completions", json=ask(2000))
+    assert r.status_code == 400 and r.json()["error"]["type"] == "policy_refused"
+    assert "context budget allows 768" in r.json()["error"]["message"]
+    r = client.post("/v1/chat/completions", json={"model": "no-such-scenario", "messages": []})
+    assert r.status_code == 400
