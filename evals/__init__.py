@@ -6,7 +6,24 @@ face; other stages import from here (`from evals import run_gate, Verdict`).
 from . import judge_error, planning, repeats, stats
 from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 from ._scoring import ScoredRecords, apply_acceptance, score_records
-from ._verdict import VERDICT_SCHEMA, Check, ModelSide, Verdict
+from ._verdict import (
+    VERDICT_SCHEMA,
+    Check,
+    DetectableDifference,
+    JudgeMetrics,
+    LatencyP95,
+    ModelSide,
+    RepeatMetrics,
+    Savings,
+    ScorerSummary,
+    SequentialSummary,
+    SideMetrics,
+    SliceResult,
+    TrajectoryPoint,
+    Verdict,
+    VerdictMetrics,
+    verdict_json_schema,
+)
 from ._verdict_check import check_verdict_document
 from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate, run_gate_on_files
 from .sequential import SequentialMonitor, estimate_savings, evaluation_order
@@ -20,20 +37,31 @@ __all__ = [
     "VERDICT_SCHEMA",
     "Check",
     "CheckFn",
+    "DetectableDifference",
     "GateContext",
+    "JudgeMetrics",
+    "LatencyP95",
     "ModelSide",
     "PairedDifference",
+    "RepeatMetrics",
+    "Savings",
     "ScoreResult",
     "ScoredRecords",
     "ScorerBatch",
     "ScorerColumn",
     "ScorerContext",
+    "ScorerSummary",
     "SequentialMonitor",
+    "SequentialSummary",
+    "SideMetrics",
+    "SliceResult",
+    "TrajectoryPoint",
     "Verdict",
+    "VerdictMetrics",
     "apply_acceptance",
     "check_verdict_document",
-    "evaluate_gate",
     "estimate_savings",
+    "evaluate_gate",
     "evaluation_order",
     "gate_check",
     "judge_digest",
@@ -46,4 +74,5 @@ __all__ = [
     "score_records",
     "scorer",
     "stats",
+    "verdict_json_schema",
 ]

@@ -1,21 +1,41 @@
 """The gate's verdict: data, not a log line. A versioned JSON document with every check's evidence.
 
+Every part is typed: `metrics` (`VerdictMetrics`), `slices` (`SliceResult`), `sequential`
+(`SequentialSummary`) are frozen dataclasses, validated by pydantic when a verdict is built or
+read (a key that is not declared is an error), and published as a JSON Schema
+(docs/schemas/verdict.schema.json, `verdict_json_schema()`). Readers never guess a key.
+
+Add a field: declare it on the dataclass it belongs to, with a default of None when older
+verdicts lack it (such a field is left out of the JSON while it is None, so existing verdicts keep
+their bytes), then run `python -m releasegate.flows.schemas`.
+
 Serialisation is canonical (sorted keys, fixed float formatting through json) so that the same
 inputs and seed give byte-identical JSON.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
+
+from pydantic import ConfigDict, TypeAdapter
+
+from .judge_error import CorrectedDifference, JudgeCalibration
+from .repeats import ClusteredDifference, RepeatSummary, Stability
+from .stats import CostComparison, PairedDifference, SliceDifference
 
 VERDICT_SCHEMA = "releasegate.verdict/v1"
 Status = Literal["pass", "fail", "inconclusive", "skipped"]
 Decision = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+Interval = tuple[float | None, float | None]  # (low, high); None where not finite
+_STRICT = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True)
 class Check:
+    __pydantic_config__ = _STRICT
     name: str  # e.g. "non_inferiority", "min_acceptance_rate", "slice:channel=email"
     kind: Literal["value", "change"]  # candidate alone, or candidate against incumbent
     metric: str  # what was measured, e.g. "acceptance_difference"
@@ -31,6 +51,7 @@ class Check:
 
 @dataclass(frozen=True)
 class ModelSide:
+    __pydantic_config__ = _STRICT
     entry: str  # contract model entry, e.g. "gemma3-v1"
     model: str
     model_digest: str
@@ -39,7 +60,127 @@ class ModelSide:
 
 
 @dataclass(frozen=True)
+class LatencyP95:
+    __pydantic_config__ = _STRICT
+    value: float | None
+    ci: Interval
+    n: int
+
+
+@dataclass(frozen=True)
+class ScorerSummary:
+    __pydantic_config__ = _STRICT
+    pass_rate: float
+    report: dict[str, Any] | None = None  # the scorer's own summary (e.g. a confusion matrix)
+
+
+@dataclass(frozen=True)
+class SideMetrics:
+    """One model's side: acceptance with its Wilson interval, errors, scorers, latency, tokens."""
+    __pydantic_config__ = _STRICT
+    n: int
+    accepted: int
+    acceptance_rate: float
+    acceptance_ci: Interval
+    errors: int
+    scorers: dict[str, ScorerSummary]
+    completion_tokens_total: float
+    ttft_s_p95: LatencyP95 | None = None  # when the records carry the column
+    latency_s_p95: LatencyP95 | None = None
+
+
+@dataclass(frozen=True)
+class DetectableDifference:
+    __pydantic_config__ = _STRICT
+    value: float | None
+    power: float
+    note: str
+
+
+@dataclass(frozen=True)
+class RepeatMetrics:
+    """k generations per case: pass@k, pass^k, varying share, clustered difference, stability."""
+    __pydantic_config__ = _STRICT
+    k: int
+    candidate: RepeatSummary
+    incumbent: RepeatSummary
+    paired: ClusteredDifference | None
+    stability: Stability
+
+
+@dataclass(frozen=True)
+class JudgeMetrics:
+    """The judge that scored (its digest) and, with a calibration set, the corrected difference."""
+    __pydantic_config__ = _STRICT
+    digest: str | None
+    calibration: JudgeCalibration | None
+    corrected: CorrectedDifference | None
+
+
+@dataclass(frozen=True)
+class VerdictMetrics:
+    __pydantic_config__ = _STRICT
+    policy: str
+    cases_total: int
+    candidate: SideMetrics
+    incumbent: SideMetrics
+    paired: PairedDifference
+    minimum_detectable_difference: DetectableDifference
+    tool_policy_violations: int
+    judge: JudgeMetrics | None = None
+    repeats: RepeatMetrics | None = None  # only with sampling.repeats > 1
+    cost: CostComparison | None = None  # only when both record sets carry a cost
+
+
+@dataclass(frozen=True)
+class SliceResult(SliceDifference):
+    """A slice's paired difference with the guard's margin and its status."""
+    __pydantic_config__ = _STRICT
+    margin: float
+    status: Status
+
+
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    __pydantic_config__ = _STRICT
+    n: int
+    low: float
+    high: float
+    estimate: float
+
+
+@dataclass(frozen=True)
+class Savings:
+    """What stopping early saved, extrapolated from the evaluated cases."""
+    __pydantic_config__ = _STRICT
+    cases_skipped: int
+    cases_skipped_fraction: float
+    model_calls_saved: int
+    generated_tokens: int
+    gpu_hours: float
+    usd: float
+
+
+@dataclass(frozen=True)
+class SequentialSummary:
+    """A sequential run's monitor: how many cases it used, why it stopped, its trajectory."""
+    __pydantic_config__ = _STRICT
+    sequential: bool
+    method: str
+    margin: float
+    confidence: float
+    cases_used: int
+    cases_total: int
+    decision: Literal["PASS", "FAIL"] | None
+    stop_reason: str
+    kept_running_by: str | None
+    trajectory: list[TrajectoryPoint]
+    savings: Savings | None = None
+
+
+@dataclass(frozen=True)
 class Verdict:
+    __pydantic_config__ = _STRICT
     scenario_id: str
     decision: Decision
     checks: list[Check]
@@ -50,26 +191,31 @@ class Verdict:
     n: int
     confidence: float
     seed: int
-    metrics: dict[str, Any] = field(default_factory=dict)
-    slices: list[dict[str, Any]] = field(default_factory=list)
-    sequential: dict[str, Any] | None = None
+    metrics: VerdictMetrics | None = None  # None only in hand-built verdicts (tests, examples)
+    slices: list[SliceResult] = field(default_factory=list)
+    sequential: SequentialSummary | None = None
     schema: str = VERDICT_SCHEMA
     reason: str = ""  # one sentence: why this decision
     vetoed_by: list[str] = field(default_factory=list)  # failing critical checks (never waivable)
 
+    def __post_init__(self) -> None:
+        # Parts given as plain dicts (a caller's JSON) are validated into their types here.
+        for name, kind in (("metrics", VerdictMetrics | None), ("slices", list[SliceResult]),
+                           ("sequential", SequentialSummary | None), ("checks", list[Check])):
+            value = getattr(self, name)
+            if _needs_typing(value):
+                object.__setattr__(self, name, _adapter(kind).validate_python(value))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        data = dict(data)
-        data["checks"] = [Check(**c) for c in data["checks"]]
-        data["candidate"] = ModelSide(**data["candidate"])
-        data["incumbent"] = ModelSide(**data["incumbent"])
-        return cls(**data)
+        """Validate a verdict document (pydantic.ValidationError names every wrong field)."""
+        return _adapter(Verdict).validate_python(data)  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, text: str) -> Verdict:
@@ -78,3 +224,34 @@ class Verdict:
     @property
     def failing_checks(self) -> list[Check]:
         return [c for c in self.checks if c.status in ("fail", "inconclusive")]
+
+
+def verdict_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a verdict document (published as docs/schemas/verdict.schema.json)."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://releasegate.dev/schemas/verdict.schema.json",
+            **_adapter(Verdict).json_schema(mode="serialization")}
+
+
+@cache
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+def _needs_typing(value: Any) -> bool:
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, list) and any(isinstance(v, dict) for v in value)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: dataclasses to dicts, where an optional field (default None) that is None is
+    left out, so a field added later does not change the bytes of verdicts that lack it."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(v) for f in dataclasses.fields(value)
+                if (v := getattr(value, f.name)) is not None or f.default is not None}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

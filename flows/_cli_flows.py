@@ -58,7 +58,7 @@ def evaluate_command(
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
     if verdict.sequential:
         console.print(f"sequential: used {result.cases_used} of {result.cases_total} cases "
-                      f"({verdict.sequential.get('stop_reason')})")
+                      f"({verdict.sequential.stop_reason})")
     # soft_wrap: paths and commands stay on one line, ready to copy
     console.print(f"report:   {result.report_path}", soft_wrap=True)
     console.print(f"decision: {result.decision_path}", soft_wrap=True)

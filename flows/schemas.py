@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from releasegate.core import atomic_write_text, project_root
+from releasegate.evals import verdict_json_schema
 from releasegate.releases import EVENTS
 
 
 def schemas() -> dict[str, Callable[[], dict[str, Any]]]:
     """Relative path under docs/schemas/ -> a function returning that schema."""
-    out: dict[str, Callable[[], dict[str, Any]]] = {}
+    out: dict[str, Callable[[], dict[str, Any]]] = {"verdict.schema.json": verdict_json_schema}
     for name, spec in EVENTS.items():
         out[f"events/{name}.schema.json"] = spec.json_schema
     return out

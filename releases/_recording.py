@@ -74,8 +74,8 @@ def record_evaluation(
             verdict=verdict.decision, candidate_entry=verdict.candidate.entry,
             # how much evidence: a sequential run may stop before the dataset is exhausted
             cases_used=verdict.n,
-            cases_total=int((verdict.sequential or {}).get("cases_total")
-                            or verdict.metrics.get("cases_total", verdict.n)),
+            cases_total=(verdict.sequential.cases_total if verdict.sequential else
+                         verdict.metrics.cases_total if verdict.metrics else verdict.n),
             sequential=verdict.sequential is not None,
             weight_digest=statement_of(envelope)["subject"][0]["digest"]["sha256"],
             records_paths=[str(p) for p in records_paths],

@@ -24,16 +24,14 @@ incumbent_reasons, candidate_reasons (str or list of str).
 optional, per side `incumbent_` / `candidate_`: ttft_s, latency_s (float seconds),
 prompt_tokens, completion_tokens (int), cost_usd (float), error (str or null).
 
-What is read from the verdict (all optional except the Verdict's own fields)
------------------------------------------------------------------------------
-- checks: all shown. By name: `non_inferiority` (else metric `acceptance_difference`),
-  `min_acceptance_rate`, `cost_per_accepted`, `cost_ratio`; `slice:<field>=<value>`; metrics
-  containing `ttft` / `latency` give the SLO lines.
-- metrics["acceptance"][side] = {rate, ci_low, ci_high, n}, side in incumbent/candidate.
-- metrics["cost_per_accepted_usd"][side] = {value, ci_low, ci_high}; [...]["ratio"] = {value, ...}.
-- slices: [{field, value, n, difference, ci_low, ci_high, status, margin}] (else the slice checks).
-- sequential: {trajectory: [{n, ci_low, ci_high, estimate}] or columns of those, n_used, n_total,
-  margin, outcome, kept_running, savings: {cases, generated_tokens, gpu_hours, usd}}.
+What is read from the verdict
+-----------------------------
+The typed verdict only (`evals.Verdict`; schema docs/schemas/verdict.schema.json): checks by
+their gate names (`non_inferiority`, `min_acceptance_rate`, `max_cost_per_accepted`,
+`cost_ratio`, `slice:<field>=<value>`, latency metrics for the SLO lines); `metrics`
+(`VerdictMetrics`: each side's acceptance rate and interval, `cost`); `slices` (`SliceResult`);
+`sequential` (`SequentialSummary`: trajectory, cases used of total, stop reason, savings).
+A verdict without metrics (hand-built) shows "not in the verdict" where they would be.
 """
 from ._build import report_input_from_files, scenario_for
 from ._decision import DecisionDocument, load_decision

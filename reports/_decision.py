@@ -1,8 +1,8 @@
 """Read a verdict from a verdict JSON file or from a DSSE-wrapped release decision.
 
-A decision is a DSSE envelope ({payloadType, payload (base64), signatures}) whose payload is an
-in-toto Statement v1; its `predicate.verdict` embeds the verdict dict. Signatures are listed
-here but not verified: verification belongs to the releases stage (`releasegate verify`).
+The envelope is decoded by the releases stage (`releases.statement_of`): one
+decoder, one set of rules. Signatures are listed here but not verified: verification belongs to
+the releases stage (`releasegate verify`).
 """
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate.evals import Verdict, check_verdict_document
+from pydantic import ValidationError
+
 from releasegate.core import InputError, load_json_bounded
+from releasegate.evals import Verdict, check_verdict_document
+from releasegate.releases import statement_of
+
+_FIX = "pass a decision envelope (.dsse.json) or the verdict.json from `releasegate score`"
 
 
 @dataclass(frozen=True)
@@ -28,11 +33,8 @@ def load_decision(path: str | Path) -> DecisionDocument:
     path = Path(path)
     data = load_json_bounded(path, what="decision")
     if not isinstance(data, dict):
-        raise InputError("expected a JSON object", file=path,
-                         fix="pass a decision envelope or a verdict JSON file")
+        raise InputError("expected a JSON object", file=path, fix=_FIX)
     if "payload" in data or "payloadType" in data:
-        from releasegate.releases import statement_of  # checks payload type, subject, verdict
-
         try:
             statement = statement_of(data)
         except InputError as exc:
@@ -44,14 +46,16 @@ def load_decision(path: str | Path) -> DecisionDocument:
                                 list(signatures) if isinstance(signatures, list) else [], True)
     if "decision" in data and "checks" in data:
         return DecisionDocument(_verdict(data, path, None))
-    raise InputError("neither a verdict nor a DSSE decision envelope", file=path,
-                     fix="pass the verdict.json from `releasegate score` or a decision envelope")
+    raise InputError("neither a verdict nor a DSSE decision envelope", file=path, fix=_FIX)
 
 
-def _verdict(data: dict[str, Any], path: Path, field_name: str | None) -> Verdict:
-    check_verdict_document(data, file=path, field=field_name)
+def _verdict(data: dict[str, Any], path: Path, prefix: str | None) -> Verdict:
+    check_verdict_document(data, file=path, field=prefix)
     try:
         return Verdict.from_dict(data)
-    except (TypeError, KeyError) as exc:
-        raise InputError(f"malformed verdict: {exc}", file=path, field=field_name,
-                         fix="regenerate it with `releasegate score`") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"malformed verdict: {err['msg']}", file=path,
+                         field=f"{prefix}.{where}" if prefix else where,
+                         fix="regenerate it with `releasegate score` (schema: docs/schemas/verdict.schema.json)") from None

@@ -1,17 +1,17 @@
 """Read the display facts out of a verdict: rates, slices, costs, SLOs, the sequential trajectory.
 
-Every interval shown comes from the verdict. The keys read from `verdict.metrics`,
-`verdict.slices` and `verdict.sequential` are documented in `reports/__init__.py`; a missing
-key makes the page say "not in the verdict", never makes this stage compute the number itself.
+Every interval shown comes from the verdict's typed parts (`evals.VerdictMetrics`,
+`evals.SliceResult`, `evals.SequentialSummary`). A verdict without metrics (a hand-built one)
+makes the page say "not in the verdict", never makes this stage compute the number itself.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from releasegate.evals import Verdict
+from releasegate.evals import Savings, Verdict
 
-from ._format import cost_check, first, min_rate_check, noninferiority_check
+from ._format import cost_check, min_rate_check, noninferiority_check
 
 if TYPE_CHECKING:
     from releasegate.scenarios import Scenario
@@ -28,21 +28,15 @@ class Estimate:
     note: str = ""
 
 
-def _pair(value: Any) -> tuple[float | None, float | None]:
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return value[0], value[1]
-    return None, None
-
-
 def acceptance_rates(verdict: Verdict) -> list[Estimate]:
     """Incumbent then candidate: metrics[side] {acceptance_rate, acceptance_ci, n}."""
     rates = []
     for side, model in (("incumbent", verdict.incumbent), ("candidate", verdict.candidate)):
-        entry = verdict.metrics.get(side)
+        entry = getattr(verdict.metrics, side) if verdict.metrics else None
         label = f"{side}: {model.entry}"
-        if isinstance(entry, dict) and entry.get("acceptance_rate") is not None:
-            low, high = _pair(entry.get("acceptance_ci"))
-            rates.append(Estimate(label, entry["acceptance_rate"], low, high, entry.get("n")))
+        if entry is not None:
+            low, high = entry.acceptance_ci
+            rates.append(Estimate(label, entry.acceptance_rate, low, high, entry.n))
             continue
         check = min_rate_check(verdict) if side == "candidate" else None
         if check is not None and check.value is not None:  # the candidate's own value check
@@ -61,12 +55,8 @@ def overall_difference(verdict: Verdict) -> Estimate | None:
 
 def slice_differences(verdict: Verdict) -> list[Estimate]:
     """Per-slice acceptance differences: verdict.slices, else the `slice:<field>=<value>` checks."""
-    rows = []
-    for item in verdict.slices:
-        label = item.get("name") or (f"{item.get('field')} = {item.get('value')}"
-                                     if "field" in item else "slice")
-        rows.append(Estimate(str(label), first(item, "difference", "value"), item.get("ci_low"),
-                             item.get("ci_high"), first(item, "n", "cases"), item.get("status")))
+    rows = [Estimate(f"{item.field} = {item.value}", item.difference, item.ci_low, item.ci_high, item.n,
+                     item.status) for item in verdict.slices]
     if rows:
         return rows
     for check in verdict.checks:
@@ -82,8 +72,7 @@ def slice_margin(verdict: Verdict, scenario: Scenario | None) -> float | None:
         if check.name.startswith("slice:") and check.threshold is not None:
             return abs(check.threshold)
     for item in verdict.slices:
-        if item.get("margin") is not None:
-            return abs(float(item["margin"]))
+        return abs(item.margin)
     if scenario is not None:
         return scenario.success_criteria.slice_guard.margin
     return None
@@ -99,15 +88,19 @@ def overall_margin(verdict: Verdict, scenario: Scenario | None) -> float | None:
 
 
 def cost_per_accepted(verdict: Verdict) -> list[Estimate]:
-    """metrics["cost"] (evals' CostComparison): each model's cost per accepted outcome."""
-    cost = verdict.metrics.get("cost")
-    cost = cost if isinstance(cost, dict) else {}
+    """metrics.cost (evals' CostComparison): each model's cost per accepted outcome (the
+    candidate's with its interval)."""
+    cost = verdict.metrics.cost if verdict.metrics else None
     check = cost_check(verdict)
     out = []
     for side, model in (("incumbent", verdict.incumbent), ("candidate", verdict.candidate)):
         label = f"{side}: {model.entry}"
-        value = cost.get(f"{side}_per_accepted")
-        low, high = _pair(cost.get(f"{side}_per_accepted_ci"))
+        value: float | None = None
+        low = high = None
+        if cost is not None:
+            value = cost.candidate_per_accepted if side == "candidate" else cost.incumbent_per_accepted
+            if side == "candidate":
+                low, high = cost.candidate_per_accepted_ci
         if value is None and side == "candidate" and check is not None:
             value, low, high = check.value, check.ci_low, check.ci_high
         out.append(Estimate(label, value, low, high, note="" if value is not None else
@@ -116,10 +109,10 @@ def cost_per_accepted(verdict: Verdict) -> list[Estimate]:
 
 
 def cost_ratio(verdict: Verdict) -> Estimate | None:
-    cost = verdict.metrics.get("cost")
-    if isinstance(cost, dict) and cost.get("ratio") is not None:
-        low, high = _pair(cost.get("ratio_ci"))
-        return Estimate("ratio", cost["ratio"], low, high)
+    cost = verdict.metrics.cost if verdict.metrics else None
+    if cost is not None and cost.ratio is not None:
+        low, high = cost.ratio_ci
+        return Estimate("ratio", cost.ratio, low, high)
     return None
 
 
@@ -153,43 +146,26 @@ class Trajectory:
     n: list[int]
     ci_low: list[float]
     ci_high: list[float]
-    estimate: list[float] | None
-    n_used: int | None
-    n_total: int | None
+    estimate: list[float]
+    n_used: int
+    n_total: int
     margin: float | None
     outcome: str | None
-    stop_reason: str | None
+    stop_reason: str
     kept_running: str | None
-    savings: dict[str, Any]
+    savings: Savings | None
 
 
 def sequential_trajectory(verdict: Verdict, scenario: Scenario | None) -> Trajectory | None:
-    """evals' `sequential` section: trajectory [{n, low, high}] on the difference scale (also
-    accepted: ci_low/ci_high, an `estimate`, or columns of equal length)."""
+    """evals' `SequentialSummary`: the trajectory [{n, low, high, estimate}] on the difference
+    scale, how many cases were used of how many, and why it stopped."""
     seq = verdict.sequential
-    if not seq:
+    if seq is None or not seq.trajectory:
         return None
-    points = first(seq, "trajectory", "path", default=[])
-    if isinstance(points, dict):  # columnar: {"n": [...], "ci_low": [...], ...}
-        keys = list(points)
-        points = [dict(zip(keys, values)) for values in zip(*(points[k] for k in keys))]
-    low_key = "low" if "low" in (points[0] if points else {}) else "ci_low"
-    high_key = "high" if low_key == "low" else "ci_high"
-    points = [p for p in points if p.get(low_key) is not None and p.get(high_key) is not None]
-    if not points:
-        return None
-    estimates = [first(p, "estimate", "difference", "value") for p in points]
-    margin = first(seq, "margin")
+    points = seq.trajectory
     return Trajectory(
-        n=[int(first(p, "n", "cases")) for p in points],
-        ci_low=[float(p[low_key]) for p in points],
-        ci_high=[float(p[high_key]) for p in points],
-        estimate=[float(e) for e in estimates] if all(e is not None for e in estimates) else None,
-        n_used=first(seq, "cases_used", "n_used"),
-        n_total=first(seq, "cases_total", "n_total"),
-        margin=abs(float(margin)) if margin is not None else overall_margin(verdict, scenario),
-        outcome=first(seq, "decision", "outcome"),
-        stop_reason=first(seq, "stop_reason"),
-        kept_running=first(seq, "kept_running_by", "kept_running"),
-        savings=first(seq, "savings", default={}) or {},
+        n=[p.n for p in points], ci_low=[p.low for p in points], ci_high=[p.high for p in points],
+        estimate=[p.estimate for p in points], n_used=seq.cases_used, n_total=seq.cases_total,
+        margin=abs(seq.margin), outcome=seq.decision, stop_reason=seq.stop_reason,
+        kept_running=seq.kept_running_by, savings=seq.savings,
     )

@@ -83,31 +83,25 @@ def confidence_words(confidence: float) -> str:
     return f"{confidence * 100:.0f}%" if (confidence * 100).is_integer() else f"{confidence:.1%}"
 
 
-def find_check(verdict: Verdict, names: tuple[str, ...], metrics: tuple[str, ...] = ()) -> Check | None:
-    """A check by name (evals' gate names), else by its exact metric, ignoring slice checks."""
-    for check in verdict.checks:
-        if check.name in names:
-            return check
-    for check in verdict.checks:
-        if not check.name.startswith("slice:") and check.metric in metrics:
-            return check
-    return None
+def find_check(verdict: Verdict, name: str) -> Check | None:
+    """A check by its gate name (`evals.GATE_CHECKS`)."""
+    return next((check for check in verdict.checks if check.name == name), None)
 
 
 def noninferiority_check(verdict: Verdict) -> Check | None:
-    return find_check(verdict, ("non_inferiority",), ("acceptance_difference",))
+    return find_check(verdict, "non_inferiority")
 
 
 def cost_ratio_check(verdict: Verdict) -> Check | None:
-    return find_check(verdict, ("cost_ratio",), ("cost_per_accepted_ratio", "cost_ratio"))
+    return find_check(verdict, "cost_ratio")
 
 
 def cost_check(verdict: Verdict) -> Check | None:
-    return find_check(verdict, ("max_cost_per_accepted", "cost_per_accepted"), ("cost_per_accepted_usd",))
+    return find_check(verdict, "max_cost_per_accepted")
 
 
 def min_rate_check(verdict: Verdict) -> Check | None:
-    return find_check(verdict, ("min_acceptance_rate",), ("acceptance_rate",))
+    return find_check(verdict, "min_acceptance_rate")
 
 
 def _cost_clause(verdict: Verdict) -> str | None:
@@ -123,18 +117,15 @@ def _cost_clause(verdict: Verdict) -> str | None:
 
 
 def _metric_ratio(verdict: Verdict) -> float | None:
-    cost = verdict.metrics.get("cost")
-    return cost.get("ratio") if isinstance(cost, dict) else None
+    cost = verdict.metrics.cost if verdict.metrics else None
+    return cost.ratio if cost is not None else None
 
 
 def _sequential_clause(verdict: Verdict) -> str | None:
     seq = verdict.sequential
-    if not seq:
+    if seq is None:
         return None
-    used = first(seq, "cases_used", "n_used")
-    total = first(seq, "cases_total", "n_total")
-    if used is None or total is None:
-        return "It was evaluated sequentially."
+    used, total = seq.cases_used, seq.cases_total
     if used < total:
         return f"The sequential evaluation stopped early, after {used:,} of {total:,} cases."
     return f"The sequential evaluation used all {total:,} cases."
@@ -198,13 +189,3 @@ def verdict_sentence(verdict: Verdict) -> str:
     if seq:
         sentences.append(seq)
     return " ".join(sentences)
-
-
-def first(mapping: dict[str, Any] | None, *keys: str, default: Any = None) -> Any:
-    """The first key present (producers are built concurrently; accept their close synonyms)."""
-    if not mapping:
-        return default
-    for key in keys:
-        if key in mapping and mapping[key] is not None:
-            return mapping[key]
-    return default

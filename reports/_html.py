@@ -37,7 +37,6 @@ from ._format import (
     STATUS_SYMBOLS,
     STATUS_WORDS,
     confidence_words,
-    first,
     cost_ratio_check,
     fmt,
     fmt_interval,
@@ -189,10 +188,9 @@ def _cards(verdict: Verdict, rates: list, costs: list) -> list[_Card]:
         if cand_cost.value < 0.01:  # tiny per-answer costs read better at volume
             note = (note + "; " if note else "") + f"{usd(cand_cost.value * 1000)} per 1,000"
         cards.append(_Card("Cost per accepted outcome", usd(cand_cost.value), note))
-    seq = verdict.sequential or {}
-    used = first(seq, "cases_used", "n_used")
-    total = first(seq, "cases_total", "n_total")
-    if used is not None and total:
+    seq = verdict.sequential
+    if seq is not None and seq.cases_total:
+        used, total = seq.cases_used, seq.cases_total
         cards.append(_Card("Cases evaluated", f"{used:,} of {total:,}", "sequential: stopped early"
                            if used < total else "sequential: used all"))
     else:
@@ -266,14 +264,11 @@ def _sequential_text(verdict: Verdict, traj: Any) -> str:
         parts.append(traj.stop_reason[0].upper() + traj.stop_reason[1:] + ".")
     if traj.kept_running:
         parts.append(f"The check that kept it running: {traj.kept_running}.")
-    savings = traj.savings or {}
+    savings = traj.savings
     saved_bits = []
-    if savings.get("generated_tokens") is not None:
-        saved_bits.append(f"{savings['generated_tokens']:,} generated tokens")
-    if savings.get("gpu_hours") is not None:
-        saved_bits.append(f"{savings['gpu_hours']:.2f} GPU-hours")
-    if savings.get("usd") is not None:
-        saved_bits.append(usd(savings["usd"]))
+    if savings is not None:
+        saved_bits = [f"{savings.generated_tokens:,} generated tokens", f"{savings.gpu_hours:.2f} GPU-hours",
+                      usd(savings.usd)]
     if saved_bits:
         parts.append("Not spent: " + ", ".join(saved_bits) + ".")
     return " ".join(parts)

@@ -39,3 +39,32 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+def _schema_validator(name: str) -> object:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((ROOT / "docs" / "schemas" / name).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _documents_match_their_published_schemas() -> Iterator[None]:
+    """Every verdict the suite serialises is validated against docs/schemas/verdict.schema.json
+    (the published schema, not the pydantic model it came from): a document that drifts from
+    its schema fails the test that produced it."""
+    from releasegate.evals import Verdict
+
+    verdict_schema = _schema_validator("verdict.schema.json")
+    to_dict = Verdict.to_dict
+
+    def checked(self: Verdict) -> dict:
+        data = to_dict(self)
+        verdict_schema.validate(data)  # type: ignore[attr-defined]
+        return data
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Verdict, "to_dict", checked)
+        yield

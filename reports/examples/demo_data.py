@@ -123,18 +123,26 @@ def _trajectory(d: np.ndarray, margin: float, alpha: float, batch: int) -> tuple
         half = math.sqrt(2 * (n * var * rho + 1) / (n * n * rho) *
                          math.log(math.sqrt(n * var * rho + 1) / alpha))
         points.append({"n": n, "low": round(max(mean - half, -1.0), 6),
-                       "high": round(min(mean + half, 1.0), 6)})
+                       "high": round(min(mean + half, 1.0), 6), "estimate": round(mean, 6)})
         if mean - half > -margin or mean + half < -margin:
             stop = n
             break
     return points, stop
 
 
+def _mcnemar(cand: np.ndarray, inc: np.ndarray) -> float:
+    """Exact McNemar p-value (two-sided binomial on the discordant pairs)."""
+    from scipy.stats import binomtest
+
+    b, c = int((cand & ~inc).sum()), int((~cand & inc).sum())
+    return float(binomtest(min(b, c), b + c, 0.5).pvalue) if b + c else 1.0
+
+
 def _side_metrics(accepted: np.ndarray, frame: pd.DataFrame, side: str) -> dict[str, Any]:
     n, k = len(accepted), int(accepted.sum())
     low, high = _rate_interval(k, n)
     out: dict[str, Any] = {"n": n, "accepted": k, "acceptance_rate": k / n, "acceptance_ci": [low, high],
-                           "errors": 0}
+                           "errors": 0, "scorers": {"label": {"pass_rate": k / n}}}
     for column in ("ttft_s", "latency_s"):
         p95 = float(np.percentile(frame[f"{side}_{column}"], 95))
         out[f"{column}_p95"] = {"value": p95, "ci": [p95 * 0.93, p95 * 1.08], "n": n}
@@ -158,6 +166,7 @@ def demo_verdict(cases: pd.DataFrame | None = None, sequential: bool = True,
         unused = cases.iloc[stop:]
         tokens = int(unused[["incumbent_completion_tokens", "candidate_completion_tokens"]]
                      .to_numpy().sum())
+        unused_usd = float(unused[["incumbent_cost_usd", "candidate_cost_usd"]].to_numpy().sum())
         decided = "PASS" if points[-1]["low"] > -margin else ("FAIL" if points[-1]["high"] < -margin
                                                              else None)
         cases = cases.iloc[:stop].reset_index(drop=True)
@@ -172,8 +181,9 @@ def demo_verdict(cases: pd.DataFrame | None = None, sequential: bool = True,
                                "analysis decides"),
                "kept_running_by": None if decided else "non_inferiority",
                "trajectory": points,
-               "savings": {"cases": total - stop, "generated_tokens": tokens,
-                           "gpu_hours": round((total - stop) * 2.4 / 3600 / 8, 4)}}
+               "savings": {"cases_skipped": total - stop, "cases_skipped_fraction": (total - stop) / total,
+                           "model_calls_saved": 2 * (total - stop), "generated_tokens": tokens,
+                           "gpu_hours": round((total - stop) * 2.4 / 3600 / 8, 4), "usd": unused_usd}}
     n = len(cases)
     inc = cases["incumbent_accepted"].astype(bool).to_numpy()
     cand = cases["candidate_accepted"].astype(bool).to_numpy()
@@ -233,7 +243,11 @@ def demo_verdict(cases: pd.DataFrame | None = None, sequential: bool = True,
             slices.append({"field": field, "value": value, "n": k, "difference": s_diff,
                            "ci_low": s_lo, "ci_high": s_hi, "tested": tested, "status": s_status,
                            "candidate_rate": float(cand[mask].mean()),
-                           "incumbent_rate": float(inc[mask].mean())})
+                           "incumbent_rate": float(inc[mask].mean()),
+                           "mcnemar_p": _mcnemar(cand[mask], inc[mask]), "margin": SLICE_MARGIN,
+                           # fixture stand-ins for evals' one-sided test and its Holm adjustment
+                           "p_regression": 0.01 if s_status == "fail" else 0.5,
+                           "p_holm": 0.02 if s_status == "fail" else 1.0})
             if tested:
                 checks.append(Check(
                     f"slice:{field}={value}", "change", "slice_acceptance_difference", s_diff, s_lo,
@@ -252,13 +266,21 @@ def demo_verdict(cases: pd.DataFrame | None = None, sequential: bool = True,
         contract_sha256="51f0" + "ab" * 30, dataset_sha256="e3d9" + "42" * 30, n=n,
         confidence=CONFIDENCE, seed=20261127,
         metrics={"cases_total": total, "candidate": cand_metrics, "incumbent": inc_metrics,
-                 "paired": {"n": n, "difference": diff, "ci_low": lo, "ci_high": hi,
-                            "candidate_rate": float(cand.mean()), "incumbent_rate": float(inc.mean()),
-                            "candidate_only": int((cand & ~inc).sum()),
-                            "incumbent_only": int((~cand & inc).sum())},
-                 "cost": {"candidate_per_accepted": cand_cpa, "incumbent_per_accepted": inc_cpa,
+                 "policy": "fixture", "paired": {
+                     "n": n, "difference": diff, "ci_low": lo, "ci_high": hi,
+                     "candidate_rate": float(cand.mean()), "incumbent_rate": float(inc.mean()),
+                     "candidate_only": int((cand & ~inc).sum()), "incumbent_only": int((~cand & inc).sum()),
+                     "both": int((cand & inc).sum()), "neither": int((~cand & ~inc).sum()),
+                     "mcnemar_p": _mcnemar(cand, inc), "confidence": CONFIDENCE,
+                     "method": "normal approximation (fixture)"},
+                 "minimum_detectable_difference": {"value": None, "power": 0.8, "note": "not computed (fixture)"},
+                 "cost": {"candidate_cost_usd": float(cases["candidate_cost_usd"].sum()),
+                          "incumbent_cost_usd": float(cases["incumbent_cost_usd"].sum()),
+                          "candidate_accepted": int(cand.sum()), "incumbent_accepted": int(inc.sum()),
+                          "candidate_per_accepted": cand_cpa, "incumbent_per_accepted": inc_cpa,
                           "candidate_per_accepted_ci": [cand_cpa * 0.94, cand_cpa * 1.06],
-                          "ratio": ratio, "ratio_ci": [ratio * 0.93, ratio * 1.07]},
+                          "ratio": ratio, "ratio_ci": [ratio * 0.93, ratio * 1.07], "replicates": 0,
+                          "method": "fixture"},
                  "tool_policy_violations": 0},
         slices=slices, sequential=seq,
     )

@@ -38,8 +38,8 @@ def test_clearly_non_inferior_candidate_passes(triage: Any) -> None:
     assert checks["min_acceptance_rate"].value == pytest.approx(0.70)
     assert checks["cache_hit_rate"].status == "skipped"
     assert {"slice:channel=chat", "slice:channel=email", "slice:language=de", "slice:language=en"} <= set(checks)
-    assert verdict.metrics["paired"]["candidate_only"] == 200
-    assert verdict.metrics["paired"]["incumbent_only"] == 100
+    assert verdict.metrics.paired.candidate_only == 200
+    assert verdict.metrics.paired.incumbent_only == 100
 
 
 def test_clearly_worse_candidate_fails_with_a_veto(triage: Any) -> None:
@@ -99,8 +99,8 @@ def test_a_regressing_slice_fails_the_slice_guard(triage: Any) -> None:
     assert checks["slice:channel=email"].status == "fail"
     assert checks["slice:channel=chat"].status == "pass"
     assert verdict.decision == "FAIL"
-    email_slice = next(s for s in verdict.slices if s["field"] == "channel" and s["value"] == "email")
-    assert email_slice["p_holm"] < 0.05 and email_slice["status"] == "fail"
+    email_slice = next(s for s in verdict.slices if s.field == "channel" and s.value == "email")
+    assert email_slice.p_holm < 0.05 and email_slice.status == "fail"
 
 
 def test_cache_hit_slo_uses_records_telemetry(triage: Any) -> None:

@@ -46,10 +46,10 @@ def test_a_calibrated_judge_corrects_the_non_inferiority_interval(triage: Any) -
     cand, inc = paired_outcomes(1500, 0.6, 0.08, 0.1)
     verdict = run_gate(scenario, cases, make_records(cases, cand, entry="gemma3-v1"), {},
                        make_records(cases, inc, entry="smollm2-v1", seed=2), {}, seed=3)
-    judge = verdict.metrics["judge"]
-    assert judge["calibration"]["sensitivity"] == pytest.approx(0.8)
-    assert judge["calibration"]["specificity"] == pytest.approx(0.9)
-    assert judge["digest"] == judge_digest(scenario)
+    judge = verdict.metrics.judge
+    assert judge.calibration.sensitivity == pytest.approx(0.8)
+    assert judge.calibration.specificity == pytest.approx(0.9)
+    assert judge.digest == judge_digest(scenario)
     cal = JE.calibrate_judge(np.array([True] * 70 + [False] * 30),
                              np.array([True] * 56 + [False] * 14 + [False] * 27 + [True] * 3))
     expected = JE.corrected_paired_difference(cand.astype(float), inc.astype(float), cal)

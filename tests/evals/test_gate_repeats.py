@@ -37,14 +37,14 @@ def test_gate_uses_per_case_rates_and_reports_pass_at_k(triage: Any) -> None:
                                                                clustered.ci_high), abs=1e-9)
     assert "3 repeats per case" in ni.reason
     assert checks["min_acceptance_rate"].value == pytest.approx(cand.mean())
-    block = verdict.metrics["repeats"]
-    assert block["k"] == 3
-    assert block["candidate"]["pass_at_k"] == pytest.approx(cand.any(axis=1).mean())
-    assert block["candidate"]["pass_hat_k"] == pytest.approx(cand.all(axis=1).mean())
+    block = verdict.metrics.repeats
+    assert block.k == 3
+    assert block.candidate.pass_at_k == pytest.approx(cand.any(axis=1).mean())
+    assert block.candidate.pass_hat_k == pytest.approx(cand.all(axis=1).mean())
     varying = (cand.any(axis=1) & ~cand.all(axis=1)).mean()
-    assert block["candidate"]["varying_share"] == pytest.approx(varying)
-    assert 0.0 <= block["stability"]["flip_probability"] <= 1.0
-    assert block["stability"]["status"] == ni.status
+    assert block.candidate.varying_share == pytest.approx(varying)
+    assert 0.0 <= block.stability.flip_probability <= 1.0
+    assert block.stability.status == ni.status
 
 
 def test_one_repeat_leaves_the_verdict_as_before(triage: Any) -> None:
@@ -52,7 +52,7 @@ def test_one_repeat_leaves_the_verdict_as_before(triage: Any) -> None:
     cand, inc = _matrices(200, 1)
     plain = run_gate(triage, cases, make_records(cases, cand[:, 0], entry="gemma3-v1"), {},
                      make_records(cases, inc[:, 0], entry="smollm2-v1"), {}, seed=5)
-    assert "repeats" not in plain.metrics
+    assert plain.metrics.repeats is None and "repeats" not in plain.to_dict()["metrics"]
 
 
 def test_unequal_repeats_are_refused(triage: Any) -> None:

@@ -96,7 +96,7 @@ def test_report_from_a_real_verdict_and_records_shows_the_lost_and_won_cases(gat
     assert all(f'data-check="{c.name}"' in html for c in verdict.checks)
     assert "<th scope=\"row\">vllm version</th><td><code>0.32.0</code>" in html
     rates = re.search(r'<desc id="fig-acceptance-desc">(.*?)</desc>', html, re.S).group(1)
-    rate = verdict.metrics["candidate"]["acceptance_rate"]
+    rate = verdict.metrics.candidate.acceptance_rate
     assert f"candidate: {verdict.candidate.entry} {rate:.1%}" in rates
 
 
@@ -123,7 +123,7 @@ def test_only_one_records_file_is_bad_input(tmp_path: Path, gated: dict) -> None
 
 def test_console_script_exits_2_with_one_line_for_a_bad_decision(tmp_path: Path) -> None:
     bad = tmp_path / "decision.json"
-    bad.write_text('{"payloadType": "application/vnd.in-toto+json", "payload": "bm90IGpzb24="}')
+    bad.write_text('{"payloadType": "application/vnd.in-toto+json", "payload": "bm90IGpzb24=", "signatures": []}')
     proc = subprocess.run([str(RELEASEGATE), "report", str(bad)], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2

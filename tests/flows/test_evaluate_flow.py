@@ -68,7 +68,7 @@ def test_sequential_stops_early_and_says_how_many_cases(tmp_path, rg_home):
     result = _run(tmp_path, 0.90, 0.40, sequential=True, batch_size=25)
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     assert verdict.sequential is not None
-    used = verdict.sequential["cases_used"]
+    used = verdict.sequential.cases_used
     assert used == result.cases_used < result.cases_total == 372
     assert verdict.n == used
     assert verdict.decision == "PASS"

@@ -39,7 +39,7 @@ def test_evaluate_with_real_vllm_records_decision(rg_home):
     assert verdict.candidate.model_digest == verdict.incumbent.model_digest
     assert len(verdict.candidate.model_digest) == 64
     assert verdict.decision in ("PASS", "FAIL", "INCONCLUSIVE")
-    assert verdict.metrics["candidate"]["n"] == 8
+    assert verdict.metrics.candidate.n == 8
 
     event = releases.Ledger.open().events(scenario_id="support-triage", event_type="evaluated")[-1]
     assert event.payload["verdict"] == verdict.decision

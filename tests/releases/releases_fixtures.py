@@ -67,9 +67,6 @@ def make_verdict(loaded: LoadedScenario, *, decision: str = "PASS", candidate: s
                             records_sha256="i" * 64),
         contract_sha256=loaded.contract_sha256, dataset_sha256=s.dataset.sha256, n=240, confidence=0.95,
         seed=20261127,
-        metrics={"candidate": {"acceptance_rate": 0.81, "cost_per_accepted_usd": 0.0002,
-                               "latency_p95_s": 1.4},
-                 "incumbent": {"acceptance_rate": 0.79}},
     )
 
 

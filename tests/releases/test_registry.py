@@ -115,7 +115,6 @@ def test_mlflow_holds_the_evaluation(world: World) -> None:
     run = c.get_run(mv.run_id)
     assert run.data.params["candidate_weight_digest"] == weights_digest("gemma3-270m")
     assert run.data.params["prompt_version"] == "v1"
-    assert run.data.metrics["candidate.cost_per_accepted_usd"] == pytest.approx(0.0002)
     assert run.data.metrics["check.non_inferiority.ci_low"] == pytest.approx(0.001)
     artifacts = {a.path for a in c.list_artifacts(mv.run_id)} | {
         a.path for d in ("records", "report") for a in c.list_artifacts(mv.run_id, d)}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from releasegate.evals import Check, ModelSide, Verdict
+from releasegate.evals import Check, ModelSide, SequentialSummary, TrajectoryPoint, Verdict
 
 
 def side(entry: str) -> ModelSide:
@@ -13,6 +13,25 @@ def side(entry: str) -> ModelSide:
 def ni_check(value: float, low: float, high: float, status: str, margin: float = 0.05) -> Check:
     return Check("non_inferiority", "change", "acceptance_difference", value, low, high, -margin, ">=",
                  status, True, f"difference {value:+.3f}")
+
+
+def sequential_summary(used: int, total: int, decision: str | None = "PASS") -> SequentialSummary:
+    return SequentialSummary(
+        sequential=True, method="test", margin=0.05, confidence=0.95, cases_used=used, cases_total=total,
+        decision=decision, stop_reason=f"decided after {used} cases", kept_running_by=None,  # type: ignore[arg-type]
+        trajectory=[TrajectoryPoint(n=used, low=-0.01, high=0.05, estimate=0.02)])
+
+
+def base_metrics(n: int = 500) -> dict[str, Any]:
+    """A complete `metrics` block (evals.VerdictMetrics) for hand-built verdicts."""
+    side_ = {"n": n, "accepted": n // 2, "acceptance_rate": 0.5, "acceptance_ci": [0.45, 0.55], "errors": 0,
+             "scorers": {}, "completion_tokens_total": 10.0 * n}
+    return {"policy": "test", "cases_total": n, "candidate": side_, "incumbent": side_,
+            "paired": {"n": n, "candidate_rate": 0.5, "incumbent_rate": 0.5, "difference": 0.0, "ci_low": -0.05,
+                       "ci_high": 0.05, "candidate_only": 10, "incumbent_only": 10, "mcnemar_p": 1.0,
+                       "confidence": 0.95, "both": n // 2 - 10, "neither": n // 2 - 10},
+            "minimum_detectable_difference": {"value": 0.06, "power": 0.8, "note": "test"},
+            "tool_policy_violations": 0}
 
 
 def make_verdict(decision: str, checks: list[Check], **changes: Any) -> Verdict:

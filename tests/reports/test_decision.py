@@ -59,3 +59,13 @@ def test_bad_files_raise_one_input_error_naming_the_file(tmp_path: Path, content
     with pytest.raises(InputError, match=message) as info:
         load_decision(path)
     assert info.value.file == str(path)
+
+
+def test_a_verdict_with_an_undeclared_metrics_key_is_refused(tmp_path: Path) -> None:
+    data = make_verdict("PASS", [ni_check(0.01, -0.02, 0.04, "pass")]).to_dict()
+    data["metrics"] = {"n_used": 3}  # an old alias spelling: the typed verdict has no such field
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match="malformed verdict") as info:
+        load_decision(path)
+    assert info.value.field.startswith("metrics")

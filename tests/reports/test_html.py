@@ -38,7 +38,7 @@ def test_verdict_comes_first_in_words(html: str, demo: tuple[Verdict, pd.DataFra
     sentence = re.search(r'data-testid="verdict-sentence">([^<]*)<', html).group(1)
     assert sentence.startswith("Candidate gemma3-v1 is not worse than the incumbent smollm2-v1 by "
                                "more than 5 points, at 95% confidence, and costs")
-    assert f"after {verdict.sequential['cases_used']:,} of 2,000 cases" in sentence
+    assert f"after {verdict.sequential.cases_used:,} of 2,000 cases" in sentence
 
 
 def test_every_check_has_a_row_with_value_interval_threshold_status_reason(
@@ -76,13 +76,13 @@ def test_slice_forest_plot_text_alternative_carries_each_slice(html: str,
     verdict, _ = demo
     desc = re.search(r'<desc id="fig-slices-desc">(.*?)</desc>', html, re.S).group(1)
     for item in verdict.slices:
-        assert f"{item['field']} = {item['value']} {item['difference'] * 100:+.1f} points" in desc
+        assert f"{item.field} = {item.value} {item.difference * 100:+.1f} points" in desc
     assert "Margin: 15 points below zero." in desc
 
 
 def test_sequential_figure_marks_the_stop(html: str, demo: tuple[Verdict, pd.DataFrame]) -> None:
     verdict, _ = demo
-    used = verdict.sequential["cases_used"]
+    used = verdict.sequential.cases_used
     desc = re.search(r'<desc id="fig-sequential-desc">(.*?)</desc>', html, re.S).group(1)
     assert f"stopped at {used:,} of 2,000 cases, PASS." in desc
     assert "Margin: 5 points below zero." in desc

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from report_fixtures import make_verdict, ni_check
+from report_fixtures import base_metrics, make_verdict, ni_check
 
 from releasegate.evals import judge_error as JE
 from releasegate.evals import repeats as R
@@ -17,6 +17,7 @@ def _noisy_verdict():
                              np.array([True] * 56 + [False] * 14 + [False] * 27 + [True] * 3))
     corrected = JE.corrected_paired_difference(cand.mean(axis=1), inc.mean(axis=1), cal)
     metrics = canonical({
+        **base_metrics(300),
         "repeats": {"k": 3, "candidate": R.repeat_summary(cand).to_dict(), "incumbent": R.repeat_summary(inc).to_dict(),
                     "paired": R.clustered_paired_difference(cand, inc).to_dict(),
                     "stability": R.decision_stability(cand, inc, margin=0.05, replicates=200).to_dict()},

@@ -7,7 +7,7 @@ from releasegate.evals import Check
 from releasegate.reports import verdict_sentence
 from releasegate.reports._format import fmt, unit_of, usd
 
-from report_fixtures import make_verdict, ni_check
+from report_fixtures import make_verdict, ni_check, sequential_summary
 
 
 def cost_ratio(value: float) -> Check:
@@ -53,7 +53,7 @@ def test_inconclusive_sentence_gives_the_straddling_interval() -> None:
 
 def test_sequential_stop_is_part_of_the_sentence() -> None:
     verdict = make_verdict("PASS", [ni_check(0.01, -0.02, 0.04, "pass")],
-                           sequential={"cases_used": 640, "cases_total": 2000, "trajectory": []})
+                           sequential=sequential_summary(640, 2000))
     assert verdict_sentence(verdict).endswith(
         "The sequential evaluation stopped early, after 640 of 2,000 cases.")
 
