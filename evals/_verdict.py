@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, TypeAdapter
 
 from .judge_error import CorrectedDifference, JudgeCalibration
+from .pairwise import PairwiseResult
 from .repeats import ClusteredDifference, RepeatSummary, Stability
 from .stats import CostComparison, PairedDifference, SliceDifference
 
@@ -129,6 +130,7 @@ class VerdictMetrics:
     tool_policy_violations: int
     judge: JudgeMetrics | None = None
     repeats: RepeatMetrics | None = None  # only with sampling.repeats > 1
+    pairwise: PairwiseResult | None = None  # only with scoring.pairwise_judge
     cost: CostComparison | None = None  # only when both record sets carry a cost
 
 

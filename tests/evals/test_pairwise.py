@@ -67,14 +67,14 @@ def test_gate_judges_both_orders_and_checks_the_preference(triage: Any, monkeypa
     inc_records["output"] = np.where(inc, cases["reference"], "wrong")
     verdict = run_gate(scenario, cases, cand_records, {}, inc_records, {}, seed=1)
     assert len(calls) == 400  # every case, both orders
-    block = verdict.metrics["pairwise"]
+    block = verdict.metrics.pairwise
     biased = np.zeros(200, dtype=bool)
     biased[:20] = True
     expected_wins = int((cand & ~inc & ~biased).sum())
     expected_losses = int((~cand & inc & ~biased).sum())
-    assert (block["wins"], block["losses"]) == (expected_wins, expected_losses)
+    assert (block.wins, block.losses) == (expected_wins, expected_losses)
     # on the biased cases the judge says A in both orders: they disagree, so those cases are ties
-    assert block["order_disagreements"] == 20
+    assert block.order_disagreements == 20
     check = next(c for c in verdict.checks if c.name == "pairwise_preference")
     assert check.value == pytest.approx((expected_wins - expected_losses) / 200)
     assert check.status == "pass"
