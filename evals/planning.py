@@ -165,10 +165,10 @@ class SequentialPlan:
 
 
 def simulate_sequential(design: Design, horizon: int, *, repeats: int = 1, runs: int = 200,
-                        seed: int = 0) -> SequentialPlan:
-    """Simulate the gate's betting confidence sequence (looking after every case) under the
-    design for `horizon` cases: the cap it needs to PASS with the design's power, and the cases
-    it then uses (a run stops at PASS, at FAIL, or at the cap)."""
+                        seed: int = 0, look_every: int = 1) -> SequentialPlan:
+    """Simulate the gate's betting confidence sequence under the design for `horizon` cases,
+    looking every `look_every` cases (the flow looks after each batch): the cap it needs to PASS
+    with the design's power, and the cases it then uses (a run stops at PASS, FAIL or the cap)."""
     rng = np.random.default_rng(seed)
     seq = BettingSequence(runs, margin=design.margin, alpha=1.0 - design.confidence)
     q_c, q_i = _case_rates(design, (runs, horizon), rng)
@@ -183,6 +183,8 @@ def simulate_sequential(design: Design, horizon: int, *, repeats: int = 1, runs:
         if rows.size == 0:
             break
         seq.update(x[rows, t], rows)
+        if (t + 1) % look_every and t + 1 < horizon:
+            continue
         decisions = seq.decisions(rows)
         done = decisions != 0
         decided_at[rows[done]] = t + 1
@@ -215,7 +217,7 @@ class Plan:
 
 
 def make_plan(design: Design, *, repeats: tuple[int, ...] = (1,), source: str = "stated assumptions",
-              sequential_runs: int = 0, seed: int = 0) -> Plan:
+              sequential_runs: int = 0, seed: int = 0, look_every: int = 1) -> Plan:
     """Fixed-n cases per repeat count and, when sequential_runs > 0, the simulated sequential
     design (horizon three times the fixed-n size)."""
     rows = []
@@ -223,7 +225,8 @@ def make_plan(design: Design, *, repeats: tuple[int, ...] = (1,), source: str = 
         n = cases_needed(design, k)
         seq = None
         if sequential_runs > 0:
-            seq = asdict(simulate_sequential(design, 3 * n, repeats=k, runs=sequential_runs, seed=seed))
+            seq = asdict(simulate_sequential(design, 3 * n, repeats=k, runs=sequential_runs, seed=seed,
+                                             look_every=look_every))
         rows.append(PlanRow(k, n, n * k, seq))
     return Plan(design, source, rows)
 

@@ -20,7 +20,7 @@ from releasegate.core import InputError
 def plan_command(scenario: str, *, margin: float | None = None, power: float = 0.8,
                  incumbent_rate: float | None = None, discordance: float | None = None,
                  difference: float = 0.0, within_share: float | None = None,
-                 repeats: tuple[int, ...] = (1, 3, 5), sequential_runs: int = 200,
+                 repeats: tuple[int, ...] = (1, 3, 5), sequential_runs: int = 200, batch_size: int = 50,
                  ledger_url: str | None = None, ledger: Any = None) -> dict[str, Any]:
     """Library form of the command: the plan as a dict (raises InputError on bad input)."""
     from releasegate.evals.planning import Design, assumptions_from_verdicts, can_ever_pass, make_plan
@@ -56,7 +56,8 @@ def plan_command(scenario: str, *, margin: float | None = None, power: float = 0
                         incumbent_rate=float(rate), discordance=max(float(disc), abs(difference)),
                         difference=difference, within_share=float(within))
         plan = make_plan(design, repeats=repeats, source="; ".join(parts) or "stated assumptions",
-                         sequential_runs=sequential_runs, seed=int(criteria.seed))
+                         sequential_runs=sequential_runs, seed=int(criteria.seed),
+                         look_every=max(int(batch_size), 1))
     except ValueError as exc:
         raise InputError(f"cannot plan this design: {exc}", field="--margin/--discordance/--difference",
                          fix="check the stated assumptions (rates in [0, 1], difference above -margin)") from None
@@ -99,6 +100,7 @@ def register(app: typer.Typer) -> None:
         within_share: Annotated[float | None, typer.Option("--within-share", help="Share of outcome variance within cases across repeats (default: from the ledger, else 0)")] = None,
         repeats: Annotated[str, typer.Option("--repeats", help="Repeat counts to plan for, comma-separated")] = "1,3,5",
         sequential_runs: Annotated[int, typer.Option("--sequential-runs", help="Simulated runs for the sequential plan (0: skip)")] = 200,
+        batch_size: Annotated[int, typer.Option("--batch-size", help="Cases per look of a sequential run (as `evaluate --batch-size`)")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
         ledger_url: Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL", help="Ledger database URL")] = None,
     ) -> None:
@@ -114,7 +116,8 @@ def register(app: typer.Typer) -> None:
                                  fix="e.g. --repeats 1,3,5") from None
             result = plan_command(scenario, margin=margin, power=power, incumbent_rate=incumbent_rate,
                                   discordance=discordance, difference=difference, within_share=within_share,
-                                  repeats=counts, sequential_runs=sequential_runs, ledger_url=ledger_url)
+                                  repeats=counts, sequential_runs=sequential_runs, batch_size=batch_size,
+                                  ledger_url=ledger_url)
         except InputError as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None

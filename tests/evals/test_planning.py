@@ -51,3 +51,12 @@ def test_impossible_designs_are_refused() -> None:
         P.Design(margin=0.05, confidence=0.95, power=0.8, incumbent_rate=0.7, discordance=0.2, difference=-0.06)
     with pytest.raises(ValueError, match="discordance"):
         P.Design(margin=0.05, confidence=0.95, power=0.8, incumbent_rate=0.7, discordance=0.01, difference=0.02)
+
+
+def test_sequential_plan_looks_once_per_batch_like_the_flow() -> None:
+    design = P.Design(margin=0.05, confidence=0.95, power=0.8, incumbent_rate=0.7, discordance=0.2,
+                      difference=0.03)
+    every_case = P.simulate_sequential(design, 800, runs=100, seed=1)
+    per_batch = P.simulate_sequential(design, 800, runs=100, seed=1, look_every=50)
+    assert per_batch.max_cases % 50 == 0
+    assert per_batch.mean_cases >= every_case.mean_cases  # looking less often never stops sooner
