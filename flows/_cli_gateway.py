@@ -137,6 +137,18 @@ def register(app: typer.Typer) -> None:
         out.print(json.dumps(result.endpoint.to_dict(), indent=2))
         out.print("changed" if result.changed else "already as the ledger says")
 
+    @gw.command("usage")
+    def gateway_usage_cmd(
+        scenario: Annotated[str, typer.Option("--scenario")],
+        mlflow_uri: MlflowUri = None, ledger_url: LedgerUrl = None,
+    ) -> None:
+        """Production requests, tokens, latency (p95 vs the SLO) and cost from the endpoint's traces."""
+        from releasegate.gateway import gateway_usage
+        from releasegate.releases import Ledger
+
+        print(json.dumps(gateway_usage(scenario, mlflow_uri=mlflow_uri, ledger=Ledger.open(ledger_url)).to_dict(),
+                         indent=2))
+
     @gw.command("show")
     def gateway_show(
         scenario: Annotated[str, typer.Option("--scenario")],

@@ -186,6 +186,19 @@ def test_client_renders_the_released_prompt_and_follows_a_prompt_rollback(story:
         upstream.stop()
 
 
+def test_usage_from_the_gateway_traces(story: tuple[World, str]) -> None:
+    from releasegate.gateway import gateway_usage
+
+    world, url = story
+    time.sleep(2)  # the server finishes writing the last traces
+    usage = gateway_usage(SID, mlflow_uri=url)
+    # Every request of the story reached a fake upstream that reports 7 prompt + 3 completion tokens.
+    assert usage.requests >= 10 and usage.errors == 0
+    assert (usage.input_tokens, usage.output_tokens) == (7 * usage.requests, 3 * usage.requests)
+    assert usage.latency_p95_s is not None and usage.latency_slo_p95_s == 30.0 and usage.meets_latency_slo
+    assert usage.cost_usd is not None and usage.cost_basis.startswith("1 replica(s) x 1 ")
+
+
 def test_audit_finds_an_upstream_serving_other_weights(story: tuple[World, str]) -> None:
     world, url = story
     ledger = Ledger.open()

@@ -1,0 +1,94 @@
+"""Production usage per scenario from the gateway's traces: requests, tokens, latency, cost.
+
+MLflow writes one trace per request to the endpoint's experiment (usage tracking on), with the
+token usage in `mlflow.trace.tokenUsage` and the request's duration. Latency p95 is compared with
+the contract's `latency_slo.latency_p95_s`. Cost uses the serving entry's contract price: tokens
+at a token price, or, GPU-priced, the replicas' accelerator-hours over the traced window
+(first to last request) at `usd_per_hour` x `count` x replicas. MLflow's own trace cost is 0 for a
+self-hosted model (no price for its name), so it is not used.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from releasegate.releases import Ledger
+from releasegate.releases import mlflow_uri as resolve_mlflow_uri
+from releasegate.scenarios import parse_scenario, resolve_scenario_path
+
+from ._endpoint import endpoint_name, expected_endpoint, gateway_store
+
+
+@dataclass(frozen=True)
+class GatewayUsage:
+    scenario_id: str
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_slo_p95_s: float | None
+    meets_latency_slo: bool | None
+    cost_usd: float | None
+    cost_basis: str
+    window_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledger | None = None,
+                  max_traces: int = 5000) -> GatewayUsage:
+    from mlflow import MlflowClient
+
+    loaded = parse_scenario(resolve_scenario_path(scenario))
+    s = loaded.scenario
+    uri = resolve_mlflow_uri(mlflow_uri)
+    ep = gateway_store(uri).get_gateway_endpoint(name=endpoint_name(s.id))
+    client = MlflowClient(tracking_uri=uri)
+    traces, token = [], None
+    while len(traces) < max_traces:
+        page = client.search_traces(locations=[ep.experiment_id], max_results=500, page_token=token,
+                                    include_spans=False)
+        traces += list(page)
+        token = page.token
+        if not token:
+            break
+    durations, starts, tin, tout, errors = [], [], 0, 0, 0
+    for t in traces:
+        info = t.info
+        meta = info.trace_metadata or {}
+        usage = json.loads(meta.get("mlflow.trace.tokenUsage") or "{}")
+        tin += int(usage.get("input_tokens") or 0)
+        tout += int(usage.get("output_tokens") or 0)
+        errors += str(getattr(info.state, "value", info.state)) == "ERROR"
+        if info.execution_duration is not None:
+            durations.append(info.execution_duration / 1000.0)
+        starts.append(info.request_time / 1000.0)
+    window = (max(starts) - min(starts)) if len(starts) > 1 else 0.0
+    slo = s.success_criteria.latency_slo.latency_p95_s if s.success_criteria.latency_slo else None
+    p95 = _quantile(durations, 0.95)
+    cost, basis = None, "no serving entry known"
+    want = expected_endpoint(ledger or Ledger.open(), s.id)
+    entries = {m.entry for m in want.primaries} if want else set()
+    if len(entries) == 1:
+        entry = s.models[entries.pop()]
+        if entry.cost.pricing == "token":
+            cost = tin * entry.cost.usd_per_million_input / 1e6 + tout * entry.cost.usd_per_million_output / 1e6
+            basis = "tokens at the entry's token price"
+        else:
+            replicas = len(want.primaries) if want else 1
+            cost = window / 3600 * entry.cost.usd_per_hour * entry.cost.count * replicas
+            basis = f"{replicas} replica(s) x {entry.cost.count} {entry.cost.accelerator} over the traced window"
+    return GatewayUsage(s.id, len(traces), errors, tin, tout, _quantile(durations, 0.5), p95, slo,
+                        None if p95 is None or slo is None else p95 <= slo, cost, basis, window)
