@@ -22,9 +22,14 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`pip install --no-deps .` into a temporary target (the build uses this environment's setuptools)."""
+    # Built from a copy: an in-tree build leaves build/lib behind, whose stale files a later
+    # build would package.
+    source = tmp_path_factory.mktemp("source") / "releasegate"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv*", ".git", "build", "dist", "*.egg-info", ".releasegate", "__pycache__", "mlruns", ".pytest_cache"))
     target = tmp_path_factory.mktemp("installed")
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                           "--no-warn-script-location", "--target", str(target), str(ROOT)],
+                           "--no-warn-script-location", "--target", str(target), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     yield target
