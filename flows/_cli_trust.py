@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
         from releasegate.core import InputError
         from releasegate.releases import Keyring, Ledger, load_private_key
         from releasegate.releases._trust import (
-            current_portfolio_root,
+            portfolio_chain,
             proposals_dir,
             propose_portfolio_root,
             sign_root,
@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         )
 
         ledger = Ledger.open(ledger_url)
-        if current_portfolio_root(ledger) is not None:
+        if portfolio_chain(ledger, allow_empty=True):
             raise InputError("this ledger already has a portfolio root", field="trust init",
                              fix="`releasegate trust show` lists it; rotate with a new version signed by its threshold")
         private = [load_private_key(k) for k in key or []]  # read every key before writing anything

@@ -355,7 +355,7 @@ def _load(payload: dict[str, Any]) -> Metadata[Root]:
     return Metadata[Root].from_dict(json.loads(json.dumps(payload["metadata"])))
 
 
-def portfolio_chain(ledger: Ledger, conn: Any = None) -> list[PortfolioRoot]:
+def portfolio_chain(ledger: Ledger, conn: Any = None, *, allow_empty: bool = False) -> list[PortfolioRoot]:
     """Every portfolio root version in the ledger, re-verified; TrustRefused if any link fails."""
     chain: list[PortfolioRoot] = []
     pin = _pin()
@@ -372,7 +372,7 @@ def portfolio_chain(ledger: Ledger, conn: Any = None) -> list[PortfolioRoot]:
         if reasons:
             raise TrustRefused([f"ledger row {ev.seq}: {r}" for r in reasons])
         chain.append(PortfolioRoot(md, digest, ev.seq))
-    if pin and not chain:
+    if pin and not chain and not allow_empty:
         raise TrustRefused([f"{PIN_ENV} pins a portfolio root but the ledger has none: wrong or replaced ledger"])
     return chain
 
@@ -455,7 +455,7 @@ def propose_portfolio_root(ledger: Ledger, root_identities: list[str], threshold
         keys[k.keyid], ledger_ids[ident] = k, k.keyid
     if len({*idents.values()}) != len(idents):
         raise InputError("two root identities share one key", field="--root", fix="one key per person")
-    chain = portfolio_chain(ledger)
+    chain = portfolio_chain(ledger, allow_empty=True)
     return _root_md(version=(chain[-1].version + 1) if chain else 1, expires=_expiry(expires_days),
                     keys=keys, root_keyids=list(idents.values()), threshold=threshold,
                     timestamp_keyids=list(ledger_ids.values()),
@@ -599,7 +599,7 @@ def _signer_list(md: Metadata[Root], *roots: Metadata[Root]) -> list[dict[str, s
 def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:
     """Verify the next portfolio root against the chain and append it (TrustRefused otherwise)."""
     with ledger.scenario_lock(PORTFOLIO_SCOPE) as conn:
-        chain = portfolio_chain(ledger, conn)
+        chain = portfolio_chain(ledger, conn, allow_empty=True)  # the pin is checked on the digest below
         prev = chain[-1] if chain else None
         reasons = _check_portfolio(md, prev, now=_now())
         digest = root_digest(md)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 from releases_fixtures import ESCALATION, INTRUDER, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
-from trust_fixtures import BOT, edit_contract, key, onboard
+from trust_fixtures import BOT, ROOTS, edit_contract, key, onboard
 
 from releasegate.evals import Check
 from releasegate.releases import (
@@ -267,3 +267,27 @@ def test_policy_key_must_be_the_policys(scenario: LoadedScenario, ledger: Ledger
         record_policy_approval(env, key(INTRUDER), ledger=ledger, loaded=scenario,
                                decision_path=tmp_path / "d.json", keyring=Keyring.load())
     assert private_key_path(BOT).exists()
+
+
+def test_another_ledger_cannot_drop_the_root(scenario: LoadedScenario, ledger: Ledger, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """--ledger-url / RELEASEGATE_LEDGER_URL pointing at a ledger without the root (or with another
+    one) while CI pins the real portfolio root: nobody may sign."""
+    onboard(ledger, scenario)
+    pin = ledger.events(event_type="trust_portfolio_root")[0].payload["sha256"]
+    monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
+    env = _decision(scenario, ledger)
+    for ident in (PRODUCT, PLATFORM):
+        env = sign_envelope(env, key(ident))
+    assert _reasons(scenario, env, ledger) == []
+    empty = Ledger.open(f"sqlite:///{tmp_path / 'other-ledger.db'}")
+    empty.append("evaluated", "support-triage", {"decision_digest": decision_digest(env)})
+    reasons = _reasons(scenario, env, empty)
+    assert any("pins a portfolio root but the ledger has none" in r for r in reasons)
+    assert any(r.startswith("missing approval: no valid product signature") for r in reasons)
+    other = Ledger.open(f"sqlite:///{tmp_path / 'forged-ledger.db'}")  # a ledger with its own roots
+    from trust_fixtures import init_portfolio
+    monkeypatch.delenv("RELEASEGATE_TRUST_ROOT")
+    init_portfolio(other, signers=ROOTS[1:])  # other signatures: another document (Ed25519 is deterministic)
+    monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
+    assert any("not the pinned trust root" in r for r in _reasons(scenario, env, other))
