@@ -77,14 +77,20 @@ def register(app: typer.Typer) -> None:
 
     @trust_app.command("propose")
     def propose_cmd(
-        scenario: Annotated[str, typer.Option("--scenario", help="Scenario id or contract path")],
+        scenario: Annotated[str | None, typer.Option("--scenario", help="Scenario id or contract path")] = None,
         policy: Annotated[Path | None, typer.Option("--policy", help="Release policy YAML (identity, expires, ...)")] = None,
         no_policy: Annotated[bool, typer.Option("--no-policy", help="Drop the current release policy")] = False,
+        portfolio: Annotated[bool, typer.Option("--portfolio", help="The portfolio root's next version instead "
+                                                "(with --root and --threshold)")] = False,
+        root: Annotated[list[str] | None, typer.Option("--root", help="--portfolio: a root key holder (repeat)")] = None,
+        threshold: Annotated[int, typer.Option("--threshold", help="--portfolio: signatures needed")] = 0,
+        ledger_identity: Annotated[list[str] | None, typer.Option("--ledger-identity")] = None,
         expires_days: ExpiresDays = 365.0,
         out_file: Annotated[Path | None, typer.Option("--out", help="Where to write the proposal")] = None,
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None,
     ) -> None:
-        """Build the scenario's next root from the working tree (contract owners, keyring keys, criteria)."""
+        """Build the scenario's next root from the working tree (contract owners, keyring keys, criteria),
+        or with --portfolio the portfolio root's next version (rotation: signed by the current threshold)."""
         import yaml
 
         from releasegate.core import InputError
@@ -92,13 +98,31 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases._trust import (
             TrustRefused,
             current_scenario_root,
+            portfolio_chain,
             proposals_dir,
+            propose_portfolio_root,
             propose_scenario_root,
             root_changes,
             write_root,
         )
         from releasegate.scenarios import parse_scenario, resolve_scenario_path
 
+        if portfolio:
+            ledger = Ledger.open(ledger_url)
+            chain = portfolio_chain(ledger, allow_empty=True)
+            if not chain:
+                raise InputError("no portfolio root yet", field="--portfolio", fix="run `releasegate trust init`")
+            md = propose_portfolio_root(ledger, list(root or []), threshold, keyring=Keyring.load(keyring),
+                                        expires_days=expires_days, ledger_identities=ledger_identity or [])
+            path = write_root(md, out_file or proposals_dir() / f"portfolio-v{md.signed.version}.json")
+            out.print(f"portfolio root v{md.signed.version} proposed: {path}")
+            for change in root_changes(chain[-1], md):
+                out.print(f"  {change}")
+            out.print(f"must sign: {chain[-1].threshold} of v{chain[-1].version}'s root keys "
+                      f"({', '.join(chain[-1].root_identities)}) and {threshold} of the new ones")
+            return
+        if not scenario:
+            raise InputError("name the scenario", field="--scenario", fix="--scenario ID, or --portfolio")
         loaded = parse_scenario(resolve_scenario_path(scenario))
         release_policy: object = True
         if no_policy:

@@ -80,3 +80,26 @@ def test_trust_apply_bad_file_is_input_error(env: Path) -> None:
     bad.write_text("{}")
     result = CliRunner().invoke(app, ["trust", "apply", str(bad)])
     assert isinstance(result.exception, InputError) and "not TUF root metadata" in str(result.exception)
+
+
+def test_portfolio_rotation_needs_the_old_threshold(env: Path) -> None:
+    new_root = "root-d@platform.example"
+    for ident in (*ROOTS, new_root):
+        assert run("keys", "generate", "--identity", ident)[0] == 0
+    roots = [a for r in ROOTS for a in ("--root", r)]
+    assert run("trust", "init", *roots, "--threshold", "2", "--key", key(env, ROOTS[0]), "--key", key(env, ROOTS[1]))[0] == 0
+    # root-c's key is lost: root-d replaces it
+    code, output = run("trust", "propose", "--portfolio", "--root", ROOTS[0], "--root", ROOTS[1], "--root", new_root,
+                       "--threshold", "2")
+    assert code == 0, output
+    assert "owner added: root.root-d@platform.example" in output and "owner removed: root.root-c@platform.example" in output
+    v2 = env / "state" / "trust" / "proposals" / "portfolio-v2.json"
+    for ident in (ROOTS[1], new_root):  # one old key and the new: below v1's threshold
+        assert run("trust", "sign", str(v2), "--key", key(env, ident))[0] == 0
+    code, output = run("trust", "apply", str(v2))
+    assert code == 1 and "not signed by the threshold of v1's root keys" in output
+    assert run("trust", "sign", str(v2), "--key", key(env, ROOTS[0]))[0] == 0
+    code, output = run("trust", "apply", str(v2))
+    assert code == 0 and "portfolio root v2" in output
+    code, output = run("trust", "show")
+    assert "v1" in output and "v2" in output and "RELEASEGATE_TRUST_ROOT is not set: pin sha256:" in output

@@ -205,3 +205,21 @@ def test_criteria_change_is_listed(ledger: Ledger, scenario: LoadedScenario, key
     assert "criteria changed: success_criteria.non_inferiority_margin 0.05 -> 0.2" in ev.payload["changes"]
 
 
+
+
+@pytest.mark.parametrize("policy, field", [
+    ({"identity": "release-bot@platform.example", "expires": "2030-01-01", "colour": "red"}, "colour"),
+    ({"expires": "2030-01-01"}, "identity"),
+    ({"identity": "nobody@platform.example", "expires": "2030-01-01"}, "identity"),
+    ({"identity": "release-bot@platform.example", "expires": "soon"}, "expires"),
+    ({"identity": "release-bot@platform.example", "expires": "2030-01-01", "change_kinds": ["anything"]}, "change_kinds"),
+    ({"identity": "release-bot@platform.example", "expires": "2030-01-01", "weights_allowlist": ["abc"]}, "weights_allowlist"),
+])
+def test_bad_release_policy_is_one_input_error(keys: Keys, policy: dict, field: str) -> None:
+    from releasegate.core import InputError
+    from releasegate.releases._policy import normalise_policy
+
+    generate_key("release-bot@platform.example")
+    with pytest.raises(InputError) as exc:
+        normalise_policy(policy, Keyring.load(), source="policy.yaml")
+    assert exc.value.field == field and exc.value.file == "policy.yaml" and exc.value.fix
