@@ -239,6 +239,11 @@ def register(app: typer.Typer) -> None:
         else:
             for table in governance_tables(metrics):
                 out.print(table)
+            for sid, u in sorted(metrics.get("gateway", {}).items()):
+                out.print(f"gateway {sid}: " + (u["error"] if "error" in u else
+                          f"{u['requests']} requests, {u['input_tokens']}+{u['output_tokens']} tokens, "
+                          f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s), "
+                          f"cost {u['cost_usd']} USD ({u['cost_basis']})"))
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
 
@@ -276,6 +281,9 @@ def governance_command(ledger_url: str | None = None, html: Path | None = None) 
             loaded.append(ls)
     metrics = governance_metrics(Ledger.open(ledger_url), loaded)
     metrics["invalid_contracts"] = invalid
+    from releasegate.gateway import portfolio_usage  # production traffic from the gateway's traces
+
+    metrics["gateway"] = portfolio_usage(Ledger.open(ledger_url), [ls.scenario.id for ls in loaded])
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         tmp = html.with_name(html.name + ".tmp")

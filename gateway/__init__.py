@@ -65,6 +65,6 @@ __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"
 from ._policy import check_request, count_prompt_tokens, policy_app, policy_reasons
 
 __all__ += ["check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]
-from ._usage import GatewayUsage, gateway_usage
+from ._usage import GatewayUsage, gateway_usage, portfolio_usage
 
-__all__ += ["GatewayUsage", "gateway_usage"]
+__all__ += ["GatewayUsage", "gateway_usage", "portfolio_usage"]

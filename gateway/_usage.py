@@ -92,3 +92,16 @@ def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
             basis = f"{replicas} replica(s) x {entry.cost.count} {entry.cost.accelerator} over the traced window"
     return GatewayUsage(s.id, len(traces), errors, tin, tout, _quantile(durations, 0.5), p95, slo,
                         None if p95 is None or slo is None else p95 <= slo, cost, basis, window)
+
+
+def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None) -> dict[str, Any]:
+    """Governance's view: usage per scenario whose endpoint releasegate manages (errors as text)."""
+    out: dict[str, Any] = {}
+    for sid in scenario_ids:
+        if expected_endpoint(ledger, sid) is None:
+            continue
+        try:
+            out[sid] = gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger).to_dict()
+        except Exception as exc:  # MLflow down or the endpoint gone: say so, do not fail governance
+            out[sid] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
