@@ -46,7 +46,7 @@ def test_sequential_evaluate_flow_on_recorded_repeats(tmp_path: Path, rg_home: s
                                 batch_size=100)
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     assert verdict.decision == "PASS"
-    assert verdict.metrics["repeats"]["k"] == 3
-    assert verdict.metrics["repeats"]["candidate"]["acceptance_rate"] == pytest.approx(0.8, abs=0.05)
+    assert verdict.metrics.repeats.k == 3
+    assert verdict.metrics.repeats.candidate.acceptance_rate == pytest.approx(0.8, abs=0.05)
     assert Path(result.report_path).is_file() and result.ledger_seq is not None
-    assert verdict.sequential["cases_used"] < result.cases_total
+    assert verdict.sequential.cases_used < result.cases_total
