@@ -66,10 +66,21 @@ def _point_env_at(root: Path, mp: pytest.MonkeyPatch) -> None:
     mp.delenv("RELEASEGATE_MLFLOW_URI", raising=False)
 
 
-def build_world(root: Path, mp: pytest.MonkeyPatch, *, route_fallback: str | None = None) -> World:
-    """Two recorded, fully approved decisions (gemma3-v1, smollm2-v2); gemma3-v1 promoted."""
+def use_prepared_model(models_dir: Path, name: str, manifest: dict) -> str:
+    """Point `name` at a folder prepared by `models prepare` elsewhere (real weights, for vLLM)."""
+    (models_dir / name).mkdir(parents=True, exist_ok=True)
+    (models_dir / f"{name}.json").write_text(json.dumps(manifest))
+    return str(manifest["digest"])
+
+
+def build_world(root: Path, mp: pytest.MonkeyPatch, *, route_fallback: str | None = None,
+                prepared: dict[str, dict] | None = None) -> World:
+    """Two recorded, fully approved decisions (gemma3-v1, smollm2-v2); gemma3-v1 promoted.
+    `prepared`: model name -> a real `models prepare` manifest to use instead of small folders."""
     _point_env_at(root, mp)
-    digests = {name: write_weights(root / "models", name, style) for name, (_, style) in MODELS.items()}
+    prepared = prepared or {}
+    digests = {name: use_prepared_model(root / "models", name, prepared[name]) if name in prepared
+               else write_weights(root / "models", name, style) for name, (_, style) in MODELS.items()}
     overrides = {}
     if route_fallback:
         overrides["route_policy"] = {"mode": "direct", "fallback": route_fallback, "human_review": False,
