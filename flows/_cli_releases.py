@@ -219,6 +219,8 @@ def register(app: typer.Typer) -> None:
         decision: Annotated[Path, typer.Option("--decision", help="The signed decision .dsse.json")],
         alias: Annotated[str, typer.Option("--alias")] = "champion",
         version: Annotated[str | None, typer.Option("--version", help="Model version (default: the decision's)")] = None,
+        replaces: Annotated[str | None, typer.Option(
+            "--replaces", help="Digest (prefix) of the newer decision this older one deliberately replaces")] = None,
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move ALIAS to the decision's model version: only with PASS and both owners' signatures."""
@@ -227,7 +229,9 @@ def register(app: typer.Typer) -> None:
         envelope = read_decision(decision)
         _trust_notes(scenario, ledger_url, keyring)
         result = promote(scenario, envelope, alias=alias, version=version, ledger=Ledger.open(ledger_url),
-                         keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
+                         keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor(), replaces=replaces)
+        for line in result.recovered:
+            out.print(line)
         if result.reasons:
             _blocked(f"promotion of {scenario} blocked ({len(result.reasons)} reasons):", result.reasons)
         if result.note:
@@ -282,6 +286,9 @@ def register(app: typer.Typer) -> None:
 
         report = audit(scenario or None, repair=repair, ledger=Ledger.open(ledger_url),
                        keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
+        for sid, lines in report.recovered.items():
+            for line in lines:
+                out.print(f"RECOVERED {sid}: {line}")
         for sid, aliases in report.checked.items():
             out.print(f"{sid}: " + (", ".join(f"{a}={v}" for a, v in sorted(aliases.items())) or "no aliases"))
         for f in report.findings:

@@ -25,6 +25,7 @@ from ._decision import approval_status, decision_digest, statement_of, verdict_g
 from ._events import AliasDriftDetected, AliasRepaired, append_event
 from ._keys import Keyring
 from ._ledger import Ledger
+from ._intent import pending_intents, resolve_pending
 from ._recording import ALIAS_EVENTS, expected_aliases
 from ._trust_checks import released_under_chain, trust_audit
 
@@ -57,6 +58,7 @@ class AuditReport:
     # signers, owners/keys/criteria the working tree proposes but nobody signed).
     trust_problems: dict[str, list[str]] = field(default_factory=dict)
     trust_notes: dict[str, list[str]] = field(default_factory=dict)
+    recovered: dict[str, list[str]] = field(default_factory=dict)  # interrupted promotions resolved
 
     @property
     def clean(self) -> bool:
@@ -127,6 +129,13 @@ def audit(
             report.trust_notes[sid] = notes
         # Under the scenario lock: a promotion in flight has either committed or not started.
         with ledger.scenario_lock(sid) as conn:
+            pending = pending_intents(ledger, sid, conn)
+            if pending and repair:  # an interrupted promotion: finish or undo it (model + prompt)
+                report.recovered[sid] = resolve_pending(ledger, sid, c, conn, actor=actor)
+            elif pending:
+                report.trust_problems.setdefault(sid, []).append(
+                    f"an interrupted promotion (ledger seq {pending[0].seq}) has no outcome: "
+                    "run `releasegate audit --repair` or promote again")
             actual = reg.aliases_of(c, sid)
             expected = expected_aliases(ledger, sid, conn)
             report.checked[sid] = actual

@@ -188,6 +188,7 @@ class Promoted(EventPayload):
     exception_id: str | None
     signers: list[Signer]
     envelope: dict[str, Any]  # signed
+    intent_seq: int | None = None  # the promotion_intent this completes (issue 13)
 
 
 @event("rolled_back", groups=("alias_move",), support_load="rollbacks")
@@ -423,3 +424,22 @@ class GatewayRequestRefused(EventPayload):
     prompt_tokens: int
     token_count: str  # how the tokens were counted
     tools: list[str]
+@event("promotion_intent")
+class PromotionIntent(EventPayload):
+    """Committed before any alias moves (issue 13): the `promoted` payload planned, the model
+    aliases before it, the prompt alias move, and who is doing it. Subject: the decision digest.
+    An intent with no `promoted`/`promotion_abandoned` naming its seq was interrupted."""
+    planned: dict[str, Any]
+    moves: list[str]  # model aliases this promotion sets
+    aliases_before: dict[str, str]
+    prompt_alias: dict[str, Any] | None  # {name, alias, from, to} (MLflow prompt versions)
+    owner: dict[str, Any]  # {host, pid, started_at}
+
+
+@event("promotion_abandoned")
+class PromotionAbandoned(EventPayload):
+    """An interrupted promotion was undone: model and prompt aliases restored. Subject: digest."""
+    intent_seq: int
+    aliases: dict[str, str]
+    restored_prompt: str | None
+    reason: str

@@ -8,6 +8,7 @@ the expected state is always the last such event's payload.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,18 @@ from ._events import (
     ToolPolicyRolledBack,
     append_event,
 )
+from ._intent import (
+    PromotionBusy,
+    PromotionIntent,
+    busy_wait_seconds,
+    fault_point,
+    mark_live,
+    owner,
+    pending_intents,
+    prompt_alias_version,
+    resolve_pending,
+    unmark_live,
+)
 from ._keys import Keyring
 from ._ledger import Ledger, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
@@ -46,6 +59,7 @@ class PromotionResult:
     from_version: str | None = None
     event: LedgerEvent | None = None
     note: str | None = None
+    recovered: list[str] = field(default_factory=list)  # interrupted promotions finished or undone
 
     @property
     def exit_code(self) -> int:
@@ -114,7 +128,7 @@ def promotion_reasons(
 def promote(
     scenario: str, envelope: dict[str, Any], *, alias: str = "champion", version: str | None = None,
     ledger: Ledger | None = None, keyring: Keyring | None = None, mlflow_uri: str | None = None,
-    actor: str | None = None,
+    actor: str | None = None, replaces: str | None = None,
 ) -> PromotionResult:
     """Move `alias` to the decision's model version if every release rule holds."""
     from mlflow.exceptions import MlflowException
@@ -146,44 +160,112 @@ def promote(
         return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)
     signers = release_signature_reasons(signing_authority(ledger, loaded, keyring), loaded, envelope, ledger)[1]
     pred = statement_of(envelope)["predicate"]
+    version = str(mv.version)
+    deadline = time.monotonic() + busy_wait_seconds()
+    # Phase 1, under the scenario lock: finish or undo an interrupted promotion, check that this
+    # one still applies, and COMMIT its intent before any alias moves (issue 13).
+    while True:
+        try:
+            with ledger.scenario_lock(sid) as conn:
+                notes = resolve_pending(ledger, sid, c, conn, actor=actor)
+                current = reg.get_alias_version(c, sid, alias)
+                before = expected_aliases(ledger, sid, conn)
+                from_version = str(current.version) if current is not None else None
+                if from_version == version:
+                    if before.get(alias) == version:
+                        return PromotionResult(False, [], sid, alias, version, version,
+                                               note=f"{alias} already points at version {version}",
+                                               recovered=notes)
+                    # MLflow shows the move but the ledger does not (a promote that died before
+                    # intents existed, or a move outside releasegate): record it from the version
+                    # the ledger last recorded, so the row is neither lost nor doubled.
+                    from_version = before.get(alias)
+                older = newer_decision_reasons(ledger, sid, alias, digest, replaces, conn)
+                if older:
+                    return PromotionResult(False, older, sid, alias, version, from_version, recovered=notes)
+                aliases = dict(before)
+                aliases[alias] = version
+                moves = [alias]
+                if alias == "champion" and from_version is not None:
+                    aliases["previous"] = from_version
+                    moves.append("previous")
+                uri = mv.tags.get("prompt_uri")
+                prompt_move = None
+                if uri and alias == "champion":  # the prompt family's champion follows the model's
+                    _, pname, pversion = uri.rsplit("/", 2)
+                    pname = pname.split(":/")[-1]
+                    prompt_move = {"name": pname, "alias": alias, "to": str(int(pversion)),
+                                   "from": prompt_alias_version(c, pname, alias)}
+                planned = Promoted(
+                    alias=alias, model_name=name, version=version,
+                    from_version=from_version, aliases=aliases,
+                    decision_digest=digest, weight_digest=mv.tags.get("weight_digest"),
+                    prompt=PromptRef(name=pred["prompt_family"]["name"], version=pred["prompt_family"]["version"],
+                                     uri=uri),
+                    tool_policy_version=pred.get("tool_policy_version"),
+                    verdict=pred["verdict"]["decision"], exception_id=pred.get("exception_id"),
+                    signers=[Signer(**s) for s in signers],
+                    envelope=envelope,
+                )
+                intent = append_event(ledger, sid, PromotionIntent(
+                    planned=planned.to_payload(), moves=moves, aliases_before=before,
+                    prompt_alias=prompt_move, owner=owner()), subject=digest, actor=actor, conn=conn)
+                mark_live(intent.seq)
+            break
+        except PromotionBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+    # Phase 2, under the lock again: move the aliases, then record the outcome in the same
+    # transaction. Killed anywhere here, the intent stays pending for the next promote / audit.
     try:
+        fault_point("after_intent")
         with ledger.scenario_lock(sid) as conn:
-            current = reg.get_alias_version(c, sid, alias)
-            aliases = expected_aliases(ledger, sid, conn)
-            from_version = str(current.version) if current is not None else None
-            if from_version == str(mv.version):
-                if aliases.get(alias) == str(mv.version):
-                    return PromotionResult(False, [], sid, alias, str(mv.version), str(mv.version),
-                                           note=f"{alias} already points at version {mv.version}")
-                # MLflow shows the move but the ledger does not: an earlier promote died between
-                # the alias move and its commit (connection dropped). Record it now, from the
-                # version the ledger last recorded, so the row is neither lost nor doubled.
-                from_version = aliases.get(alias)
-            aliases[alias] = str(mv.version)
-            if alias == "champion" and from_version is not None:
-                aliases["previous"] = from_version
-            ev = append_event(ledger, sid, Promoted(
-                alias=alias, model_name=name, version=str(mv.version),
-                from_version=from_version, aliases=aliases,
-                decision_digest=digest, weight_digest=mv.tags.get("weight_digest"),
-                prompt=PromptRef(name=pred["prompt_family"]["name"], version=pred["prompt_family"]["version"],
-                                 uri=mv.tags.get("prompt_uri")),
-                tool_policy_version=pred.get("tool_policy_version"),
-                verdict=pred["verdict"]["decision"], exception_id=pred.get("exception_id"),
-                signers=[Signer(**s) for s in signers],
-                envelope=envelope,
-            ), subject=digest, actor=actor, conn=conn)
-            c.set_registered_model_alias(name, alias, str(mv.version))
-            if alias == "champion" and from_version is not None:
-                c.set_registered_model_alias(name, "previous", from_version)
-            uri = mv.tags.get("prompt_uri")
-            if uri and alias == "champion":  # the prompt family's champion follows the model's
-                _, pname, pversion = uri.rsplit("/", 2)
-                c.set_prompt_alias(pname.split(":/")[-1], alias, int(pversion))
+            if intent.seq not in {e.seq for e in pending_intents(ledger, sid, conn)}:
+                return PromotionResult(False, ["this promotion was resolved by another command while it ran "
+                                               "(it took longer than RELEASEGATE_PROMOTION_LEASE_S); promote again"],
+                                       sid, alias, version)
+            c.set_registered_model_alias(name, alias, version)
+            fault_point("after_model_alias")
+            if "previous" in moves:
+                c.set_registered_model_alias(name, "previous", aliases["previous"])
+                fault_point("after_previous_alias")
+            if prompt_move is not None:
+                c.set_prompt_alias(prompt_move["name"], alias, int(prompt_move["to"]))
+                fault_point("after_prompt_alias")
+            ev = append_event(ledger, sid, Promoted(**{**planned.model_dump(), "intent_seq": intent.seq}),
+                              subject=digest, actor=actor, conn=conn)
+            fault_point("before_outcome_commit")
     except MlflowException as exc:
-        return PromotionResult(False, [f"MLflow refused the alias move, nothing recorded: {_error_line(exc)}"],
-                               sid, alias, str(mv.version))
-    return PromotionResult(True, [], sid, alias, str(mv.version), from_version, ev)
+        unmark_live(intent.seq)
+        with ledger.scenario_lock(sid) as conn:  # put back whatever moved, and say so in the ledger
+            resolve_pending(ledger, sid, c, conn, actor=actor)
+        return PromotionResult(False, [f"MLflow refused the alias move, aliases restored: {_error_line(exc)}"],
+                               sid, alias, version)
+    finally:
+        unmark_live(intent.seq)
+    return PromotionResult(True, [], sid, alias, version, from_version, ev, recovered=notes)
+
+
+def newer_decision_reasons(ledger: Ledger, sid: str, alias: str, digest: str, replaces: str | None,
+                           conn: Any) -> list[str]:
+    """An older decision does not undo a newer promotion unless it names the one it replaces."""
+    moves = [e for e in ledger.events(scenario_id=sid, event_type=("promoted", "rolled_back"), conn=conn)
+             if e.payload.get("alias") == alias and e.payload.get("target", "model") == "model"
+             and e.payload.get("decision_digest")]
+    if not moves:
+        return []
+    current_digest = moves[-1].payload.get("decision_digest")
+    if not current_digest or current_digest == digest:
+        return []
+    ours, theirs = evaluated_event(ledger, digest, conn), evaluated_event(ledger, current_digest, conn)
+    if ours is None or theirs is None or ours.seq > theirs.seq:
+        return []
+    if replaces and current_digest.startswith(replaces):
+        return []
+    return [f"{alias} holds decision {current_digest[:12]}, evaluated after this decision {digest[:12]}: "
+            f"an older decision does not replace a newer one (pass --replaces {current_digest[:12]} to mean it, "
+            "or use rollback)"]
 
 
 @dataclass

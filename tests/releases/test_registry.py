@@ -250,7 +250,9 @@ def test_ci_example_fails_the_job_when_the_gate_blocks(world: World, tmp_path: P
     assert "::error title=release blocked::" in blocked.stdout
     summary = (tmp_path / "summary.md").read_text()
     assert "verdict is FAIL" in summary and f"missing approval: no valid product signature from {PRODUCT}" in summary
-    passed = subprocess.run(["bash", str(script), "support-triage", str(world.a)], cwd=tmp_path, env=env,
+    # world.b (evaluated after world.a) is the champion by now: an older decision does not replace
+    # it (issue 13), so the passing run promotes world.a to another alias.
+    passed = subprocess.run(["bash", str(script), "support-triage", str(world.a), "staging"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "release gate passed" in passed.stdout
@@ -290,7 +292,15 @@ def test_ten_concurrent_promotions_leave_one_consistent_state(world: World, pg_l
     sqlite_ledger = Ledger.open()
     for ev in sqlite_ledger.events(event_type="evaluated"):  # the decisions' evaluations, on this ledger too
         pg.append("evaluated", ev.scenario_id, ev.payload, subject=ev.subject)
+    # The champion holds the older decision (a); five workers promote a, five the newer b.
+    if aliases(c).get("champion") != world.versions["a"]:
+        for ev in sqlite_ledger.events(event_type=("promoted", "rolled_back")):
+            pg.append(ev.event_type, ev.scenario_id, ev.payload, subject=ev.subject)
+        from releasegate.releases import rollback
+        rollback("support-triage", reason="start the race from decision a", to=world.versions["a"], ledger=pg)
     start = {k: str(v) for k, v in c.get_registered_model("support-triage").aliases.items()}["champion"]
+    assert start == world.versions["a"]
+    race_start = pg.events()[-1].seq
     envelopes = [json.loads(p.read_text()) for p in (world.a, world.b)]
     barrier = threading.Barrier(10)
     results: list[object] = [None] * 10
@@ -308,16 +318,22 @@ def test_ten_concurrent_promotions_leave_one_consistent_state(world: World, pg_l
         t.start()
     for t in threads:
         t.join(timeout=300)
-    assert all(getattr(r, "reasons", "error") == [] for r in results), results
-    promoted = pg.events(scenario_id="support-triage", event_type="promoted")
-    assert len(promoted) == sum(r.promoted for r in results) >= 1  # type: ignore[attr-defined]
+    older = "an older decision does not replace a newer one"
+    assert all(getattr(r, "reasons", ["error"]) == [] or (i % 2 == 0 and older in r.reasons[0])  # type: ignore[attr-defined]
+               for i, r in enumerate(results)), results
+    promoted = [e for e in pg.events(scenario_id="support-triage", event_type="promoted")
+                if e.seq > race_start]  # this race's promotions
+    assert len(promoted) == sum(r.promoted for r in results) == 1  # type: ignore[attr-defined]
+    assert promoted[0].payload["version"] == world.versions["b"]  # the newer decision holds
+    assert pg.events(scenario_id="support-triage", event_type="promotion_intent")[-1].seq < promoted[-1].seq
     # No lost update: each promotion saw the one before it as the champion it replaced.
     chain = [start] + [e.payload["version"] for e in promoted]
     assert [e.payload["from_version"] for e in promoted] == chain[:-1]
     assert all(a != b for a, b in zip(chain, chain[1:]))
     last = promoted[-1].payload
-    assert aliases(c) == {"champion": last["version"], "previous": last["from_version"]}
-    assert last["aliases"] == aliases(c)
+    now = {k: v for k, v in aliases(c).items() if k != "staging"}  # staging: the CI example's
+    assert now == {"champion": last["version"], "previous": last["from_version"]}
+    assert {k: v for k, v in last["aliases"].items() if k != "staging"} == now
     assert pg.verify() == []
     assert pg.engine.dialect.name == "postgresql"
 
