@@ -154,7 +154,7 @@ def _set_prompt_alias(c: Any, prompt_name: str, alias: str, version: str | None)
 
 
 def resolve_pending(ledger: Ledger, scenario_id: str, c: Any, conn: Any, *,
-                    actor: str | None = None) -> list[str]:
+                    actor: str | None = None, finished: list[LedgerEvent] | None = None) -> list[str]:
     """Finish or undo every abandoned intent of the scenario (inside the scenario lock).
 
     Raises PromotionBusy for an intent still in flight. Returns one line per resolution."""
@@ -176,8 +176,10 @@ def resolve_pending(ledger: Ledger, scenario_id: str, c: Any, conn: Any, *,
         model_done = all(actual.get(a) == v for a, v in after.items() if a in p["moves"])
         prompt_done = not prompt or prompt_alias_version(c, prompt["name"], prompt["alias"]) == prompt["to"]
         if model_done and prompt_done:
-            append_event(ledger, scenario_id, Promoted(**{**planned, "intent_seq": intent.seq}),
-                         subject=planned["decision_digest"], actor=actor, conn=conn)
+            done = append_event(ledger, scenario_id, Promoted(**{**planned, "intent_seq": intent.seq}),
+                                subject=planned["decision_digest"], actor=actor, conn=conn)
+            if finished is not None:
+                finished.append(done)
             notes.append(f"finished the promotion interrupted at ledger seq {intent.seq} "
                          f"({planned['alias']} -> version {planned['version']})")
             continue

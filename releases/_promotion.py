@@ -167,12 +167,18 @@ def promote(
     while True:
         try:
             with ledger.scenario_lock(sid) as conn:
-                notes = resolve_pending(ledger, sid, c, conn, actor=actor)
+                finished: list[LedgerEvent] = []
+                notes = resolve_pending(ledger, sid, c, conn, actor=actor, finished=finished)
                 current = reg.get_alias_version(c, sid, alias)
                 before = expected_aliases(ledger, sid, conn)
                 from_version = str(current.version) if current is not None else None
                 if from_version == version:
                     if before.get(alias) == version:
+                        mine = [e for e in finished if e.payload.get("decision_digest") == digest
+                                and e.payload.get("alias") == alias]
+                        if mine:  # this decision's interrupted promotion, finished just now
+                            return PromotionResult(True, [], sid, alias, version, mine[-1].payload.get("from_version"),
+                                                   mine[-1], recovered=notes)
                         return PromotionResult(False, [], sid, alias, version, version,
                                                note=f"{alias} already points at version {version}",
                                                recovered=notes)

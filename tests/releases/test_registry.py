@@ -256,6 +256,7 @@ def test_ci_example_fails_the_job_when_the_gate_blocks(world: World, tmp_path: P
                             capture_output=True, text=True, timeout=300)
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "release gate passed" in passed.stdout
+    client().delete_registered_model_alias("support-triage", "staging")  # later tests compare aliases
 
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -367,7 +368,13 @@ def test_connection_killed_during_promote_loses_and_duplicates_nothing(world: Wo
     ledger = Ledger.open(pg_ledger_url)
     killed: list[int] = []
 
+    commits: list[int] = []
+
     def terminate(conn: object) -> None:
+        if kill_at == "commit":  # the outcome's commit: promote first commits its intent (issue 13)
+            commits.append(1)
+            if len(commits) < 2:
+                return
         if not killed:
             pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[attr-defined]
             admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
