@@ -120,6 +120,27 @@ def register(app: typer.Typer) -> None:
         uvicorn.run(policy_app(gateway, ledger_url=ledger_url, actor=_actor()), host=host, port=port,
                     log_level="warning")
 
+    secret_app = typer.Typer(help="Provider keys as MLflow AI Gateway secrets (platform only).", no_args_is_help=True)
+    gw.add_typer(secret_app, name="secret")
+
+    @secret_app.command("set")
+    def secret_set(
+        name: Annotated[str, typer.Option("--name", help="The secret name a contract entry's gateway_secret names")],
+        api_base: Annotated[str, typer.Option("--api-base", help="The provider's OpenAI-compatible base URL")],
+        mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Store a hosted provider's key (read from stdin, never an argument) as a gateway secret."""
+        import sys
+
+        from releasegate.core import InputError
+        from releasegate.gateway import set_provider_secret
+
+        key = sys.stdin.readline().strip()
+        if not key:
+            raise InputError("no key on stdin", field="stdin", fix="pipe the key in: `... secret set ... < keyfile`")
+        set_provider_secret(name, key, api_base=api_base, mlflow_uri=mlflow_uri)
+        out.print(f"gateway secret {name} set (MLflow shows it masked)")
+
     @gw.command("switch")
     def gateway_switch(
         scenario: Annotated[str, typer.Option("--scenario")],

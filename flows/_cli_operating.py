@@ -244,6 +244,9 @@ def register(app: typer.Typer) -> None:
                           f"{u['requests']} requests, {u['input_tokens']}+{u['output_tokens']} tokens, "
                           f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s), "
                           f"cost {u['cost_usd']} USD ({u['cost_basis']})"))
+            for sid, findings in sorted(metrics.get("provider_keys_outside_gateway", {}).items()):
+                for finding in findings:
+                    out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}")
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
 
@@ -284,6 +287,9 @@ def governance_command(ledger_url: str | None = None, html: Path | None = None) 
     from releasegate.gateway import portfolio_usage  # production traffic from the gateway's traces
 
     metrics["gateway"] = portfolio_usage(Ledger.open(ledger_url), [ls.scenario.id for ls in loaded])
+    from releasegate.gateway import provider_key_findings
+
+    metrics["provider_keys_outside_gateway"] = provider_key_findings(loaded)
     if html is not None:
         html.parent.mkdir(parents=True, exist_ok=True)
         tmp = html.with_name(html.name + ".tmp")

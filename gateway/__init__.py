@@ -45,9 +45,11 @@ from ._endpoint import (
     expected_endpoint,
     follow_release,
     live_replicas,
+    provider_key_findings,
     read_endpoint,
     record_replica,
     record_replica_stopped,
+    set_provider_secret,
     switch_endpoint,
 )
 from ._server import GatewayServer, chat_url, gateway_env
@@ -56,8 +58,8 @@ __all__ += [
     "ENDPOINT_DRIFT", "ENDPOINT_REPAIRED", "ENDPOINT_SET", "REPLICA_STARTED", "REPLICA_STOPPED",
     "EndpointFinding", "EndpointRefused", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
     "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "endpoint_name", "expected_endpoint",
-    "follow_release", "gateway_env", "live_replicas", "read_endpoint", "record_replica",
-    "record_replica_stopped", "switch_endpoint",
+    "follow_release", "gateway_env", "live_replicas", "provider_key_findings", "read_endpoint", "record_replica",
+    "record_replica_stopped", "set_provider_secret", "switch_endpoint",
 ]
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
 

@@ -63,6 +63,7 @@ class LinkedModel:
     entry: str
     version: str | None
     weight_digest: str
+    hosted: bool = False  # a provider API whose key is a platform-held gateway secret
 
     def key(self) -> tuple[Any, ...]:
         return (self.name, self.api_base, self.model_name, self.linkage, round(self.weight, 4),
@@ -162,6 +163,13 @@ def desired_endpoint(scenario: str, *, ledger: Ledger) -> EndpointSpec:
         backups = sorted((r for r in reps if r["entry"] == fallback_entry and r["version"] != champion),
                          key=lambda r: (-r["seq"], r["api_base"]))
         models += [_linked(sid, r, "FALLBACK", 1.0, i + 1) for i, r in enumerate(backups)]
+        entry = loaded.scenario.models.get(fallback_entry)
+        if not backups and entry is not None and entry.endpoint and entry.gateway_secret:
+            # A hosted fallback: the provider's key stays in the gateway secret the contract names.
+            models.append(LinkedModel(
+                name=f"{sid}/{fallback_entry}/hosted", secret=entry.gateway_secret, api_base=entry.endpoint,
+                model_name=entry.model, linkage="FALLBACK", weight=1.0, fallback_order=1, entry=fallback_entry,
+                version=None, weight_digest="", hosted=True))
     return EndpointSpec(endpoint_name(sid), tuple(models))
 
 
@@ -183,6 +191,11 @@ def gateway_store(uri: str | None = None) -> Any:
 def _secret_id(store: Any, model: LinkedModel) -> str:
     existing = {s.secret_name: s for s in store.list_secret_infos()}
     s = existing.get(model.secret)
+    if model.hosted:  # the platform owns this key: never created or rewritten here
+        if s is None:
+            raise EndpointRefused([f"gateway secret {model.secret!r} for {model.entry} does not exist: the platform "
+                                   f"sets it with `releasegate gateway secret set --name {model.secret}`"])
+        return s.secret_id
     if s is None:
         return store.create_gateway_secret(secret_name=model.secret, secret_value={"api_key": NO_KEY},
                                            provider=PROVIDER, auth_config={"api_base": model.api_base}).secret_id
@@ -276,6 +289,8 @@ def upstream_problems(spec: EndpointSpec, ledger: Ledger, scenario_id: str, time
     verified = {r["api_base"]: r for r in live_replicas(ledger, scenario_id)}
     out = []
     for m in spec.models:
+        if m.hosted:  # a provider's API: no weights of ours to check
+            continue
         rep = verified.get(m.api_base)
         if rep is None:
             out.append(f"upstream {m.api_base} is not a live verified replica in the ledger")
@@ -291,6 +306,33 @@ def upstream_problems(spec: EndpointSpec, ledger: Ledger, scenario_id: str, time
         elif rep.get("weights_path") and roots != {rep["weights_path"]} and roots != {None}:
             out.append(f"upstream {m.api_base} serves weights from {sorted(map(str, roots))}, the ledger verified "
                        f"{rep['weights_path']}")
+    return out
+
+
+def set_provider_secret(name: str, api_key: str, *, api_base: str, provider: str = PROVIDER,
+                        mlflow_uri: str | None = None) -> str:
+    """The platform stores a hosted provider's key as a gateway secret (encrypted by MLflow)."""
+    store = gateway_store(mlflow_uri)
+    existing = {s.secret_name: s for s in store.list_secret_infos()}
+    if name in existing:
+        store.update_gateway_secret(existing[name].secret_id, secret_value={"api_key": api_key},
+                                    auth_config={"api_base": api_base})
+        return existing[name].secret_id
+    return store.create_gateway_secret(secret_name=name, secret_value={"api_key": api_key}, provider=provider,
+                                       auth_config={"api_base": api_base}).secret_id
+
+
+def provider_key_findings(scenarios: list[Any]) -> dict[str, list[str]]:
+    """Governance: hosted entries whose key is read from an environment variable by whoever runs
+    them (the "product team owns provider keys" anti-pattern) instead of a gateway secret."""
+    out: dict[str, list[str]] = {}
+    for loaded in scenarios:
+        s = loaded.scenario
+        for name, entry in sorted(s.models.items()):
+            if entry.endpoint and entry.api_key_env and not entry.gateway_secret:
+                out.setdefault(s.id, []).append(
+                    f"{name}: provider key read from ${entry.api_key_env}, outside the gateway: name a "
+                    "gateway_secret (platform-held), or open an exception of kind direct_provider_key")
     return out
 
 

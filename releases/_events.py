@@ -386,6 +386,7 @@ class GatewayLinkedModel(PayloadModel):
     entry: str
     version: str | None = None
     weight_digest: str
+    hosted: bool = False  # a provider's API behind a platform-held gateway secret
 
 
 class GatewayEndpointState(PayloadModel):

@@ -279,6 +279,8 @@ class ModelEntry(_Strict):
     prompt_style: Literal["chat", "completion"] = "chat"
     endpoint: str | None = Field(None, description="Attach to an existing OpenAI-compatible URL")
     api_key_env: str | None = Field(None, description="Name of the environment variable with the key")
+    gateway_secret: str | None = Field(None, description="Hosted entries: the MLflow AI Gateway secret that "
+                                       "holds the provider key (set by the platform; product code never reads it)")
     serving: ServingSettings = ServingSettings()
     cost: GpuPricing | TokenPricing = Field(discriminator="pricing")
 
