@@ -13,12 +13,17 @@ from typing import Any
 
 from releasegate.core import atomic_write_text, project_root
 from releasegate.evals import verdict_json_schema
-from releasegate.releases import EVENTS
+from releasegate.releases import EVENTS, predicate_json_schema
+from releasegate.scenarios import records_meta_json_schema
 
 
 def schemas() -> dict[str, Callable[[], dict[str, Any]]]:
     """Relative path under docs/schemas/ -> a function returning that schema."""
-    out: dict[str, Callable[[], dict[str, Any]]] = {"verdict.schema.json": verdict_json_schema}
+    out: dict[str, Callable[[], dict[str, Any]]] = {
+        "verdict.schema.json": verdict_json_schema,
+        "decision-predicate.schema.json": predicate_json_schema,
+        "records-meta.schema.json": records_meta_json_schema,
+    }
     for name, spec in EVENTS.items():
         out[f"events/{name}.schema.json"] = spec.json_schema
     return out

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from releasegate.core import InputError
-from releasegate.scenarios import render_prompt
+from releasegate.scenarios import check_produced_meta, render_prompt
 
 from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
@@ -269,7 +269,7 @@ def generate_records(
                    "errors": n_errors},
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    return frame, meta
+    return frame, check_produced_meta(meta)
 
 
 async def _run(missing: list[str], prompts: dict[str, Any], keys: dict[str, str], endpoints: list[Endpoint],
@@ -353,5 +353,5 @@ def generate_repeats(loaded: Any, dataset: Any, entry_name: str, **kwargs: Any) 
         for key, value in more_meta["counts"].items():
             meta["counts"][key] = meta["counts"].get(key, 0) + value
     meta["sampling"] = {**{key: v for key, v in meta["sampling"].items() if key != "repeat"}, "repeats": k}
-    return pd.concat(frames, ignore_index=True), meta
+    return pd.concat(frames, ignore_index=True), check_produced_meta(meta)
 

@@ -34,6 +34,7 @@ from ._decision import (
 )
 from ._dsse import PAYLOAD_TYPE, pae
 from ._events import EVENTS, EventPayload, append_event, event_types, parse_payload
+from ._predicate import DecisionPredicate, predicate_json_schema
 from ._exceptions import ExceptionStatus, resolve_exception, set_exception_resolver
 from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
 from ._ledger import EVENT_TYPES, Ledger, LedgerEvent, default_ledger_url
@@ -43,7 +44,7 @@ from ._recording import expected_aliases, record_approval, record_evaluation, sy
 
 __all__ = [
     "ESCALATION_ROLE", "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
-    "AliasFinding", "ApprovalRefused", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
+    "AliasFinding", "ApprovalRefused", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
     "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",
     "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",

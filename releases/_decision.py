@@ -25,6 +25,7 @@ from releasegate.scenarios import LoadedScenario
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._exceptions import resolve_exception
 from ._keys import Keyring, fingerprint
+from ._predicate import check_predicate
 
 if TYPE_CHECKING:
     from ._ledger import Ledger
@@ -134,6 +135,7 @@ def build_decision(
     }
     if trust_root is not None:  # absent (not null) without a root: older decisions keep their bytes
         statement["predicate"]["trust_root"] = trust_root.ref()
+    check_predicate(statement["predicate"])
     return make_envelope(canonical_json(statement), PAYLOAD_TYPE)
 
 

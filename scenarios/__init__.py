@@ -15,6 +15,7 @@ from ._evidence import check_record_meta, check_record_values, check_records_mat
 from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
 from ._load import LoadedScenario, parse_scenario, read_scenario
 from ._records import RECORD_COLUMNS, read_records, write_records
+from ._records_meta import RecordsMeta, check_produced_meta, records_meta_json_schema
 from ._registry import load_scenario, resolve_scenario_path, scenario_paths
 from ._render import render_prompt
 from ._scaffold import scaffold_scenario, template_dir
@@ -22,6 +23,9 @@ from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
 
 __all__ = [
     "RECORD_COLUMNS",
+    "RecordsMeta",
+    "check_produced_meta",
+    "records_meta_json_schema",
     "RULES",
     "check_record_meta",
     "check_record_values",

@@ -5,7 +5,9 @@ import dataclasses
 import json
 import threading
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from releasegate.gpu import Endpoint, GenerationCache, generate_records, split_cases
@@ -53,6 +55,12 @@ def test_records_have_every_column_and_parse_the_stream(state_home, fake_server,
     path = write_records(frame, state_home / "r.parquet", meta)
     back, back_meta = read_records(path)
     assert back_meta["model_entry"] == chat and len(back) == 3
+    # the meta matches the published schema (docs/schemas/records-meta.schema.json)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "schemas" /
+                         "records-meta.schema.json").read_text())
+    jsonschema.validate(back_meta, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**back_meta, "cost": {**back_meta["cost"], "pricing": "free"}}, schema)
 
 
 def test_completion_entry_sends_a_completion_prompt(state_home, fake_server, triage):
