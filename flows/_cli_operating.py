@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from releasegate.core import InputError
+from releasegate.core import InputError, atomic_write_text
 
 from ._cli_releases import LedgerUrl, MlflowUri, _actor, err, out
 
@@ -291,10 +291,7 @@ def governance_command(ledger_url: str | None = None, html: Path | None = None) 
 
     metrics["provider_keys_outside_gateway"] = provider_key_findings(loaded)
     if html is not None:
-        html.parent.mkdir(parents=True, exist_ok=True)
-        tmp = html.with_name(html.name + ".tmp")
-        tmp.write_text(render_governance_html(metrics), encoding="utf-8")
-        tmp.replace(html)
+        atomic_write_text(html, render_governance_html(metrics))
     return metrics
 
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from releasegate.core import InputError, project_root, state_dir
+from releasegate.core import InputError, atomic_write_text, project_root, state_dir
 from releasegate.scenarios import file_sha256
 
 
@@ -150,9 +150,7 @@ def prepare_model(name: str, *, force: bool = False, echo=print) -> dict:
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     # Manifest written last and atomically: its presence means the folder is complete.
-    tmp = manifest_path(name).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    tmp.replace(manifest_path(name))
+    atomic_write_text(manifest_path(name), json.dumps(manifest, indent=2, sort_keys=True))
     echo(f"{name}: digest {manifest['digest'][:16]}... in {manifest['convert_seconds']} s")
     return manifest
 

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import psutil
 
-from releasegate.core import InputError, state_dir
+from releasegate.core import InputError, atomic_write_text, state_dir
 
 from ._models import ResolvedModel, resolve_model, vllm_python
 
@@ -365,9 +365,7 @@ class VllmServer:
                  "model": self.spec.model.ref, "served_name": self.spec.served_name,
                  "model_digest": self.spec.model.digest, "settings": self.spec.settings(),
                  "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        tmp = self._state_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-        tmp.replace(self._state_path)
+        atomic_write_text(self._state_path, json.dumps(state, indent=2, sort_keys=True))
 
     def __enter__(self) -> Endpoint:
         return self.start()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.evals import Verdict, check_verdict_document
-from releasegate.core import InputError, load_json_bounded, state_dir
+from releasegate.core import InputError, atomic_write_text, load_json_bounded, state_dir
 from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
@@ -189,13 +189,9 @@ def default_decision_path(envelope: dict[str, Any]) -> Path:
 
 
 def write_decision(envelope: dict[str, Any], path: str | Path | None = None) -> Path:
-    """Write atomically (temp file + rename): a crash never leaves half an envelope."""
+    """Write atomically (temp file + fsync + rename): a crash never leaves half an envelope."""
     path = Path(path) if path else default_decision_path(envelope)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(envelope, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, json.dumps(envelope, indent=2, sort_keys=True) + "\n")
 
 
 def read_decision(path: str | Path) -> dict[str, Any]:

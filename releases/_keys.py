@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from releasegate.core import InputError, keys_dir, project_root
+from releasegate.core import InputError, atomic_write_text, keys_dir, project_root
 
 _IDENTITY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+\-]*(@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?$")
 
@@ -107,10 +107,7 @@ class Keyring:
         }
         header = ("# releasegate keyring: identity -> Ed25519 public key (never a private key).\n"
                   "# Changes are reviewed like code: whoever can edit this file can name a signer.\n")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(header + yaml.safe_dump(body, sort_keys=True))
-        tmp.replace(self.path)
+        atomic_write_text(self.path, header + yaml.safe_dump(body, sort_keys=True))
 
 
 def _inside(path: Path, folder: Path) -> bool:

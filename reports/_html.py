@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -11,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup, escape
+
+from releasegate.core import atomic_write_bytes
 
 from ._noise import noise_lines
 from ._evidence import (
@@ -356,9 +357,5 @@ def render_report(report: ReportInput) -> str:
 def write_report(report: ReportInput, path: str | Path) -> str:
     """Render and write atomically (temp file + rename); return the file's sha256 hex digest."""
     html = render_report(report).encode("utf-8")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(html)
-    tmp.replace(path)
+    atomic_write_bytes(path, html)
     return hashlib.sha256(html).hexdigest()

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from releasegate.core import InputError, load_json_bounded
+from releasegate.core import InputError, atomic_write_bytes, load_json_bounded
 
 from ._evidence import cast_record_columns, check_record_meta, check_record_values
 
@@ -53,10 +53,9 @@ def write_records(frame: Any, path: str | Path, meta: dict[str, Any]) -> Path:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     existing = table.schema.metadata or {}
     table = table.replace_schema_metadata({**existing, METADATA_KEY: json.dumps(meta, sort_keys=True).encode()})
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    return path
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    return atomic_write_bytes(path, buffer.getvalue().to_pybytes())
 
 
 def read_records(path: str | Path) -> tuple[Any, dict[str, Any]]:
