@@ -39,7 +39,6 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    or_,
     select,
     text,
 )
@@ -251,12 +250,13 @@ class Ledger:
                            row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash)
 
     def events(self, *, scenario_id: str | None = None, event_type: str | tuple[str, ...] | None = None,
-               subject: str | None = None, or_no_subject: bool = False, newest_first: bool = False,
+               subject: str | None = None, no_subject: bool = False, newest_first: bool = False,
                limit: int | None = None, conn: Connection | None = None) -> list[LedgerEvent]:
         """Events in seq order (newest first if asked), filtered; `limit` keeps the first N.
 
-        Promote and audit look up by (event_type, subject) and by (scenario_id, event_type)
-        newest first: both are indexed (migration 0002), so they do not grow with the ledger."""
+        Promote and audit look up by (event_type, subject) and by (scenario_id, one event_type)
+        newest first: both are indexed (migration 0002), so they do not grow with the ledger.
+        (Give one event type for those: with an IN list SQLite picks the scenario_id index.)"""
         seq = events_table.c.seq
         query = select(events_table).order_by(seq.desc() if newest_first else seq)
         if scenario_id:
@@ -265,9 +265,9 @@ class Ledger:
             types = (event_type,) if isinstance(event_type, str) else event_type
             query = query.where(events_table.c.event_type.in_(types))
         if subject is not None:
-            match = events_table.c.subject == subject
-            # rows appended without a subject (hand-written, tests) still match by payload
-            query = query.where(or_(match, events_table.c.subject.is_(None)) if or_no_subject else match)
+            query = query.where(events_table.c.subject == subject)
+        if no_subject:
+            query = query.where(events_table.c.subject.is_(None))
         if limit is not None:
             query = query.limit(limit)
         if conn is not None:

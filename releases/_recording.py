@@ -39,7 +39,11 @@ def _error_line(exc: BaseException) -> str:
 
 def evaluated_event(ledger: Ledger, digest: str, conn: Any = None) -> LedgerEvent | None:
     # An indexed lookup by subject (the decision digest), not a scan of every evaluated row.
-    for ev in ledger.events(event_type="evaluated", subject=digest, or_no_subject=True, conn=conn):
+    for ev in ledger.events(event_type="evaluated", subject=digest, conn=conn):
+        if ev.payload.get("decision_digest") == digest:
+            return ev
+    # Rows appended without a subject (by hand, in tests) still match by payload: also indexed.
+    for ev in ledger.events(event_type="evaluated", no_subject=True, conn=conn):
         if ev.payload.get("decision_digest") == digest:
             return ev
     return None
@@ -157,14 +161,16 @@ def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = N
 
 def expected_aliases(ledger: Ledger, scenario_id: str, conn: Any = None) -> dict[str, str]:
     """The alias state the ledger says the registered model has (from the last alias-moving event)."""
-    # Newest first, a page at a time: the last model move is usually the first row read.
-    page, offset = 16, 0
-    while True:
-        batch = ledger.events(scenario_id=scenario_id, event_type=ALIAS_EVENTS, newest_first=True,
-                              limit=offset + page, conn=conn)[offset:]
-        for e in batch:
-            if e.payload.get("target", "model") == "model":
-                return dict(e.payload.get("aliases", {}))
-        if len(batch) < page:
-            return {}
-        offset += page
+    latest: LedgerEvent | None = None
+    for event_type in ALIAS_EVENTS:  # one indexed, newest-first query per type
+        page, offset = 16, 0
+        while True:
+            batch = ledger.events(scenario_id=scenario_id, event_type=event_type, newest_first=True,
+                                  limit=offset + page, conn=conn)[offset:]
+            hit = next((e for e in batch if e.payload.get("target", "model") == "model"), None)
+            if hit is not None or len(batch) < page:
+                break
+            offset += page
+        if hit is not None and (latest is None or hit.seq > latest.seq):
+            latest = hit
+    return dict(latest.payload.get("aliases", {})) if latest else {}
