@@ -305,6 +305,10 @@ def _base_env(cfg: StackConfig) -> dict[str, str]:
     env["PREFECT_HOME"] = str(cfg.stack_dir / "prefect-home")
     env.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     env["RELEASEGATE_CHECKOUT"] = str(project_root())  # prefect.yaml's pull step
+    # The ledger is written first and `releasegate sync` catches MLflow up: a flow run need not
+    # spend minutes in MLflow's client retries (default 7, exponential) while the server is down.
+    env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     return env
 
 
@@ -339,6 +343,60 @@ def _start_gateway(cfg: StackConfig, record: StackRecord, env: dict[str, str]) -
     return url
 
 
+def _stack_secret(cfg: StackConfig, name: str, *, fernet: bool = False) -> str:
+    """A secret made once per stack, kept in the stack dir (0600) so restarts reuse it."""
+    import base64
+
+    path = cfg.stack_dir / name
+    if not path.is_file():
+        value = base64.urlsafe_b64encode(os.urandom(32)).decode() if fernet else secrets.token_urlsafe(32)
+        path.touch(mode=0o600)
+        path.write_text(value)
+    return path.read_text().strip()
+
+
+def _mlflow_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict[str, str], str, int]:
+    mlflow_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                  # the guard is a local plain-HTTP listener; MLflow refuses both by default
+                  "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+                  "MLFLOW_WEBHOOK_CACHE_TTL": "1"}
+    # MLflow encrypts webhook secrets with this key; unset, each server process makes a new one and
+    # a restarted server can no longer sign deliveries for the webhooks it already has.
+    mlflow_env["MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"] = _stack_secret(cfg, "mlflow-webhook.key", fernet=True)
+    cmd = [_bin("mlflow"), "server", "--backend-store-uri", cfg.db_url("mlflow", "psycopg"), "--serve-artifacts",
+           "--artifacts-destination", str(cfg.stack_dir / "mlartifacts"), "--host", cfg.host,
+           "--port", str(cfg.mlflow_port), "--workers", "1"]
+    return cmd, mlflow_env, f"{cfg.mlflow_url}/health", cfg.mlflow_port
+
+
+def _worker_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict[str, str], None, None]:
+    cmd = [_bin("prefect"), "worker", "start", "--pool", cfg.work_pool, "--type", "process",
+           "--name", f"{cfg.db_prefix}-worker"]
+    return cmd, env, None, None
+
+
+# Services a fault drill may stop and start again (`stop_service` / `start_service`).
+_RESTARTABLE = {"mlflow": _mlflow_spec, "worker": _worker_spec}
+
+
+def stop_service(cfg: StackConfig, name: str) -> None:
+    """Stop one service of a running stack (and what it spawned): the worker dies with its flow
+    runs, as when its node goes away; the MLflow server goes down."""
+    record = StackRecord.load(cfg)
+    if record is None or name not in record.services:
+        raise InputError(f"no running {name} in the stack", file=cfg.record_path, fix="run `make stack` first")
+    _stop(int(record.services[name]["pid"]))
+
+
+def start_service(cfg: StackConfig, name: str) -> None:
+    """Start a stopped service again with the command `up` used."""
+    record = StackRecord.load(cfg)
+    if record is None or name not in _RESTARTABLE:
+        raise InputError(f"cannot start {name}", file=cfg.record_path,
+                         fix=f"one of {', '.join(_RESTARTABLE)} in a running stack")
+    _start(cfg, record, name, *_RESTARTABLE[name](cfg, _base_env(cfg)))
+
+
 def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     """Start the stack (see the module docstring). Refuses when a stack is already recorded."""
     cfg = cfg or StackConfig.from_env()
@@ -360,15 +418,7 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
                      server_env, f"{cfg.prefect_api_url}/health", port=cfg.prefect_port, wait=False)
 
     # MLflow tracking server: PostgreSQL backend store, artifacts proxied through the server.
-    mlflow_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-                  # the guard is a local plain-HTTP listener; MLflow refuses both by default
-                  "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
-                  "MLFLOW_WEBHOOK_CACHE_TTL": "1"}
-    mlflow = _start(cfg, record, "mlflow", [_bin("mlflow"), "server", "--backend-store-uri",
-                                            cfg.db_url("mlflow", "psycopg"), "--serve-artifacts",
-                                            "--artifacts-destination", str(cfg.stack_dir / "mlartifacts"),
-                                            "--host", cfg.host, "--port", str(cfg.mlflow_port), "--workers", "1"],
-                    mlflow_env, f"{cfg.mlflow_url}/health", port=cfg.mlflow_port, wait=False)
+    mlflow = _start(cfg, record, "mlflow", *_RESTARTABLE["mlflow"](cfg, env), wait=False)
     # Both servers start at once (each spends most of its start in its own migrations).
     _wait_http(f"{cfg.prefect_api_url}/health", cfg.startup_timeout_s, prefect, Path(record.services["prefect"]["log"]))
     say(f"prefect server   {cfg.prefect_api_url.removesuffix('/api')}  ({time.monotonic() - t0:.0f} s)")
@@ -380,10 +430,7 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     Ledger.open(cfg.ledger_url).close()  # migrate now, not in the first flow run
     say(f"ledger           {cfg.db_url('ledger', 'psycopg').split('@')[-1]}")
 
-    secret = secrets.token_urlsafe(32)
-    secret_path = cfg.stack_dir / "webhook.secret"
-    secret_path.touch(mode=0o600)
-    secret_path.write_text(secret)
+    secret = _stack_secret(cfg, "webhook.secret")
     guard_env = {**env, "RELEASEGATE_WEBHOOK_SECRET": secret}
     _start(cfg, record, "guard", [_bin("releasegate"), "guard", "serve", "--host", cfg.host,
                                   "--port", str(cfg.guard_port)], guard_env, None, port=cfg.guard_port)
@@ -397,8 +444,7 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     _run([_bin("prefect"), "work-pool", "create", cfg.work_pool, "--type", "process", "--overwrite"], env,
          "prefect work-pool create")
     _run([_bin("prefect"), "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
-    _start(cfg, record, "worker", [_bin("prefect"), "worker", "start", "--pool", cfg.work_pool,
-                                   "--type", "process", "--name", f"{cfg.db_prefix}-worker"], env, None)
+    _start(cfg, record, "worker", *_RESTARTABLE["worker"](cfg, env))
     say(f"work pool        {cfg.work_pool} (process), worker {cfg.db_prefix}-worker, deployments of prefect.yaml")
 
     record.urls.update({"prefect": cfg.prefect_api_url.removesuffix("/api"), "prefect_api": cfg.prefect_api_url,
@@ -434,7 +480,7 @@ def down(cfg: StackConfig | None = None, *, say: Any = print) -> dict[str, Any]:
         stopped.append(name)
         (cfg.stack_dir / "pids" / f"{name}.pid").unlink(missing_ok=True)
     dropped = _drop_databases(cfg, record.databases) if record.databases else []
-    for path in (cfg.record_path, cfg.env_path, cfg.stack_dir / "webhook.secret"):
+    for path in (cfg.record_path, cfg.env_path, cfg.stack_dir / "webhook.secret", cfg.stack_dir / "mlflow-webhook.key"):
         path.unlink(missing_ok=True)
     say(f"stopped {', '.join(stopped) or 'nothing'}; dropped {', '.join(dropped) or 'no database'}")
     return {"stopped": stopped, "dropped": dropped}
