@@ -14,7 +14,7 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 from trust_fixtures import LEDGER_KEY, ROOTS, edit_contract, init_portfolio, key, onboard
 
-from releasegate.releases import Keyring, Ledger, generate_key
+from releasegate.releases import Keyring, Ledger, generate_key, trust_audit
 from releasegate.releases._trust import (
     PIN_ENV,
     TrustRefused,
@@ -161,6 +161,7 @@ def test_expired_root_is_refused(ledger: Ledger, scenario: LoadedScenario, keys:
     time.sleep(2.2)
     root, reasons = root_for_check(ledger, "support-triage")
     assert root is not None and reasons and "expired" in reasons[0]
+    assert any("expired" in p for p in trust_audit(ledger, "support-triage", scenario, Keyring.load())[0])
     # applying a version that is already expired is refused too
     md = propose_scenario_root(ledger, scenario, keyring=Keyring.load())
     md.signed.expires = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
@@ -190,6 +191,8 @@ def test_replayed_older_root_is_refused(ledger: Ledger, scenario: LoadedScenario
     ledger.append("trust_scenario_root", "support-triage", {"version": 1, "sha256": "x", "metadata": v1})
     root, reasons = root_for_check(ledger, "support-triage")
     assert root is None and any("replayed older root" in r for r in reasons)
+    problems, _ = trust_audit(ledger, "support-triage", scenario, Keyring.load())
+    assert any(p.startswith("trust chain does not verify") and "replayed older root" in p for p in problems)
 
 
 def test_criteria_change_is_listed(ledger: Ledger, scenario: LoadedScenario, keys: Keys) -> None:
