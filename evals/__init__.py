@@ -7,6 +7,7 @@ from . import judge_error, planning, repeats, stats
 from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
 from ._scoring import ScoredRecords, apply_acceptance, score_records
 from ._verdict import (
+    DECISION_EXIT_CODES,
     VERDICT_SCHEMA,
     Check,
     DetectableDifference,
@@ -35,6 +36,7 @@ __all__ = [
     "POLICY",
     "SCORERS",
     "VERDICT_SCHEMA",
+    "DECISION_EXIT_CODES",
     "Check",
     "CheckFn",
     "DetectableDifference",

@@ -30,6 +30,8 @@ from .stats import CostComparison, PairedDifference, SliceDifference
 VERDICT_SCHEMA = "releasegate.verdict/v1"
 Status = Literal["pass", "fail", "inconclusive", "skipped"]
 Decision = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+# The exit code of every command that ends in a verdict (2 is bad input, raised as InputError).
+DECISION_EXIT_CODES: dict[str, int] = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 Interval = tuple[float | None, float | None]  # (low, high); None where not finite
 _STRICT = ConfigDict(extra="forbid")
 

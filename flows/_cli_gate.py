@@ -13,7 +13,6 @@ from rich.table import Table
 
 from releasegate.core import InputError, atomic_write_text
 
-EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
 
 
@@ -42,7 +41,7 @@ def checks_table(verdict: Any) -> Table:
 def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
                   seed: int | None = None, console: Console | None = None) -> int:
     """Library form of the command: returns the exit code (raises InputError on bad input)."""
-    from releasegate.evals import run_gate_on_files
+    from releasegate.evals import DECISION_EXIT_CODES, run_gate_on_files
     from releasegate.releases import gate_checks  # the exceptions register's check, as in `evaluate`
     from releasegate.scenarios import load_dataset_for, load_scenario
 
@@ -59,7 +58,7 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
     if out is not None:
         console.print(f"verdict written to {out}")
-    return EXIT_CODES[verdict.decision]
+    return DECISION_EXIT_CODES[verdict.decision]
 
 
 def register(app: typer.Typer) -> None:

@@ -51,7 +51,7 @@ class EvaluationResult:
 
     @property
     def exit_code(self) -> int:
-        return {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 3}[self.decision]
+        return evals.DECISION_EXIT_CODES[self.decision]
 
 
 # ---- tasks ---------------------------------------------------------------------------------
