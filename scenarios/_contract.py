@@ -226,7 +226,7 @@ class SuccessCriteria(_Strict):
         None, ge=-1.0, description="Relative threshold on acceptance (as MLflow's MetricThreshold): the "
         "candidate's rate / the incumbent's - 1 must be at least this (e.g. -0.05: at most 5% fewer)")
     sequential: bool = False
-    seed: int = 20261127
+    seed: int = Field(20261127, ge=0)
 
 
 class DatasetRef(_Strict):
@@ -295,7 +295,7 @@ class ModelEntry(_Strict):
 class Sampling(_Strict):
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int | None = 0
+    seed: int | None = Field(0, ge=0)
     repeats: int = Field(1, ge=1, le=50, description="Generations per case (distinct seeds); cases stay "
                          "the statistical unit and each case's acceptance becomes a rate")
 
@@ -308,7 +308,7 @@ class IncidentProcess(_Strict):
 
 
 class Scenario(_Strict):
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = Field(SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     description: str
     template: str | None = Field(None, description="Golden-path template it was created from")

@@ -73,8 +73,11 @@ def read_records(path: str | Path) -> tuple[Any, dict[str, Any]]:
         raise InputError(f"missing columns: {', '.join(missing)}", file=path, field="columns",
                          fix="records need " + ", ".join(REQUIRED_FOR_SCORING))
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    meta = check_record_meta(load_json_bounded(raw, file=path, what="records metadata") if raw else {},
-                             file=path)
+    parsed = load_json_bounded(raw, file=path, what="records metadata") if raw else {}
+    if not isinstance(parsed, dict):
+        raise InputError(f"records metadata must be a JSON object, not {type(parsed).__name__}",
+                         file=path, field="releasegate", fix="regenerate the records with `releasegate generate`")
+    meta = check_record_meta(parsed, file=path)
     frame = cast_record_columns(table.to_pandas(), RECORD_COLUMNS, file=path)
     check_record_values(frame, file=path)
     return frame, meta
