@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from releasegate.core import InputError
 from releasegate.scenarios import scenario_paths
 
 from . import _registry as reg
@@ -120,6 +121,10 @@ def audit(
     keyring = keyring or Keyring.load()
     c = reg.client(mlflow_uri)
     report = AuditReport()
+    for sid in scenario_ids or []:  # a misspelt id must not come out as "all is well"
+        if _contract_or_none(sid) is None and not ledger.events(scenario_id=sid):
+            raise InputError(f"unknown scenario {sid[:80]!r}: no contract and no ledger events",
+                             field="--scenario", fix="pass a scenario id from `releasegate scenarios list`")
     for sid in scenario_ids or _scenario_ids(ledger):
         name = reg.registered_model_name(sid)
         problems, notes = trust_audit(ledger, sid, _contract_or_none(sid), keyring)

@@ -79,3 +79,9 @@ def test_a_sound_verdict_still_renders(tmp_path: Path) -> None:
     run = run_main("report", str(path), "--out", str(tmp_path / "r.html"))
     assert run.code == 0, run.err
     assert "PASS" in (tmp_path / "r.html").read_text()
+
+
+def test_audit_of_an_unknown_scenario_is_bad_input(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    line = refused_cleanly(run_main("audit", "--scenario", "no-such"))
+    assert "--scenario: unknown scenario 'no-such': no contract and no ledger events" in line
