@@ -43,10 +43,10 @@ def _blocked(title: str, reasons: list[str]) -> None:
 def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) -> None:
     """Say where the working tree differs from the scenario's signed root (it changes nothing)."""
     from releasegate.releases import Keyring, Ledger, signing_authority
-    from releasegate.scenarios import parse_scenario, resolve_scenario_path
+    from releasegate.scenarios import load_contract
 
     try:
-        loaded = parse_scenario(resolve_scenario_path(scenario))
+        loaded = load_contract(scenario)
     except InputError:
         return  # the command itself reports a bad scenario
     auth = signing_authority(Ledger.open(ledger_url), loaded, Keyring.load(keyring))
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sign a release decision as the owner for ROLE named in the scenario's signed root (or contract)."""
         from releasegate.releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
-        from releasegate.scenarios import parse_scenario, resolve_scenario_path
+        from releasegate.scenarios import load_contract
 
         if role not in ("product", "platform", "escalation"):
             raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("--by-policy signs only as platform", field="--role", fix="use --role platform")
         envelope = read_decision(decision)
         private = load_private_key(key)
-        loaded = parse_scenario(resolve_scenario_path(statement_of(envelope)["predicate"]["scenario_id"]))
+        loaded = load_contract(statement_of(envelope)["predicate"]["scenario_id"])
         if by_policy:
             from releasegate.releases import record_policy_approval
 
@@ -137,9 +137,9 @@ def register(app: typer.Typer) -> None:
         try:  # a scenario with a signed root: its keys, and the platform's release policy key
             from releasegate.releases import Ledger, signing_authority
             from releasegate.releases._trust_checks import policy_signature
-            from releasegate.scenarios import parse_scenario, resolve_scenario_path
+            from releasegate.scenarios import load_contract
 
-            auth = signing_authority(Ledger.open(), parse_scenario(resolve_scenario_path(pred["scenario_id"])), ring)
+            auth = signing_authority(Ledger.open(), load_contract(pred["scenario_id"]), ring)
             if auth.root is not None:
                 ring = auth.keyring
                 out.print(f"keys from {auth.source} of {pred['scenario_id']}")

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
             root_changes,
             write_root,
         )
-        from releasegate.scenarios import parse_scenario, resolve_scenario_path
+        from releasegate.scenarios import load_contract
 
         if portfolio:
             ledger = Ledger.open(ledger_url)
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
             return
         if not scenario:
             raise InputError("name the scenario", field="--scenario", fix="--scenario ID, or --portfolio")
-        loaded = parse_scenario(resolve_scenario_path(scenario))
+        loaded = load_contract(scenario)
         release_policy: object = True
         if no_policy:
             release_policy = None
@@ -190,7 +190,7 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases import Keyring, Ledger
         from releasegate.releases._trust import PIN_ENV, TrustRefused, current_scenario_root, history
         from releasegate.releases._trust import working_tree_differences as diffs_of
-        from releasegate.scenarios import parse_scenario, resolve_scenario_path
+        from releasegate.scenarios import load_contract
 
         ledger = Ledger.open(ledger_url)
         events = history(ledger, scenario)
@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
             root, problems = None, exc.reasons
         if root is not None:
             try:
-                loaded = parse_scenario(resolve_scenario_path(scenario))  # type: ignore[arg-type]
+                loaded = load_contract(scenario)  # type: ignore[arg-type]
             except Exception:
                 loaded = None
             diffs = diffs_of(root, loaded, Keyring.load(keyring))

@@ -35,7 +35,7 @@ from releasegate.releases import (
     expected_aliases,
 )
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
-from releasegate.scenarios import parse_scenario, resolve_scenario_path
+from releasegate.scenarios import load_contract
 
 from ._verify import ServableRelease
 
@@ -146,7 +146,7 @@ def _linked(sid: str, rep: dict[str, Any], linkage: str, weight: float, order: i
 
 def desired_endpoint(scenario: str, *, ledger: Ledger) -> EndpointSpec:
     """The endpoint the ledger implies now: champion replicas, then the route policy's fallback."""
-    loaded = parse_scenario(resolve_scenario_path(scenario))
+    loaded = load_contract(scenario)
     sid = loaded.scenario.id
     champion = expected_aliases(ledger, sid).get("champion")
     reps = live_replicas(ledger, sid)
@@ -362,7 +362,7 @@ def switch_endpoint(scenario: str, *, ledger: Ledger | None = None, mlflow_uri: 
                     reason: str = "follow the champion", actor: str | None = None) -> SwitchResult:
     """Point the scenario's endpoint at what the ledger now releases: ledger event, then MLflow."""
     ledger = ledger or Ledger.open()
-    loaded = parse_scenario(resolve_scenario_path(scenario))
+    loaded = load_contract(scenario)
     sid = loaded.scenario.id
     with ledger.scenario_lock(sid) as conn:
         spec = desired_endpoint(sid, ledger=ledger)
@@ -386,7 +386,7 @@ def follow_release(scenario: str, *, ledger: Ledger | None = None, mlflow_uri: s
     new champion (the endpoint keeps serving what it served: start one, then `gateway switch`).
     """
     ledger = ledger or Ledger.open()
-    sid = parse_scenario(resolve_scenario_path(scenario)).scenario.id
+    sid = load_contract(scenario).scenario.id
     if expected_endpoint(ledger, sid) is None:
         return None
     return switch_endpoint(sid, ledger=ledger, mlflow_uri=mlflow_uri, reason=reason, actor=actor)

@@ -27,13 +27,13 @@ def start_verified_replica(scenario: str, alias: str = "champion", *, port: int 
                            actor: str | None = None, echo: Callable[[str], None] = print) -> VerifiedReplica:
     """Everything before traffic: ServeRefused when any check fails (vLLM never starts then)."""
     from releasegate.gpu import ServerSpec, VllmServer
-    from releasegate.scenarios import parse_scenario, resolve_scenario_path
+    from releasegate.scenarios import load_contract
 
     ledger = ledger or Ledger.open()
     release = verify_servable(scenario, alias, ledger=ledger, mlflow_uri=mlflow_uri)
     echo(f"verified {release.scenario_id}@{alias}: version {release.version}, decision "
          f"{release.decision_digest[:12]}, weights {release.weight_digest[:12]} ({len(release.manifest)} files)")
-    loaded = parse_scenario(resolve_scenario_path(scenario))
+    loaded = load_contract(scenario)
     spec = ServerSpec.from_entry(loaded.scenario.models[release.entry])
     if spec.model.path != release.weights_path:  # what vLLM loads must be what was hashed
         raise ServeRefused([f"vLLM would load {spec.model.path}, the verified weights are {release.weights_path}"])

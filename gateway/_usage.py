@@ -16,7 +16,7 @@ from typing import Any
 
 from releasegate.releases import Ledger
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
-from releasegate.scenarios import parse_scenario, resolve_scenario_path
+from releasegate.scenarios import load_contract
 
 from ._endpoint import endpoint_name, expected_endpoint, gateway_store
 
@@ -51,7 +51,7 @@ def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
                   max_traces: int = 5000) -> GatewayUsage:
     from mlflow import MlflowClient
 
-    loaded = parse_scenario(resolve_scenario_path(scenario))
+    loaded = load_contract(scenario)
     s = loaded.scenario
     uri = resolve_mlflow_uri(mlflow_uri)
     ep = gateway_store(uri).get_gateway_endpoint(name=endpoint_name(s.id))

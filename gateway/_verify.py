@@ -31,7 +31,7 @@ from releasegate.releases import (
     statement_of,
     verdict_gate_reasons,
 )
-from releasegate.scenarios import LoadedScenario, parse_scenario, resolve_scenario_path
+from releasegate.scenarios import LoadedScenario, load_contract
 
 # Ledger event types that withdraw a decision (registered in releases/_events.py).
 REVOCATION_EVENTS = event_types("revocation")
@@ -192,7 +192,7 @@ def verify_servable(
     """
     from releasegate.gpu import resolve_model
 
-    loaded = parse_scenario(resolve_scenario_path(scenario))
+    loaded = load_contract(scenario)
     sid = loaded.scenario.id
     ledger = ledger or Ledger.open()
     keyring = keyring or Keyring.load()

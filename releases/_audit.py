@@ -103,10 +103,10 @@ def _version_problems(ledger: Ledger, keyring: Keyring, sid: str, version: str, 
 
 
 def _contract_or_none(sid: str) -> Any:
-    from releasegate.scenarios import parse_scenario, resolve_scenario_path
+    from releasegate.scenarios import load_contract
 
     try:
-        return parse_scenario(resolve_scenario_path(sid))
+        return load_contract(sid)
     except Exception:  # a scenario known only to the ledger: nothing in the tree to compare
         return None
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from releasegate.core import InputError
+from releasegate.scenarios import load_contract
 
 from ._events import IncidentClosed, IncidentLinked, IncidentOpened, RegressionDetected, append_event, event_types
 from ._ledger import Ledger, LedgerEvent
@@ -26,7 +27,6 @@ from ._operating import (
     _ID_LOCK,
     OperatingRefused,
     check_text,
-    load_contract,
     next_id,
     parse_time,
     utc_now,

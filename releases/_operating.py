@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from releasegate.core import InputError, state_dir
-from releasegate.scenarios import LoadedScenario, Owner, parse_scenario, resolve_scenario_path
+from releasegate.scenarios import LoadedScenario, Owner, load_contract
 
 from ._events import ExceptionClosed, ExceptionOpened, ExceptionReviewed, append_event, event_types
 from ._exceptions import ExceptionStatus, set_exception_resolver
@@ -64,11 +64,6 @@ def parse_time(value: str) -> dt.datetime:
     """A ledger `created_at` (ISO 8601 with offset) as an aware datetime."""
     t = dt.datetime.fromisoformat(value)
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
-
-
-def load_contract(scenario: str) -> LoadedScenario:
-    """Schema-only load: the register must work for a scenario whose dataset is being fixed."""
-    return parse_scenario(resolve_scenario_path(scenario))
 
 
 def check_identity(value: str, option: str) -> str:

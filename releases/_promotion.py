@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from releasegate.core import InputError
-from releasegate.scenarios import LoadedScenario, file_sha256, parse_scenario, resolve_scenario_path
+from releasegate.scenarios import LoadedScenario, file_sha256, load_contract
 
 from . import _registry as reg
 from ._decision import (
@@ -64,11 +64,6 @@ class PromotionResult:
     @property
     def exit_code(self) -> int:
         return 0 if self.promoted or (self.note and not self.reasons) else 1
-
-
-def _load_contract(ref: str) -> LoadedScenario:
-    # Schema only: a stale dataset must come out as a blocked reason, not a bad-input error.
-    return parse_scenario(resolve_scenario_path(ref))
 
 
 def judge_reasons(scenario: Any, predicate: dict[str, Any]) -> list[str]:
@@ -133,7 +128,7 @@ def promote(
     """Move `alias` to the decision's model version if every release rule holds."""
     from mlflow.exceptions import MlflowException
 
-    loaded = _load_contract(scenario)
+    loaded = load_contract(scenario)
     sid = loaded.scenario.id
     ledger = ledger or Ledger.open()
     keyring = keyring or Keyring.load()
@@ -298,7 +293,7 @@ def rollback(
     if target not in ("model", "prompt", "tool_policy"):
         raise InputError(f"unknown rollback target {target!r}", field="--target",
                          fix="use model, prompt or tool_policy")
-    loaded = _load_contract(scenario)
+    loaded = load_contract(scenario)
     sid = loaded.scenario.id
     if target not in loaded.scenario.incident_process.rollback_targets:
         raise loaded.error("incident_process.rollback_targets", f"{target} rollback is not in the "

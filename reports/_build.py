@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from releasegate.core import InputError
-from releasegate.scenarios import LoadedScenario, load_dataset_for, load_scenario, parse_scenario, \
-    read_records, resolve_scenario_path
+from releasegate.scenarios import LoadedScenario, load_contract, load_dataset_for, load_scenario, read_records
 
 from ._decision import DecisionDocument, load_decision
 from ._input import (
@@ -29,7 +28,7 @@ def scenario_for(ref: str | Path) -> LoadedScenario | None:
         return load_scenario(ref)
     except InputError:
         try:
-            return parse_scenario(resolve_scenario_path(ref))
+            return load_contract(ref)
         except InputError:
             return None
 

@@ -16,7 +16,7 @@ from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
 from ._load import LoadedScenario, parse_scenario, read_scenario
 from ._records import RECORD_COLUMNS, read_records, write_records
 from ._records_meta import RecordsMeta, check_produced_meta, records_meta_json_schema
-from ._registry import load_scenario, resolve_scenario_path, scenario_paths
+from ._registry import load_contract, load_scenario, resolve_scenario_path, scenario_paths
 from ._render import render_prompt
 from ._scaffold import scaffold_scenario, template_dir
 from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
@@ -44,6 +44,7 @@ __all__ = [
     "load_dataset_for",
     "load_rows",
     "load_scenario",
+    "load_contract",
     "parse_scenario",
     "read_records",
     "read_scenario",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasegate.core import InputError
-from ._load import LoadedScenario
+from ._load import LoadedScenario, parse_scenario
 from releasegate.core import datasets_dir
 from ._rules import validate_scenario
 
@@ -27,6 +27,13 @@ def resolve_scenario_path(ref: str | Path) -> Path:
     known = ", ".join(p.parent.name for p in scenario_paths()) or "none"
     raise InputError(f"unknown scenario {str(ref)!r}", field="--scenario",
                      fix=f"use one of: {known}, or a path to a scenario.yaml")
+
+
+def load_contract(ref: str | Path) -> LoadedScenario:
+    """Resolve and schema-check a contract, without its dataset or the cross-field rules: for
+    readers that must work while a dataset is being fixed (a stale dataset is then their reason
+    to refuse, not a bad-input error)."""
+    return parse_scenario(resolve_scenario_path(ref))
 
 
 def load_scenario(ref: str | Path) -> LoadedScenario:
