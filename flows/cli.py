@@ -50,6 +50,11 @@ def main() -> None:
     except InputError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path the user named cannot be read or written (too long, no such folder)
+        where = str(exc.filename or "")[:200] + ("..." if len(str(exc.filename or "")) > 200 else "")
+        err_console.print(f"[bold red]error:[/] {where + ': ' if where else ''}{exc.strerror or exc} "
+                          "(fix: choose a shorter name or a writable location)", highlight=False, soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -85,3 +85,12 @@ def test_audit_of_an_unknown_scenario_is_bad_input(tmp_path: Path, monkeypatch) 
     monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
     line = refused_cleanly(run_main("audit", "--scenario", "no-such"))
     assert "--scenario: unknown scenario 'no-such': no contract and no ledger events" in line
+
+
+def test_over_long_scenario_id_in_exceptions_open_is_one_line(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    run = run_main("exceptions", "open", "--scenario", "x" * 5000, "--owner", "a@b.example", "--reason", "r",
+                   "--expires", "2099-01-01")
+    assert run.code == 2 and "Traceback" not in run.err
+    lines = [line for line in run.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "(fix: " in lines[0], run.err

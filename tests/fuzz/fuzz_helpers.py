@@ -15,7 +15,7 @@ TIME_BOUND_S = 20.0
 
 # Values that must never be read as a number, a date or a plain string by accident.
 HOSTILE_SCALARS = ["true", "false", ".inf", "-.inf", ".nan", "'0.5'", "-1", "1e400",
-                   "[]", "{}", "!!float 1", "!!python/none ''", "*undefined", "&a 1",
+                   "[]", "{}", "!!float 1", "!!python/none ''", "*undefined",
                    "2026-13-45", "'\u202e'", '"\\0"']
 
 HOSTILE_YAML_TAILS = [
