@@ -3,6 +3,7 @@ documented exit code, one line, no traceback, nothing written; hostile evidence 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import tempfile
@@ -201,7 +202,7 @@ def test_hostile_arguments(triage: tuple[Path, pd.DataFrame], tmp_path_factory: 
         "datasets-show": ["datasets", "show", value],
         "governance-html": ["governance", "--html", value or "/proc/x/y.html"],
     }[command]
-    with Timer():
+    with Timer(), contextlib.chdir(work):  # relative paths (`--out -1`) land in the test's folder
         run = run_main(*argv)
     text = run.out + run.err
     assert "Traceback" not in text, text
