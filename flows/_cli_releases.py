@@ -56,6 +56,15 @@ def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) ->
         err.print(f"[yellow]note:[/] {note} (not in force: propose, sign and apply a new root version)")
 
 
+def _checkpoint_said(result: object) -> None:
+    """After an alias move: where its signed checkpoint went (nothing when no ledger key is set)."""
+    from releasegate.releases._checkpoints import checkpoint_lines
+
+    if result is not None and not getattr(result, "skipped", None):
+        for line in checkpoint_lines(result):  # type: ignore[arg-type]
+            err.print(line)
+
+
 def register(app: typer.Typer) -> None:
     keys_app = typer.Typer(help="Signing keys (Ed25519) and the repository keyring.", no_args_is_help=True)
     ledger_app = typer.Typer(help="The hash-chained release ledger.", no_args_is_help=True)
@@ -169,14 +178,60 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @ledger_app.command("verify")
-    def ledger_verify(ledger_url: LedgerUrl = None) -> None:
-        """Check the hash chain: exit 1 naming every edited or deleted row."""
-        from releasegate.releases import Ledger
+    def ledger_verify(
+        checkpoint: Annotated[list[Path] | None, typer.Option(
+            "--checkpoint", help="A saved checkpoint file to check against (repeatable), e.g. an auditor's copy")] = None,
+        use_mlflow: Annotated[bool, typer.Option(
+            "--mlflow/--no-mlflow", help="Also read checkpoints tagged on the scenarios' registered models")] = True,
+        require_checkpoint: Annotated[bool, typer.Option(
+            "--require-checkpoint", help="Fail when no signed checkpoint is found")] = False,
+        keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Check the hash chain, actor signatures and every checkpoint found: exit 1 naming the first diverging row."""
+        from releasegate.releases import Keyring, Ledger
+        from releasegate.releases._checkpoints import verify_ledger
 
-        problems = Ledger.open(ledger_url).verify()
-        if problems:
-            _blocked("ledger tampered:", problems)
-        out.print("ledger intact")
+        keys = Keyring.load(keyring)
+        files = list(checkpoint or [])
+        result = verify_ledger(Ledger.open(ledger_url), keyring=keys, checkpoint_files=files,
+                               mlflow_uri=mlflow_uri, use_mlflow=use_mlflow)
+        for note in result.notes:
+            err.print(f"note: {note}")
+        if require_checkpoint and not result.checkpoints:
+            result.problems.append("no signed checkpoint found (--require-checkpoint)")
+        if result.problems:
+            _blocked("ledger tampered:", result.problems)
+        out.print(f"ledger intact: {result.rows} rows, {len(result.checkpoints)} checkpoints"
+                  + (f" (newest at row {result.checkpoints[-1].seq})" if result.checkpoints else ""))
+
+    @ledger_app.command("checkpoint")
+    def ledger_checkpoint(
+        use_mlflow: Annotated[bool, typer.Option(
+            "--mlflow/--no-mlflow", help="Also tag the scenarios' registered models with it")] = True,
+        keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
+    ) -> None:
+        """Sign the ledger's head with the ledger key and publish it (checkpoint folder, MLflow)."""
+        from releasegate.releases import Keyring, Ledger
+        from releasegate.releases._checkpoints import ledger_key_path, ledger_signing_key, write_checkpoint
+
+        ledger = Ledger.open(ledger_url)
+        if ledger_signing_key() is None:
+            raise InputError("no ledger key", file=ledger_key_path(), field="RELEASEGATE_LEDGER_KEY",
+                             fix="create one with `releasegate keys generate --identity releasegate-ledger` "
+                                 "or point RELEASEGATE_LEDGER_KEY at it")
+        result = write_checkpoint(ledger, keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, mlflow=use_mlflow,
+                                  scenario_ids=ledger.scenario_ids() if use_mlflow else ())
+        if result.skipped:
+            out.print(result.skipped)
+        elif result.checkpoint is not None:
+            cp = result.checkpoint
+            out.print(f"checkpoint at row {cp.seq} (head {cp.head_hash[:16]}, digest {cp.digest[:16]})")
+            for where in result.published:
+                out.print(f"  published: {where}")
+        for e in result.errors:
+            err.print(f"  not published: {e}")
+        if result.errors:
+            raise typer.Exit(1)
 
     @ledger_app.command("show")
     def ledger_show(
@@ -240,6 +295,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"promoted {scenario}: {alias} -> version {result.version}"
                   + (f" (previous: {result.from_version})" if result.from_version else "")
                   + f"; ledger row {result.event.seq if result.event else '-'}")
+        _checkpoint_said(result.checkpoint)
         from releasegate.flows._cli_gateway import follow_endpoint
 
         follow_endpoint(scenario, ledger_url=ledger_url, mlflow_uri=mlflow_uri)
@@ -270,6 +326,7 @@ def register(app: typer.Typer) -> None:
                   f"ledger row {result.event.seq}" + (f"; linked to {incident}" if incident else ""))
         for note in result.notes:
             out.print(f"next: {note}")
+        _checkpoint_said(result.checkpoint)
         if result.target == "model":
             from releasegate.flows._cli_gateway import follow_endpoint
 
@@ -308,6 +365,7 @@ def register(app: typer.Typer) -> None:
                                                       mlflow_uri=mlflow_uri)
         for line in lines:
             out.print(line)
+        _checkpoint_said(report.checkpoint)
         raise typer.Exit(report.exit_code or (0 if endpoints_clean else 1))
 
     @guard_app.command("serve")

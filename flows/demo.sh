@@ -39,7 +39,7 @@ decision_of() { ls -t "$RELEASEGATE_HOME"/decisions/$SCENARIO/*.dsse.json | head
 
 start=$(date +%s)
 # A fresh story each run; the generation cache (.releasegate/demo/cache) is kept.
-rm -rf "$RELEASEGATE_HOME"/{ledger.db,mlflow.db,mlartifacts,decisions,runs,keyring.yaml,prefect,trust} "$RELEASEGATE_KEYS_DIR"
+rm -rf "$RELEASEGATE_HOME"/{ledger.db,mlflow.db,mlartifacts,decisions,runs,keyring.yaml,prefect,trust,checkpoints} "$RELEASEGATE_KEYS_DIR"
 unset RELEASEGATE_TRUST_ROOT  # pinned below, once this run's portfolio root exists
 mkdir -p "$RELEASEGATE_HOME"
 
@@ -52,6 +52,10 @@ $RG keys generate --identity $PRODUCT || fail "keygen"
 $RG keys generate --identity $PLATFORM || fail "keygen"
 PRODUCT_KEY=$RELEASEGATE_KEYS_DIR/$PRODUCT.pem
 PLATFORM_KEY=$RELEASEGATE_KEYS_DIR/$PLATFORM.pem
+# The ledger's own key signs a checkpoint after every alias move (kept in $RELEASEGATE_HOME/checkpoints);
+# privileged events (promote, rollback, incidents, exceptions) are signed by the acting identity's key.
+$RG keys generate --identity releasegate-ledger || fail "keygen"
+export RELEASEGATE_ACTOR_KEY=$PLATFORM_KEY
 
 ROOTS=(root-1@platform.example root-2@platform.example root-3@platform.example)
 BOT=release-bot@platform.example

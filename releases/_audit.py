@@ -22,11 +22,13 @@ from releasegate.core import InputError
 from releasegate.scenarios import scenario_paths
 
 from . import _registry as reg
+from ._checkpoints import CheckpointResult, checkpoint_after_move
 from ._decision import approval_status, decision_digest, statement_of, verdict_gate_reasons
 from ._events import AliasDriftDetected, AliasRepaired, append_event
 from ._keys import Keyring
 from ._ledger import Ledger
 from ._intent import pending_intents, resolve_pending
+from ._prompt_audit import audit_prompt_alias
 from ._recording import ALIAS_EVENTS, expected_aliases
 from ._trust_checks import released_under_chain, trust_audit
 
@@ -36,6 +38,7 @@ SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
 DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
 MAX_CLOCK_SKEW_S = 300
+MAX_WEBHOOK_BYTES = 256 * 1024  # MLflow's alias deliveries are a few hundred bytes
 
 
 @dataclass
@@ -60,6 +63,7 @@ class AuditReport:
     trust_problems: dict[str, list[str]] = field(default_factory=dict)
     trust_notes: dict[str, list[str]] = field(default_factory=dict)
     recovered: dict[str, list[str]] = field(default_factory=dict)  # interrupted promotions resolved
+    checkpoint: CheckpointResult | None = None  # written after repairs
 
     @property
     def clean(self) -> bool:
@@ -172,6 +176,10 @@ def audit(
                     ), subject=f"{name}@{alias}", actor=actor, conn=conn)
                     finding.repaired = True
                 report.findings.append(finding)
+            report.findings += audit_prompt_alias(ledger, c, sid, conn, repair=repair, actor=actor)
+    if any(f.repaired for f in report.findings):
+        report.checkpoint = checkpoint_after_move(
+            ledger, sorted({f.scenario_id for f in report.findings if f.repaired}), mlflow_uri)
     return report
 
 
@@ -203,8 +211,15 @@ def verify_webhook(secret: str, headers: Mapping[str, str], body: bytes, *, now:
 
 
 def handle_webhook(secret: str, headers: Mapping[str, str], body: bytes,
-                   on_alias: Callable[[str, str, str], dict[str, Any]]) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, JSON answer) for one delivery; `on_alias(model, alias, version)` runs the audit."""
+                   on_alias: Callable[[str, str, str], dict[str, Any]], *,
+                   remember: Callable[[str], bool] | None = None,
+                   managed: Callable[[str], bool] | None = None) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, JSON answer) for one delivery; `on_alias(model, alias, version)` runs the audit.
+
+    `remember(delivery_id)` is False for a delivery seen before (a replay: ignored);
+    `managed(model)` is False for a registered model releasegate does not manage (ignored: the
+    guard must never "repair" someone else's model).
+    """
     problem = verify_webhook(secret, headers, body)
     if problem:
         return 401, {"error": problem}
@@ -212,11 +227,19 @@ def handle_webhook(secret: str, headers: Mapping[str, str], body: bytes,
         message = json.loads(body)
     except ValueError:
         return 400, {"error": "body is not JSON"}
+    if not isinstance(message, dict) or not isinstance(message.get("data", {}), dict):
+        return 400, {"error": "body is not a JSON object with an object `data`"}
+    delivery = {k.lower(): v for k, v in headers.items()}.get(DELIVERY_ID_HEADER.lower(), "")
+    if remember is not None and not remember(delivery):
+        return 200, {"ignored": f"delivery {delivery[:64]} was received before (replay)"}
     # A deleted alias is drift as much as a moved one: both run the audit.
     if message.get("entity") != "model_version_alias" or message.get("action") not in ("created", "deleted"):
-        return 200, {"ignored": f"{message.get('entity')}.{message.get('action')}"}
+        return 200, {"ignored": f"{str(message.get('entity'))[:64]}.{str(message.get('action'))[:64]}"}
     data = message.get("data") or {}
-    return 200, on_alias(str(data.get("name")), str(data.get("alias")), str(data.get("version")))
+    model = str(data.get("name"))
+    if managed is not None and not managed(model):
+        return 200, {"ignored": f"model {model[:200]!r} is not managed by releasegate"}
+    return 200, on_alias(model, str(data.get("alias")), str(data.get("version")))
 
 
 def serve_guard(secret: str, *, host: str = "127.0.0.1", port: int = 8787, repair: bool = True,
@@ -232,10 +255,25 @@ def serve_guard(secret: str, *, host: str = "127.0.0.1", port: int = 8787, repai
         return {"model": model, "alias": alias, "version": version, "clean": report.clean,
                 "findings": [f.to_dict() for f in report.findings]}
 
+    def managed(model: str) -> bool:
+        return model in _scenario_ids(ledger)
+
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status, answer = handle_webhook(secret, dict(self.headers.items()), body, on_alias)
+            try:
+                length = int(self.headers.get("Content-Length") or "")
+            except ValueError:
+                length = -1
+            if length < 0:
+                status, answer = 411, {"error": "Content-Length required"}
+                self.close_connection = True
+            elif length > MAX_WEBHOOK_BYTES:  # refused before reading a byte of it
+                status, answer = 413, {"error": f"body of {length} bytes is over {MAX_WEBHOOK_BYTES}"}
+                self.close_connection = True
+            else:
+                body = self.rfile.read(length)
+                status, answer = handle_webhook(secret, dict(self.headers.items()), body, on_alias,
+                                                remember=ledger.remember_delivery, managed=managed)
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

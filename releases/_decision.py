@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,8 @@ def build_decision(
     records: dict[str, str] | None = None,
     created_at: str | None = None,
     trust_root: Any = None,
+    aliases: Sequence[str] | None = None,
+    valid_days: int | None = None,
 ) -> dict[str, Any]:
     """An unsigned DSSE envelope around the decision statement for `verdict`.
 
@@ -108,6 +111,16 @@ def build_decision(
     if serving is None:
         serving = s.model_entry(verdict.candidate.entry).serving.model_dump(mode="json")
     verdict_dict = verdict.to_dict()
+    from ._binding import DEFAULT_ALIASES, DEFAULT_VALID_DAYS
+
+    created_at = created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    policy = (trust_root.release_policy or {}) if trust_root is not None else {}
+    days = int(valid_days or policy.get("decision_valid_days") or DEFAULT_VALID_DAYS)
+    try:
+        expires_at = (dt.datetime.fromisoformat(created_at) + dt.timedelta(days=days)).isoformat()
+    except ValueError:
+        raise InputError(f"created_at {created_at!r} is not an ISO time", field="created_at",
+                         fix="pass an ISO 8601 time with its offset") from None
     statement = {
         "_type": STATEMENT_TYPE,
         "subject": [{"name": verdict.candidate.model, "digest": {"sha256": digest}}],
@@ -130,7 +143,10 @@ def build_decision(
             "exception_id": exception_id,
             "records": {k: str(v) for k, v in records.items()} if records else None,
             "approvers": approvers,
-            "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": created_at,
+            # what it may release, and until when (promote and the gateway refuse beyond either)
+            "aliases": list(aliases or DEFAULT_ALIASES),
+            "expires_at": expires_at,
         },
     }
     if trust_root is not None:  # absent (not null) without a root: older decisions keep their bytes

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, TypeAdapter, model_serializer
 
 if TYPE_CHECKING:
+    from ._actors import ActorSigner
     from ._ledger import Ledger, LedgerEvent
 
 VerdictDecision = Literal["PASS", "FAIL", "INCONCLUSIVE"]
@@ -117,10 +118,11 @@ def parse_payload(event_type: str, payload: dict[str, Any], *, strict: bool = Tr
 
 
 def append_event(ledger: Ledger, scenario_id: str, payload: EventPayload, *, subject: str | None = None,
-                 actor: str | None = None, conn: Any = None) -> LedgerEvent:
-    """Append a typed event to the ledger (inside `conn`'s transaction if given)."""
+                 actor: str | None = None, conn: Any = None, signer: ActorSigner | None = None) -> LedgerEvent:
+    """Append a typed event to the ledger (inside `conn`'s transaction if given); a privileged
+    event is signed by `signer` (else the ledger's / $RELEASEGATE_ACTOR_KEY's, see `_actors.py`)."""
     return ledger.append(payload.event_type, scenario_id, payload.to_payload(), subject=subject,
-                         actor=actor, conn=conn)
+                         actor=actor, conn=conn, signer=signer)
 
 
 # --- the registered event types ---------------------------------------------------------------
@@ -225,11 +227,14 @@ class ToolPolicyRolledBack(EventPayload):
 
 @event("alias_drift_detected")
 class AliasDriftDetected(EventPayload):
-    """An alias differs from what the ledger says. Subject: "<model>@<alias>"."""
+    """An alias differs from what the ledger says. Subject: "<model>@<alias>", or
+    "prompts:/<prompt>@<alias>" for a prompt registry alias (target "prompt", prompt_name)."""
     alias: str
     actual_version: str | None
     expected_version: str | None
     reasons: list[str]
+    target: Literal["model", "prompt"] | None = None
+    prompt_name: str | None = None
 
 
 @event("alias_repaired", groups=("alias_move",), support_load="alias_repairs")
@@ -239,6 +244,16 @@ class AliasRepaired(EventPayload):
     from_version: str | None
     to_version: str | None
     aliases: dict[str, str]
+
+
+@event("alias_repaired")
+class PromptAliasRepaired(EventPayload):
+    """`audit --repair` moved a prompt registry alias back (MLflow prompt versions)."""
+    target: Literal["prompt"]
+    prompt_name: str
+    alias: str
+    from_version: str | None
+    to_version: str | None
 
 
 @event("synced")
@@ -347,9 +362,13 @@ class TrustScenarioRoot(EventPayload):
 
 @event("decision_revoked", groups=("revocation",))
 class DecisionRevoked(EventPayload):
-    """A decision is withdrawn: nothing may be served or promoted from it. Subject: its digest."""
+    """A decision is withdrawn: nothing may be served or promoted from it. Subject: its digest.
+    Written by a model rollback for the decision that released the version rolled back from."""
     decision_digest: str
     reason: str
+    version: str | None = None  # the model version it had released
+    rolled_back_seq: int | None = None
+    promoted_seq: int | None = None
 
 
 # --- the gateway stage (issue 17): verified serving replicas and the scenario endpoint ----------

@@ -4,6 +4,15 @@ SQLite file `state_dir()/ledger.db` by default; PostgreSQL by URL (`RELEASEGATE_
 `postgresql+psycopg://...`). Each row's hash is sha256(prev_hash + canonical JSON of its content),
 with `seq` inside the content, so an edited row breaks its own hash, a deleted row leaves a gap,
 and the head row (last seq + hash, written in the same transaction) catches a deleted tail.
+That only stops naive edits: whoever can write the database can recompute every hash. Signed
+checkpoints kept outside the database (`_checkpoints.py`) and actor signatures on privileged
+rows (`_actors.py`) make a rewrite evident.
+
+Each row records its canonicalisation scheme (`canon`): rows written since checkpoints exist use
+RFC 8785 (`releasegate.core.canonical_json`) over the content including `canon` and
+`actor_signature`, hashed as sha256(prev_hash bytes + canonical bytes); rows written before
+(`canon` NULL) still verify under the legacy scheme (Python's sorted-key json.dumps). A legacy
+row after an RFC 8785 row is a downgrade and fails verification.
 
 Appends serialise on the head row (SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE). Promotions
 take a per-scenario lock for the whole check-and-move (PostgreSQL: pg_advisory_xact_lock).
@@ -22,7 +31,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +53,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from releasegate.core import InputError, state_dir
+from releasegate.core import CANONICAL_JSON_SCHEME, InputError, canonical_json, state_dir
+
+from ._actors import ActorSigner, default_signer, is_privileged, sign_event
 
 from ._events import EVENTS, event_types
 
@@ -68,12 +79,19 @@ events_table = Table(
     Column("payload", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("canon", String(16), nullable=True),  # NULL: the legacy scheme (rows written before 0003)
+    Column("actor_signature", Text, nullable=True),
 )
 head_table = Table(
     "ledger_head", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+deliveries_table = Table(  # webhook delivery ids the guard has acted on (replays are ignored)
+    "webhook_deliveries", metadata,
+    Column("delivery_id", String(200), primary_key=True),
+    Column("received_at", String(40), nullable=False),
 )
 sync_table = Table(
     "ledger_sync", metadata,
@@ -84,12 +102,20 @@ sync_table = Table(
 )
 
 
+LEGACY_SCHEME = "legacy-json"  # what a NULL `canon` means
+
+
 def _canonical(obj: Any) -> str:
+    """The legacy scheme (rows before RFC 8785): kept only to verify those rows."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
 
 
-def event_hash(prev_hash: str, content: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+def event_hash(prev_hash: str, content: dict[str, Any], canon: str | None = None) -> str:
+    if canon is None:
+        return hashlib.sha256((prev_hash + _canonical(content)).encode()).hexdigest()
+    if canon != CANONICAL_JSON_SCHEME:
+        raise ValueError(f"unknown canonicalisation scheme {canon!r}")
+    return hashlib.sha256(prev_hash.encode() + canonical_json(content)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -104,11 +130,17 @@ class LedgerEvent:
     payload: dict[str, Any]
     prev_hash: str
     hash: str
+    canon: str | None = None  # None: legacy scheme
+    actor_signature: dict[str, Any] | None = None
 
     def content(self) -> dict[str, Any]:
-        return {"seq": self.seq, "event_id": self.event_id, "scenario_id": self.scenario_id,
+        """What the hash covers (and, less actor_signature plus prev_hash, what the actor signs)."""
+        base = {"seq": self.seq, "event_id": self.event_id, "scenario_id": self.scenario_id,
                 "event_type": self.event_type, "subject": self.subject, "actor": self.actor,
                 "created_at": self.created_at, "payload": self.payload}
+        if self.canon is None:
+            return base
+        return {**base, "canon": self.canon, "actor_signature": self.actor_signature}
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.content(), "prev_hash": self.prev_hash, "hash": self.hash}
@@ -137,6 +169,9 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # Who signs privileged events this handle appends, unless append() is given a signer;
+        # None: $RELEASEGATE_ACTOR_KEY when set, else the row goes in unsigned (and fails verify).
+        self.signer: ActorSigner | None = None
 
     @classmethod
     def open(cls, url: str | None = None) -> Ledger:
@@ -218,36 +253,75 @@ class Ledger:
 
     def append(self, event_type: str, scenario_id: str, payload: dict[str, Any], *,
                subject: str | None = None, actor: str | None = None,
-               conn: Connection | None = None) -> LedgerEvent:
-        """Append one event, chained to the last one. Inside `conn`'s transaction if given."""
+               conn: Connection | None = None, signer: ActorSigner | None = None) -> LedgerEvent:
+        """Append one event, chained to the last one. Inside `conn`'s transaction if given.
+
+        A privileged event is signed by `signer` (else this handle's signer, else
+        $RELEASEGATE_ACTOR_KEY's); its actor is then the signer's identity, not free text.
+        """
         if not _EVENT_TYPE.match(event_type):
             raise ValueError(f"event type {event_type!r} is not snake_case")
         if event_type not in EVENTS:
             raise ValueError(f"unknown ledger event type {event_type!r}: register it in releases/_events.py")
+        if is_privileged(event_type):
+            signer = signer or self.signer or default_signer()  # resolved before anything is written
+            if signer is not None:
+                actor = signer.identity
+        else:
+            signer = None
         if conn is None:
             with self.transaction() as own:
-                return self.append(event_type, scenario_id, payload, subject=subject, actor=actor, conn=own)
+                return self.append(event_type, scenario_id, payload, subject=subject, actor=actor,
+                                   conn=own, signer=signer)
         head = conn.execute(select(head_table.c.seq, head_table.c.hash)
                             .where(head_table.c.id == 1).with_for_update()).one()
-        payload = json.loads(_canonical(payload))  # what is stored is what is hashed
+        try:
+            payload = json.loads(canonical_json(payload))  # what is stored is what is hashed
+        except ValueError as exc:
+            raise ValueError(f"{event_type} payload: {exc}") from None
         ev = LedgerEvent(
             seq=head.seq + 1, event_id=str(uuid.uuid4()), scenario_id=scenario_id,
             event_type=event_type, subject=subject, actor=actor,
             created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
-            payload=payload, prev_hash=head.hash, hash="",
+            payload=payload, prev_hash=head.hash, hash="", canon=CANONICAL_JSON_SCHEME,
         )
-        ev = LedgerEvent(**{**ev.__dict__, "hash": event_hash(head.hash, ev.content())})
+        if signer is not None:
+            ev = LedgerEvent(**{**ev.__dict__, "actor_signature": sign_event(ev.content(), ev.prev_hash, signer)})
+        ev = LedgerEvent(**{**ev.__dict__, "hash": event_hash(head.hash, ev.content(), ev.canon)})
         conn.execute(events_table.insert().values(
             seq=ev.seq, event_id=ev.event_id, scenario_id=ev.scenario_id, event_type=ev.event_type,
             subject=ev.subject, actor=ev.actor, created_at=ev.created_at,
-            payload=_canonical(ev.payload), prev_hash=ev.prev_hash, hash=ev.hash))
+            payload=canonical_json(ev.payload).decode(), prev_hash=ev.prev_hash, hash=ev.hash,
+            canon=ev.canon,
+            actor_signature=canonical_json(ev.actor_signature).decode() if ev.actor_signature else None))
         conn.execute(head_table.update().where(head_table.c.id == 1).values(seq=ev.seq, hash=ev.hash))
         return ev
+
+    def head(self, conn: Connection | None = None) -> tuple[int, str]:
+        """(seq, hash) of the last row, as the head row records it."""
+        query = select(head_table.c.seq, head_table.c.hash).where(head_table.c.id == 1)
+        if conn is not None:
+            row = conn.execute(query).one()
+        else:
+            with self._reader() as own:
+                row = own.execute(query).one()
+        return int(row.seq), str(row.hash)
+
+    def row_hashes(self, first: int, last: int, conn: Connection | None = None) -> list[str]:
+        """The stored hashes of rows first..last, in order."""
+        query = (select(events_table.c.hash).where(events_table.c.seq >= first, events_table.c.seq <= last)
+                 .order_by(events_table.c.seq))
+        if conn is not None:
+            return [r.hash for r in conn.execute(query)]
+        with self._reader() as own:
+            return [r.hash for r in own.execute(query)]
+
 
     @staticmethod
     def _row_to_event(row: Any) -> LedgerEvent:
         return LedgerEvent(row.seq, row.event_id, row.scenario_id, row.event_type, row.subject,
-                           row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash)
+                           row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash,
+                           row.canon, json.loads(row.actor_signature) if row.actor_signature else None)
 
     def events(self, *, scenario_id: str | None = None, event_type: str | tuple[str, ...] | None = None,
                subject: str | None = None, no_subject: bool = False, newest_first: bool = False,
@@ -285,35 +359,61 @@ class Ledger:
         with self._reader() as own:
             return [r[0] for r in own.execute(query)]
 
-    def verify(self) -> list[str]:
-        """Every broken link in the chain, naming the row; [] when the ledger is intact."""
+    def verify(self, observe: Callable[[LedgerEvent], None] | None = None) -> list[str]:
+        """Every broken link in the chain, naming the row; [] when the ledger is intact.
+
+        `observe` sees each row that parses (checkpoint and actor checks ride the same pass).
+        """
         problems: list[str] = []
         prev_hash, expected_seq = GENESIS_HASH, 1
+        seen_rfc8785 = False
         with self._reader() as conn:
             head = conn.execute(select(head_table).where(head_table.c.id == 1)).one()
-            for row in conn.execute(select(events_table).order_by(events_table.c.seq)):
+            rows = conn.execution_options(yield_per=10_000).execute(
+                select(events_table).order_by(events_table.c.seq))
+            for row in rows:
                 if row.seq != expected_seq:
                     problems.append(f"rows {expected_seq}..{row.seq - 1} are missing (deleted)"
                                     if row.seq > expected_seq else f"row {row.seq} is out of order")
                 try:
-                    payload = json.loads(row.payload)
-                except ValueError:
-                    problems.append(f"row {row.seq} ({row.event_type}): payload is not JSON (edited)")
+                    ev = self._row_to_event(row)
+                    digest = event_hash(row.prev_hash, ev.content(), ev.canon)
+                except ValueError as exc:
+                    problems.append(f"row {row.seq} ({row.event_type}): unreadable ({exc}): edited")
                     prev_hash, expected_seq = row.hash, row.seq + 1
                     continue
-                ev = LedgerEvent(row.seq, row.event_id, row.scenario_id, row.event_type, row.subject,
-                                 row.actor, row.created_at, payload, row.prev_hash, row.hash)
                 if row.prev_hash != prev_hash:
                     problems.append(f"row {row.seq} ({row.event_type}): prev_hash does not match row "
                                     f"{row.seq - 1}'s hash (a row before it was edited or deleted)")
-                if event_hash(row.prev_hash, ev.content()) != row.hash:
+                if digest != row.hash:
                     problems.append(f"row {row.seq} ({row.event_type}, {row.event_id}): content does "
                                     "not match its hash (edited)")
+                if ev.canon is None and seen_rfc8785:
+                    problems.append(f"row {row.seq} ({row.event_type}): legacy canonicalisation after "
+                                    "RFC 8785 rows (a downgraded, rewritten row)")
+                seen_rfc8785 = seen_rfc8785 or ev.canon is not None
+                if observe is not None:
+                    observe(ev)
                 prev_hash, expected_seq = row.hash, row.seq + 1
             if head.seq != expected_seq - 1 or head.hash != prev_hash:
                 problems.append(f"the ledger head says the last row is {head.seq}, the table ends at "
                                 f"{expected_seq - 1} (rows deleted at the end, or the head was edited)")
         return problems
+
+    def remember_delivery(self, delivery_id: str) -> bool:
+        """Record a webhook delivery id; False when it was recorded before (a replay)."""
+        from sqlalchemy.exc import IntegrityError
+
+        if not delivery_id:
+            return False
+        try:
+            with self.transaction() as conn:
+                conn.execute(deliveries_table.insert().values(
+                    delivery_id=delivery_id[:200],
+                    received_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+        except IntegrityError:
+            return False
+        return True
 
     # --- the MLflow sync marker: operational state beside the chain, not part of it ---
     def mark_synced(self, seq: int, target: str = "mlflow", detail: dict[str, Any] | None = None) -> None:

@@ -365,6 +365,7 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
     status = resolve_exception(ledger, pred["scenario_id"], exception_id)
     if not status.usable:
         reasons.append(f"exception {exception_id} cannot be cited: {status.reason}")
+    reasons += recorded_decision_reasons(ledger, envelope)
     if reasons:
         raise OperatingRefused(reasons)
     return build_decision(
@@ -373,6 +374,19 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
         report_sha256=pred.get("report_sha256"), serving=pred.get("serving"),
         exception_id=exception_id, records=pred.get("records"),
         trust_root=_signed_root(ledger, loaded.scenario.id))
+
+
+def recorded_decision_reasons(ledger: Ledger, envelope: dict[str, Any]) -> list[str]:
+    """Only a decision releasegate recorded (its `evaluated` row) may be re-issued: a hand-edited
+    envelope (another verdict, other evidence) has another digest and is not in the ledger."""
+    from ._decision import decision_digest
+    from ._recording import evaluated_event
+
+    digest = decision_digest(envelope)
+    if evaluated_event(ledger, digest) is None:
+        return [f"decision {digest[:12]} is not recorded in the ledger: cite an exception only for a "
+                "decision releasegate evaluated and recorded"]
+    return []
 
 
 def _signed_root(ledger: Ledger, scenario_id: str) -> Any:

@@ -44,6 +44,8 @@ from ._intent import (
     unmark_live,
 )
 from ._keys import Keyring
+from ._binding import promote_binding_reasons, registered_version, revoke_decision, rolled_back_as_bad
+from ._checkpoints import CheckpointResult, checkpoint_after_move
 from ._ledger import Ledger, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
 from ._trust_checks import release_signature_reasons, released_under_chain, signing_authority
@@ -60,6 +62,7 @@ class PromotionResult:
     event: LedgerEvent | None = None
     note: str | None = None
     recovered: list[str] = field(default_factory=list)  # interrupted promotions finished or undone
+    checkpoint: CheckpointResult | None = None  # the signed checkpoint written after the move
 
     @property
     def exit_code(self) -> int:
@@ -145,12 +148,13 @@ def promote(
                 raise InputError(f"model {name} has no version {version}", field="--version",
                                  fix="pass a version listed in the MLflow registry") from None
         else:
-            mv = reg.find_version_by_decision(c, sid, digest)
+            mv = registered_version(c, ledger, sid, digest)
     except InputError:
         raise
     except Exception as exc:  # registry down: blocked, nothing moved, nothing recorded
         return PromotionResult(False, [f"MLflow registry unavailable: {_error_line(exc)}"], sid, alias)
     reasons = promotion_reasons(loaded, envelope, keyring=keyring, ledger=ledger, model_version=mv)
+    reasons += promote_binding_reasons(ledger, sid, envelope, mv, alias=alias, c=c)
     if reasons:
         return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)
     signers = release_signature_reasons(signing_authority(ledger, loaded, keyring), loaded, envelope, ledger)[1]
@@ -245,7 +249,8 @@ def promote(
                                sid, alias, version)
     finally:
         unmark_live(intent.seq)
-    return PromotionResult(True, [], sid, alias, version, from_version, ev, recovered=notes)
+    return PromotionResult(True, [], sid, alias, version, from_version, ev, recovered=notes,
+                           checkpoint=checkpoint_after_move(ledger, [sid], mlflow_uri))
 
 
 def newer_decision_reasons(ledger: Ledger, sid: str, alias: str, digest: str, replaces: str | None,
@@ -277,6 +282,7 @@ class RollbackResult:
     to_version: str
     event: LedgerEvent
     notes: list[str] = field(default_factory=list)
+    checkpoint: CheckpointResult | None = None
 
 
 def _promotions(ledger: Ledger, sid: str, conn: Any = None) -> list[LedgerEvent]:
@@ -287,7 +293,18 @@ def rollback(
     scenario: str, *, reason: str, to: str | None = None, target: str = "model", alias: str = "champion",
     ledger: Ledger | None = None, mlflow_uri: str | None = None, actor: str | None = None,
 ) -> RollbackResult:
-    """Move back to the last approved (promoted) version, or to `to` if it was approved."""
+    """Move back to the last approved (promoted) version, or to `to` if it was approved; then
+    checkpoint the ledger (after the move's transaction committed)."""
+    result = _rollback(scenario, reason=reason, to=to, target=target, alias=alias, ledger=ledger,
+                       mlflow_uri=mlflow_uri, actor=actor)
+    result.checkpoint = checkpoint_after_move(ledger or Ledger.open(), [result.scenario_id], mlflow_uri)
+    return result
+
+
+def _rollback(
+    scenario: str, *, reason: str, to: str | None = None, target: str = "model", alias: str = "champion",
+    ledger: Ledger | None = None, mlflow_uri: str | None = None, actor: str | None = None,
+) -> RollbackResult:
     if not reason.strip():
         raise InputError("a rollback needs a reason", field="--reason", fix="say what went wrong")
     if target not in ("model", "prompt", "tool_policy"):
@@ -316,6 +333,9 @@ def rollback(
             if str(to) not in approved:
                 raise ApprovalRefused([f"version {to} was never promoted through releasegate: "
                                        f"approved versions are {', '.join(sorted(approved)) or 'none'}"])
+            refused = rolled_back_as_bad(str(to), approved[str(to)], rolled_back)
+            if refused:
+                raise ApprovalRefused([refused])
             dest = str(to)
         else:
             order = [e.payload["version"] for e in reversed(promotions)]
@@ -339,6 +359,8 @@ def rollback(
             from_version=cur, to_version=dest, reason=reason, aliases=aliases,
             decision_digest=approved[dest].payload["decision_digest"],
         ), subject=approved[dest].payload["decision_digest"], actor=actor, conn=conn)
+        if cur in approved:  # the release rolled back: its decision may not be promoted again
+            revoke_decision(ledger, sid, approved[cur], reason=reason, rolled_back=ev, actor=actor, conn=conn)
         name = reg.registered_model_name(sid)
         c.set_registered_model_alias(name, alias, dest)
         if "previous" not in aliases and reg.get_alias_version(c, sid, "previous") is not None:

@@ -26,6 +26,7 @@ from ._decision import (
     write_decision,
 )
 from ._events import Approved, Evaluated, Synced, append_event, event_types
+from ._actors import ActorSigner
 from ._keys import Keyring, fingerprint
 from ._ledger import Ledger, LedgerEvent
 
@@ -132,7 +133,8 @@ def record_approval(
     assert entry is not None  # approve() refused otherwise
     ev = append_event(ledger, statement_of(signed)["predicate"]["scenario_id"], Approved(
         decision_digest=digest, role=role, identity=entry.identity, fingerprint=entry.fingerprint,
-    ), subject=digest, actor=entry.identity)
+    ), subject=digest, actor=entry.identity,
+       signer=ActorSigner(key, entry.identity))  # the approver signs the row too
     try:
         ledger.mark_synced(ev.seq, detail=reg.push_approved(ev, mlflow_uri))
     except Exception:  # pushed by `sync` later

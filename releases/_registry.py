@@ -133,19 +133,39 @@ def _versions(c: MlflowClient, scenario_id: str) -> list[ModelVersion]:
     return list(c.search_model_versions(f"name='{registered_model_name(scenario_id)}'"))
 
 
+def prompt_versions(c: MlflowClient, name: str, page_size: int = 200) -> list[Any]:
+    """Every version of prompt `name`, newest first ([] when the prompt does not exist).
+
+    `search_prompt_versions` returns a PagedList (a list with a `.token`), one page at a time;
+    any other failure (registry down) raises rather than reading as "no versions".
+    """
+    from mlflow.exceptions import MlflowException
+
+    out: list[Any] = []
+    token: str | None = None
+    while True:
+        try:
+            page = c.search_prompt_versions(name, max_results=page_size, page_token=token)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST" and not out:
+                return []
+            raise
+        out.extend(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return out
+
+
 def ensure_prompt_versions(c: MlflowClient, uri: str, family: dict[str, Any]) -> dict[str, int]:
     """Register each contract prompt version once in MLflow's prompt registry: version -> MLflow version."""
     import mlflow.genai
 
     name = family["name"]
     known: dict[str, int] = {}
-    try:
-        for pv in c.search_prompt_versions(name, max_results=1000).prompt_versions:
-            tag = (pv.tags or {}).get("releasegate.prompt_version")
-            if tag:
-                known[tag] = int(pv.version)
-    except Exception:  # the prompt does not exist yet
-        pass
+    for pv in prompt_versions(c, name):
+        tag = (pv.tags or {}).get("releasegate.prompt_version")
+        if tag and tag not in known:  # newest first: a re-registered version keeps the newest
+            known[tag] = int(pv.version)
     with _fluent(uri):
         for version, spec in sorted(family["versions"].items()):
             if version in known:

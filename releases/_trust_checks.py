@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.scenarios import LoadedScenario
 
+from ._actors import ActorSigner
 from ._decision import (
     SIGNING_ROLES,
     ApprovalRefused,
@@ -208,7 +209,8 @@ def record_policy_approval(envelope: dict[str, Any], key: Ed25519PrivateKey, *, 
         decision_digest=digest, role="platform", identity=policy["identity"],
         fingerprint=policy["keyid"], by_policy=True, policy_sha256=policy_digest(policy),
         root_version=auth.root.version, conditions=[c.to_dict() for c in conditions],
-    ), subject=digest, actor=policy["identity"])
+    ), subject=digest, actor=policy["identity"],
+       signer=ActorSigner(key, str(policy["identity"])))
     return signed, ev, conditions
 
 

@@ -152,7 +152,15 @@ def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Pat
     import hashlib
 
     from releasegate.evals import Check, ModelSide, Verdict
-    from releasegate.releases import Ledger, build_decision, champion_entry, read_decision, statement_of, write_decision
+    from releasegate.releases import (
+        Ledger,
+        build_decision,
+        champion_entry,
+        decision_digest,
+        read_decision,
+        statement_of,
+        write_decision,
+    )
     from releasegate.scenarios import parse_scenario
 
     loaded = parse_scenario(env / "datasets" / "support-triage" / "scenario.yaml")
@@ -167,7 +175,11 @@ def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Pat
                     incumbent=ModelSide("smollm2-v1", "smollm2-135m-instruct", "", "v1", "i" * 64),
                     contract_sha256=loaded.contract_sha256, dataset_sha256=loaded.scenario.dataset.sha256,
                     n=3, confidence=0.95, seed=1)
-        return write_decision(build_decision(loaded, v, candidate_model_digest=digest))
+        env = build_decision(loaded, v, candidate_model_digest=digest)
+        # Only a decision recorded in the ledger may cite an exception (as `evaluate` records it).
+        Ledger.open().append("evaluated", "support-triage", {"decision_digest": decision_digest(env),
+                                                             "verdict": verdict}, subject=decision_digest(env))
+        return write_decision(env)
 
     r = rg("decision", "cite-exception", str(decision("FAIL")), "--exception", "EX-1")
     assert r.exit_code == 1 and "no exception EX-1 on scenario support-triage" in r.output
@@ -182,7 +194,8 @@ def test_release_despite_a_fail_cites_an_exception_and_needs_escalation(env: Pat
     cited = Path(r.output.split("new decision ")[1].split(" cites")[0])
     pred = statement_of(read_decision(cited))["predicate"]
     assert pred["exception_id"] == "EX-1" and pred["approvers"]["escalation"] == "head-of-support@support.example"
-    [evaluated] = Ledger.open().events(event_type="evaluated")
+    [evaluated] = [e for e in Ledger.open().events(event_type="evaluated")
+                   if e.payload.get("decision_path") == str(cited)]
     assert evaluated.payload["verdict"] == "FAIL" and evaluated.payload["decision_path"] == str(cited)
 
     signers = {"product": "product-owner@support.example", "platform": "platform-owner@platform.example",

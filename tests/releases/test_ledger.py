@@ -14,21 +14,22 @@ from releasegate.releases import Ledger
 def _filled(n: int = 5) -> Ledger:
     ledger = Ledger.open()
     for i in range(n):
-        ledger.append("evaluated" if i % 2 == 0 else "approved", "support-triage",
+        ledger.append("evaluated" if i % 2 == 0 else "synced", "support-triage",
                       {"i": i, "rate": 0.5 + i / 10, "note": "ünïcode"}, subject=f"d{i}", actor="tester")
     return ledger
 
 
 def _verify_cli() -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["ledger", "verify"])
+    result = CliRunner().invoke(app, ["ledger", "verify", "--no-mlflow"])
     return result.exit_code, result.output
 
 
 def test_untouched_ledger_verifies(home: Path) -> None:
     ledger = _filled()
     assert ledger.verify() == []
-    assert _verify_cli() == (0, "ledger intact\n")
-    events = ledger.events(scenario_id="support-triage", event_type="approved")
+    code, output = _verify_cli()
+    assert code == 0 and "ledger intact: 5 rows, 0 checkpoints" in output
+    events = ledger.events(scenario_id="support-triage", event_type="synced")
     assert [e.payload["i"] for e in events] == [1, 3]
     assert events[0].prev_hash == ledger.events()[0].hash  # chained to the row before it
     assert (home / "state" / "ledger.db").is_file()
@@ -53,7 +54,7 @@ def test_recomputed_hash_still_breaks_the_next_link(home: Path) -> None:
     forged = {**row.content(), "payload": {**row.payload, "i": 99}}
     with ledger.engine.begin() as conn:
         conn.execute(text("UPDATE ledger_events SET payload = :p, hash = :h WHERE seq = 2"),
-                     {"p": '{"i":99,"note":"ünïcode","rate":0.6}', "h": event_hash(row.prev_hash, forged)})
+                     {"p": '{"i":99,"note":"ünïcode","rate":0.6}', "h": event_hash(row.prev_hash, forged, row.canon)})
     problems = ledger.verify()
     assert problems == ["row 3 (evaluated): prev_hash does not match row 2's hash "
                         "(a row before it was edited or deleted)"]

@@ -208,8 +208,32 @@ def test_run_gate_with_the_releases_checks_fails_on_an_overdue_exception(scenari
 
 # --------------------------------------------------------------------------- citing on a decision
 def _fail_decision(scenario: LoadedScenario) -> dict:
-    return build_decision(scenario, make_verdict(scenario, decision="FAIL"),
-                          candidate_model_digest=weights_digest("gemma3-270m"))
+    """A FAIL decision, recorded in the ledger (only recorded decisions can cite an exception)."""
+    env = build_decision(scenario, make_verdict(scenario, decision="FAIL"),
+                         candidate_model_digest=weights_digest("gemma3-270m"))
+    if not [e for e in Ledger.open().events(event_type="evaluated")
+            if e.payload.get("decision_digest") == decision_digest(env)]:
+        Ledger.open().append("evaluated", "support-triage", {"decision_digest": decision_digest(env)},
+                             subject=decision_digest(env))
+    return env
+
+
+def test_cite_exception_refuses_a_hand_edited_unrecorded_envelope(scenario: LoadedScenario) -> None:
+    import base64
+    import json
+
+    ledger = Ledger.open()
+    open_exception("support-triage", owner=OWNER, reason="ship despite the FAIL", expires=_later(14),
+                   kind="release_despite_fail", ledger=ledger)
+    env = _fail_decision(scenario)
+    statement = json.loads(base64.b64decode(env["payload"]))
+    statement["predicate"]["verdict"]["reason"] = "edited by hand"  # any edit: another digest
+    edited = {**env, "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
+    with pytest.raises(OperatingRefused) as refused:
+        cite_exception(edited, "EX-1", ledger=ledger)
+    assert refused.value.reasons == [f"decision {decision_digest(edited)[:12]} is not recorded in the ledger: "
+                                     "cite an exception only for a decision releasegate evaluated and recorded"]
+    assert statement_of(cite_exception(env, "EX-1", ledger=ledger))["predicate"]["exception_id"] == "EX-1"
 
 
 def test_cite_exception_needs_escalation_and_is_refused_for_a_pass_or_unknown_exception(

@@ -4,6 +4,7 @@ One module-scoped world (MLflow is slow to start): three recorded decisions, two
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -58,8 +59,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         mp.delenv("RELEASEGATE_MLFLOW_URI", raising=False)
         write_scenario(root / "datasets" / "support-triage")
         loaded = load_scenario("support-triage")
-        for identity in (PRODUCT, PLATFORM, INTRUDER):
+        for identity in (PRODUCT, PLATFORM, INTRUDER, RELEASE_CI, "releasegate-ledger"):
             generate_key(identity)
+        # Privileged events (promote, rollback, repair) are signed by the CI identity's key;
+        # the ledger key signs a checkpoint after every alias move.
+        mp.setenv("RELEASEGATE_ACTOR_KEY", str(private_key_path(RELEASE_CI)))
         ledger, ring = Ledger.open(), Keyring.load()
         records = root / "records.parquet"
         records.write_bytes(b"PAR1 stand-in for per-example records PAR1")
@@ -69,7 +73,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         def record(decision: str, entry: str, model: str, mlflow_uri: str | None = None) -> dict:
             verdict = make_verdict(loaded, decision=decision, candidate=entry, model=model)
             env = build_decision(loaded, verdict, candidate_model_digest=weights_digest(model),
-                                 created_at=f"2026-11-27T10:00:0{len(decision)}+00:00")
+                                 created_at=f"{TODAY}T10:00:0{len(decision)}+00:00")
             return record_evaluation(loaded, verdict, env, records_paths=[records], report_path=report,
                                      ledger=ledger, mlflow_uri=mlflow_uri)
 
@@ -90,6 +94,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                          ledger=ledger, decision_path=rec["decision_path"], loaded=loaded)
         yield World(root, Path(a["decision_path"]), Path(b["decision_path"]), Path(f["decision_path"]),
                     {"a": "1", "b": "3", "f": "2"})
+
+
+RELEASE_CI = "release-ci@platform.example"
+# Decisions expire (30 days by default): the world's decisions are made today, not on a fixed date.
+TODAY = dt.date.today().isoformat()
 
 
 def aliases(c: object) -> dict[str, str]:
@@ -172,8 +181,16 @@ def test_promote_rollback_and_audit(world: World) -> None:
 
     events = [e.event_type for e in Ledger.open().events(scenario_id="support-triage")]
     assert events.count("promoted") == 2 and events.count("rolled_back") == 3
+    assert events.count("decision_revoked") == 1  # B's, when the model was rolled back from it
     assert events[-3:] == ["alias_drift_detected", "alias_drift_detected", "alias_repaired"]
-    assert rg("ledger", "verify") == (0, "ledger intact\n")
+    # Every alias move left a signed checkpoint in the folder and on the registered model.
+    folder = sorted((world.root / "state" / "checkpoints").glob("checkpoint-*.json"))
+    tags = c.get_registered_model("support-triage").tags
+    assert len(folder) == 6 and len([t for t in tags if t.startswith("releasegate.checkpoint.")]) == 6
+    promoted = Ledger.open().events(event_type="promoted")
+    assert promoted[-1].actor == RELEASE_CI and promoted[-1].actor_signature is not None
+    code, out = rg("ledger", "verify")
+    assert code == 0 and "ledger intact" in out and "6 checkpoints" in out, out
 
 
 def test_promote_with_mlflow_down_is_blocked_and_records_nothing(world: World) -> None:
@@ -198,7 +215,10 @@ def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
 
 def test_guard_repairs_an_alias_set_outside_releasegate(world: World) -> None:
     c = client()
-    assert rg("promote", "--scenario", "support-triage", "--decision", str(world.b))[0] == 0
+    # B's release was rolled back (test above): its decision is revoked, re-promoting it is refused.
+    code, out = rg("promote", "--scenario", "support-triage", "--decision", str(world.b))
+    assert code == 1 and "was revoked" in out
+    assert aliases(c) == {"champion": "1"}
     c.set_registered_model_alias("support-triage", "champion", world.versions["f"])
     server = serve_guard("s3cret", port=0, log=lambda m: None)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -216,11 +236,14 @@ def test_guard_repairs_an_alias_set_outside_releasegate(world: World) -> None:
         status, answer = _post(port, body, {**headers, "X-MLflow-Signature": sign_webhook("s3cret", delivery, ts, body)})
         assert status == 200 and answer["clean"] is True
         assert [(f["alias"], f["actual_version"], f["expected_version"], f["repaired"])
-                for f in answer["findings"]] == [("champion", "2", "3", True)]
+                for f in answer["findings"]] == [("champion", "2", "1", True)]
+        # The same delivery again is a replay: acknowledged, not acted on.
+        status, answer = _post(port, body, {**headers, "X-MLflow-Signature": sign_webhook("s3cret", delivery, ts, body)})
+        assert status == 200 and "replay" in answer["ignored"]
     finally:
         server.shutdown()
         server.server_close()
-    assert aliases(c) == {"champion": "3", "previous": "1"}
+    assert aliases(c) == {"champion": "1"}
 
 
 def test_approve_and_verify_commands(world: World) -> None:

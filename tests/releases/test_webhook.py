@@ -98,8 +98,9 @@ def test_a_real_mlflow_server_delivery_passes_the_guard(tmp_path: Path, monkeypa
         bad = c.create_webhook(name="forged", url=url, events=["model_version_alias.created"], secret="other")
         accepted = c.test_webhook(good.webhook_id)
         assert accepted.response_status == 200
-        assert json.loads(accepted.response_body) == {"model": "example_model", "alias": "example_alias",
-                                                      "version": "1", "clean": True, "findings": []}
+        # MLflow's test delivery names a model releasegate does not manage: acknowledged, not audited.
+        assert json.loads(accepted.response_body) == {
+            "ignored": "model 'example_model' is not managed by releasegate"}
         rejected = c.test_webhook(bad.webhook_id)
         assert rejected.response_status == 401
         assert json.loads(rejected.response_body) == {"error": "signature mismatch"}
@@ -109,3 +110,58 @@ def test_a_real_mlflow_server_delivery_passes_the_guard(tmp_path: Path, monkeypa
             guard.server_close()
         server.terminate()
         server.wait(timeout=30)
+
+
+def _audited(seen: list[str]):  # noqa: ANN202
+    def on_alias(model: str, alias: str, version: str) -> dict:
+        seen.append(model)
+        return {"clean": True}
+    return on_alias
+
+
+def test_a_replayed_delivery_is_ignored(home: Path) -> None:
+    from releasegate.releases import Ledger
+
+    ledger, seen = Ledger.open(), []
+    headers = _headers("k", delivery="d-replayed")
+    first = handle_webhook("k", headers, BODY.encode(), _audited(seen), remember=ledger.remember_delivery)
+    again = handle_webhook("k", headers, BODY.encode(), _audited(seen), remember=Ledger.open().remember_delivery)
+    assert first == (200, {"clean": True}) and seen == ["support-triage"]
+    assert again == (200, {"ignored": "delivery d-replayed was received before (replay)"})
+    assert seen == ["support-triage"]  # the audit ran once
+
+
+def test_a_model_releasegate_does_not_manage_is_ignored() -> None:
+    body = BODY.replace("support-triage", "someone-elses-model")
+    seen: list[str] = []
+    status, answer = handle_webhook("k", _headers("k", body), body.encode(), _audited(seen),
+                                    managed=lambda m: m == "support-triage")
+    assert (status, answer, seen) == (200, {"ignored": "model 'someone-elses-model' is not managed by releasegate"}, [])
+
+
+@pytest.mark.parametrize("body", ["[1, 2]", '"text"', '{"entity": "model_version_alias", "data": [1]}'])
+def test_non_object_json_is_a_400_not_a_traceback(body: str) -> None:
+    status, answer = handle_webhook("k", _headers("k", body), body.encode(), _audited([]))
+    assert status == 400 and "not a JSON object" in answer["error"]
+
+
+def test_the_guard_refuses_an_oversized_body_before_reading_it(home: Path) -> None:
+    import socket
+    import threading
+
+    from releasegate.releases import serve_guard
+
+    guard = serve_guard("k", port=0, log=lambda m: None)
+    threading.Thread(target=guard.serve_forever, daemon=True).start()
+    try:
+        with socket.create_connection(guard.server_address, timeout=10) as conn:
+            # Declares 1 GB and sends nothing: a guard that read the body first would hang here.
+            conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+            chunks = []
+            while chunk := conn.recv(4096):  # the guard closes the connection after refusing
+                chunks.append(chunk)
+            reply = b"".join(chunks).decode()
+        assert reply.startswith("HTTP/1.0 413") and "is over 262144" in reply
+    finally:
+        guard.shutdown()
+        guard.server_close()

@@ -1,0 +1,507 @@
+"""Signed ledger checkpoints, kept outside the database (a transparency-log style tree head).
+
+Whoever can write the ledger database can cut rows off the end and fix the head row, or edit a
+row and recompute every hash after it: the hash chain alone only catches naive edits. A
+checkpoint is a statement by the ledger's own key (never an actor's) that the ledger's row `seq`
+has hash `head_hash`; because each row's hash covers every row before it, one checkpoint pins the
+whole prefix 1..seq. Checkpoints chain too (`previous` = sha256 of the previous checkpoint's
+payload), and carry the row hashes since the previous one when there are few (after an alias
+move there are a handful), so `ledger verify` can name the first row that diverges.
+
+A checkpoint is a DSSE envelope (payloadType `application/vnd.releasegate.checkpoint+json`),
+published where the database's writers cannot rewrite it:
+- a directory (`RELEASEGATE_CHECKPOINT_DIR`, default `state_dir()/checkpoints`), one file per
+  checkpoint, created exclusively (never overwritten); make it append-only with object lock /
+  WORM storage, `chattr +a`, or by pushing it to a protected branch;
+- a tag on the scenario's registered model in MLflow (`releasegate.checkpoint.<seq>`, and
+  `releasegate.checkpoint` for the latest).
+The ledger key: `RELEASEGATE_LEDGER_KEY` (a PEM file) or `keys_dir()/<ledger identity>.pem`; its
+public key is the keyring entry of the ledger identity (`RELEASEGATE_LEDGER_IDENTITY`, default
+`releasegate-ledger`), so a key pasted into a checkpoint file is never trusted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from releasegate.core import InputError, atomic_write_bytes, canonical_json, keys_dir, state_dir
+
+from ._actors import ActorKeys, actor_problem, keyring_actor_keys
+from ._dsse import envelope_payload, make_envelope, sign_envelope, signature_valid
+from ._keys import Keyring, fingerprint, load_private_key
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger, LedgerEvent
+
+CHECKPOINT_PAYLOAD_TYPE = "application/vnd.releasegate.checkpoint+json"
+CHECKPOINT_TYPE = "https://releasegate.dev/ledger-checkpoint/v1"
+DEFAULT_LEDGER_IDENTITY = "releasegate-ledger"
+# Row hashes since the previous checkpoint are embedded up to this many (after an alias move
+# there are a handful); the envelope then still fits an MLflow registry tag (5,000 characters).
+MAX_ROWS_IN_CHECKPOINT = 32
+MAX_CHECKPOINT_BYTES = 64 * 1024
+MLFLOW_TAG = "releasegate.checkpoint"
+
+
+def ledger_identity() -> str:
+    return os.environ.get("RELEASEGATE_LEDGER_IDENTITY") or DEFAULT_LEDGER_IDENTITY
+
+
+def ledger_key_path() -> Path:
+    env = os.environ.get("RELEASEGATE_LEDGER_KEY")
+    return Path(env) if env else keys_dir() / f"{ledger_identity()}.pem"
+
+
+def ledger_signing_key() -> Ed25519PrivateKey | None:
+    """The ledger's private key, or None when none is configured (checkpoints are then skipped)."""
+    path = ledger_key_path()
+    if not path.exists():
+        if os.environ.get("RELEASEGATE_LEDGER_KEY"):
+            raise InputError("no such file", file=path, field="RELEASEGATE_LEDGER_KEY",
+                             fix="point it at the ledger's private key, or unset it")
+        return None
+    return load_private_key(path)
+
+
+def ledger_public_keys(keyring: Keyring, ledger: Ledger | None = None) -> dict[str, Ed25519PublicKey]:
+    """fingerprint -> public key of every key allowed to sign checkpoints; never a key found in a
+    checkpoint file. The pinned portfolio trust root's ledger keys when it names some, else the
+    keyring entry of the ledger identity."""
+    if ledger is not None:
+        from ._trust import portfolio_chain
+
+        try:
+            chain = portfolio_chain(ledger)
+        except Exception:  # noqa: BLE001 - a broken portfolio chain is the trust checks' finding
+            chain = []
+        named = chain[-1].ledger_keys() if chain else {}
+        if named:
+            return {fingerprint(k): k for k in named.values()}
+    entry = keyring.entries.get(ledger_identity())
+    return {entry.fingerprint: entry.key()} if entry else {}
+
+
+def actor_keys(ledger: Ledger, keyring: Keyring) -> ActorKeys:
+    """identity -> keys that may sign its privileged rows: the keyring, plus each scenario's
+    signed trust root (owners and the release policy's key)."""
+    keys = keyring_actor_keys(keyring)
+    from ._trust import current_scenario_root
+
+    for sid in ledger.scenario_ids():
+        try:
+            root = current_scenario_root(ledger, sid)
+        except Exception:  # noqa: BLE001 - a broken root chain is the trust checks' finding, not this one
+            continue
+        if root is None:
+            continue
+        for ident, entry in root.keyring().entries.items():
+            keys.setdefault(ident, {})[entry.fingerprint] = entry.key()
+        policy = root.release_policy
+        if policy and policy.get("keyid") in root.metadata.signed.keys:
+            from ._trust import _public
+
+            keys.setdefault(str(policy["identity"]), {})[policy["keyid"]] = _public(
+                root.metadata.signed.keys[policy["keyid"]])
+    return keys
+
+
+def checkpoint_dirs() -> list[Path]:
+    env = os.environ.get("RELEASEGATE_CHECKPOINT_DIR")
+    if env:
+        return [Path(p) for p in env.split(os.pathsep) if p]
+    return [state_dir() / "checkpoints"]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One signed checkpoint, as found somewhere (`source`)."""
+
+    seq: int
+    head_hash: str
+    time: str
+    ledger: str
+    previous: str | None
+    previous_seq: int
+    rows: list[str] | None  # hashes of rows previous_seq+1..seq, when few
+    envelope: dict[str, Any]
+    digest: str  # sha256 of the payload: what the next checkpoint's `previous` names
+    source: str
+
+    def known_hashes(self) -> dict[int, str]:
+        known = {self.seq: self.head_hash}
+        if self.rows is not None:
+            known.update({self.previous_seq + 1 + i: h for i, h in enumerate(self.rows)})
+        return known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "head_hash": self.head_hash, "time": self.time, "ledger": self.ledger,
+                "previous": self.previous, "previous_seq": self.previous_seq, "digest": self.digest,
+                "source": self.source, "rows": len(self.rows) if self.rows is not None else None}
+
+
+def _hex64(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def parse_checkpoint(envelope: Any, source: str) -> Checkpoint:
+    """Shape-check a checkpoint envelope (signatures are checked by `checkpoint_signed`)."""
+    def bad(what: str) -> InputError:
+        return InputError(f"not a releasegate ledger checkpoint: {what}", file=source, field="--checkpoint",
+                          fix="pass a checkpoint file written by `releasegate ledger checkpoint`")
+
+    if not isinstance(envelope, dict):
+        raise bad("the JSON is not an object")
+    if envelope.get("payloadType") != CHECKPOINT_PAYLOAD_TYPE:
+        raise bad(f"payloadType is {str(envelope.get('payloadType'))[:80]!r}")
+    if not isinstance(envelope.get("signatures"), list):
+        raise bad("no signatures list")
+    try:
+        raw = envelope_payload(envelope)
+        body = json.loads(raw)
+    except (InputError, ValueError):
+        raise bad("payload is not base64 JSON") from None
+    if not isinstance(body, dict) or body.get("_type") != CHECKPOINT_TYPE:
+        raise bad("payload _type")
+    seq, prev_seq, rows = body.get("seq"), body.get("previous_seq"), body.get("rows")
+    if (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(prev_seq, int)
+            or isinstance(prev_seq, bool) or not 0 <= prev_seq <= seq):
+        raise bad("seq / previous_seq")
+    if not _hex64(body.get("head_hash")) or not (body.get("previous") is None or _hex64(body.get("previous"))):
+        raise bad("head_hash / previous")
+    if rows is not None and (not isinstance(rows, list) or len(rows) != seq - prev_seq
+                             or not all(_hex64(h) for h in rows) or (rows and rows[-1] != body["head_hash"])):
+        raise bad("rows")
+    return Checkpoint(seq=seq, head_hash=body["head_hash"], time=str(body.get("time")),
+                      ledger=str(body.get("ledger")), previous=body.get("previous"), previous_seq=prev_seq,
+                      rows=rows, envelope=envelope, digest=hashlib.sha256(raw).hexdigest(), source=source)
+
+
+def checkpoint_signed(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> bool:
+    """True when a signature by an allowed ledger key verifies."""
+    for sig in cp.envelope.get("signatures", []):
+        if not isinstance(sig, dict):
+            continue
+        key = keys.get(str(sig.get("keyid")))
+        if key is not None and signature_valid(cp.envelope, sig, key):
+            return True
+    return False
+
+
+def read_checkpoint_file(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_CHECKPOINT_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read checkpoint: {exc.strerror}", file=path, field="--checkpoint",
+                         fix="pass a checkpoint file written by `releasegate ledger checkpoint`") from None
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise InputError(f"checkpoint file is larger than {MAX_CHECKPOINT_BYTES} bytes", file=path,
+                         field="--checkpoint", fix="pass a checkpoint file, not another file")
+    try:
+        envelope = json.loads(data)
+    except ValueError:
+        raise InputError("checkpoint file is not JSON", file=path, field="--checkpoint",
+                         fix="pass a checkpoint file written by `releasegate ledger checkpoint`") from None
+    return parse_checkpoint(envelope, str(path))
+
+
+def _checkpoint_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("checkpoint-*.json")) if folder.is_dir() else []
+
+
+def build_checkpoint(ledger: Ledger, key: Ed25519PrivateKey, previous: Checkpoint | None,
+                     *, conn: Any = None, now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """A signed checkpoint envelope of the ledger's current head (None when nothing is new)."""
+    seq, head_hash = ledger.head(conn=conn)
+    if previous is not None and previous.seq == seq and previous.head_hash == head_hash:
+        return None
+    prev_seq = previous.seq if previous is not None and previous.seq <= seq else 0
+    rows = None
+    if seq - prev_seq <= MAX_ROWS_IN_CHECKPOINT:
+        rows = ledger.row_hashes(prev_seq + 1, seq, conn=conn)
+    body = {
+        "_type": CHECKPOINT_TYPE, "ledger": ledger_identity(), "seq": seq, "head_hash": head_hash,
+        "time": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+        "previous": previous.digest if previous is not None and prev_seq else None,
+        "previous_seq": prev_seq, "rows": rows,
+    }
+    return sign_envelope(make_envelope(canonical_json(body), CHECKPOINT_PAYLOAD_TYPE), key)
+
+
+def latest_published(folders: Iterable[Path], keys: dict[str, Ed25519PublicKey]) -> Checkpoint | None:
+    """The newest validly signed checkpoint in the publication folders."""
+    best: Checkpoint | None = None
+    for folder in folders:
+        for path in reversed(_checkpoint_files(folder)):
+            try:
+                cp = read_checkpoint_file(path)
+            except InputError:
+                continue
+            if checkpoint_signed(cp, keys) and (best is None or cp.seq > best.seq):
+                best = cp
+            break  # files sort by seq: the last readable one is the newest here
+    return best
+
+
+def publish_to_folder(envelope: dict[str, Any], folder: Path) -> Path:
+    """Create the checkpoint file; never overwrite one (append-only by construction here)."""
+    cp = parse_checkpoint(envelope, str(folder))
+    path = folder / f"checkpoint-{cp.seq:012d}-{cp.head_hash[:16]}.json"
+    data = (json.dumps(envelope, indent=2, sort_keys=True) + "\n").encode()
+    if path.exists():
+        return path  # the same seq and head: the same checkpoint, published before
+    tmp = atomic_write_bytes(folder / f".{path.name}.new", data)
+    try:
+        os.link(tmp, path)  # fails if it appeared meanwhile: never replaces a published file
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def publish_to_mlflow(envelope: dict[str, Any], scenario_ids: Iterable[str], mlflow_uri: str | None) -> list[str]:
+    """Tag each scenario's registered model with the checkpoint; returns the models tagged."""
+    from . import _registry as reg
+
+    cp = parse_checkpoint(envelope, "checkpoint")
+    value = json.dumps(envelope, sort_keys=True, separators=(",", ":"))
+    c = reg.client(mlflow_uri)
+    tagged = []
+    for sid in sorted(set(scenario_ids)):
+        name = reg.registered_model_name(sid)
+        c.set_registered_model_tag(name, f"{MLFLOW_TAG}.{cp.seq:012d}", value)
+        c.set_registered_model_tag(name, MLFLOW_TAG, value)
+        tagged.append(name)
+    return tagged
+
+
+def mlflow_checkpoints(scenario_ids: Iterable[str], mlflow_uri: str | None) -> tuple[list[Checkpoint], list[str]]:
+    """Checkpoints tagged on the scenarios' registered models, and problems reading them."""
+    from mlflow.exceptions import MlflowException
+
+    from . import _registry as reg
+
+    c = reg.client(mlflow_uri)
+    found: list[Checkpoint] = []
+    problems: list[str] = []
+    for sid in sorted(set(scenario_ids)):
+        name = reg.registered_model_name(sid)
+        try:
+            rm = c.get_registered_model(name)
+        except MlflowException:
+            continue
+        for key, value in sorted((rm.tags or {}).items()):
+            if not key.startswith(MLFLOW_TAG + "."):
+                continue
+            source = f"mlflow:{name}#{key}"
+            try:
+                found.append(parse_checkpoint(json.loads(value), source))
+            except (ValueError, InputError) as exc:
+                problems.append(f"{source}: {exc}")
+    return found, problems
+
+
+@dataclass
+class CheckpointResult:
+    checkpoint: Checkpoint | None
+    published: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    skipped: str | None = None  # why no checkpoint was written
+
+
+def write_checkpoint(ledger: Ledger, *, keyring: Keyring | None = None, key: Ed25519PrivateKey | None = None,
+                     scenario_ids: Iterable[str] = (), mlflow_uri: str | None = None,
+                     mlflow: bool = True, conn: Any = None) -> CheckpointResult:
+    """Sign the ledger's head and publish it to the checkpoint folder(s) and MLflow.
+
+    Publication failures do not undo anything (the database is the record; the checkpoint is
+    evidence about it): they are returned, and the next checkpoint covers the same rows.
+    """
+    key = key or ledger_signing_key()
+    if key is None:
+        return CheckpointResult(None, skipped=f"no ledger key ({ledger_key_path()}): no checkpoint written; "
+                                f"create one with `releasegate keys generate --identity {ledger_identity()}`")
+    keyring = keyring or Keyring.load()
+    keys = ledger_public_keys(keyring, ledger)
+    if fingerprint(key.public_key()) not in keys:
+        raise InputError(f"the ledger key {fingerprint(key.public_key())[:16]} is not the keyring's "
+                         f"{ledger_identity()} key", file=ledger_key_path(), field="RELEASEGATE_LEDGER_KEY",
+                         fix=f"add it with `releasegate keys generate --identity {ledger_identity()}`")
+    folders = checkpoint_dirs()
+    previous = latest_published(folders, keys)
+    envelope = build_checkpoint(ledger, key, previous, conn=conn)
+    if envelope is None:
+        return CheckpointResult(previous, skipped=f"the head (seq {previous.seq}) is already checkpointed")
+    result = CheckpointResult(parse_checkpoint(envelope, "new"))
+    for folder in folders:
+        try:
+            result.published.append(str(publish_to_folder(envelope, folder)))
+        except InputError as exc:
+            result.errors.append(str(exc))
+    if mlflow and scenario_ids:
+        try:
+            result.published += [f"mlflow:{n}" for n in publish_to_mlflow(envelope, scenario_ids, mlflow_uri)]
+        except Exception as exc:  # noqa: BLE001 - MLflow down: the folder copy stands
+            result.errors.append(f"MLflow: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    return result
+
+
+@dataclass
+class LedgerVerification:
+    """What `ledger verify` found: problems fail it; notes are said but do not."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    rows: int = 0
+    first_divergence: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def collect_checkpoints(*, files: Iterable[str | Path] = (), folders: Iterable[Path] | None = None,
+                        scenario_ids: Iterable[str] = (), mlflow_uri: str | None = None,
+                        use_mlflow: bool = True) -> tuple[list[Checkpoint], list[str]]:
+    """Every checkpoint in the folders, the given files (bad input: InputError) and MLflow."""
+    found = [read_checkpoint_file(f) for f in files]
+    problems: list[str] = []
+    for folder in checkpoint_dirs() if folders is None else folders:
+        for path in _checkpoint_files(Path(folder)):
+            try:
+                found.append(read_checkpoint_file(path))
+            except InputError as exc:
+                problems.append(f"unreadable checkpoint: {exc}")
+    if use_mlflow:
+        try:
+            more, bad = mlflow_checkpoints(scenario_ids, mlflow_uri)
+            found += more
+            problems += bad
+        except Exception as exc:  # noqa: BLE001 - MLflow down: say so, check the rest
+            problems.append(f"MLflow checkpoints could not be read: {type(exc).__name__}")
+    return found, problems
+
+
+def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_files: Iterable[str | Path] = (),
+                  folders: Iterable[Path] | None = None, mlflow_uri: str | None = None,
+                  use_mlflow: bool = True, observe: Any = None) -> LedgerVerification:
+    """The chain, and its consistency with every signed checkpoint found."""
+    keyring = keyring or Keyring.load()
+    keys = ledger_public_keys(keyring, ledger)
+    who = actor_keys(ledger, keyring)
+    result = LedgerVerification()
+    found, result.problems = collect_checkpoints(
+        files=checkpoint_files, folders=folders, scenario_ids=ledger.scenario_ids() if use_mlflow else (),
+        mlflow_uri=mlflow_uri, use_mlflow=use_mlflow)
+    valid: list[Checkpoint] = []
+    for cp in found:
+        if checkpoint_signed(cp, keys):
+            valid.append(cp)
+        else:
+            result.problems.append(
+                f"checkpoint {cp.source} (seq {cp.seq}) is not signed by the ledger key "
+                + (f"{ledger_identity()} in {keyring.path}" if keys else
+                   f"(the keyring {keyring.path} has no {ledger_identity()} entry)"))
+    result.checkpoints = sorted({cp.digest: cp for cp in valid}.values(), key=lambda c: (c.seq, c.source))
+    known: dict[int, tuple[str, str]] = {}
+    for cp in result.checkpoints:
+        for seq, h in cp.known_hashes().items():
+            if seq in known and known[seq][0] != h:
+                result.problems.append(
+                    f"checkpoints disagree about row {seq}: {known[seq][1]} says {known[seq][0][:16]}, "
+                    f"{cp.source} says {h[:16]} (two histories were signed: the ledger was rewritten "
+                    "and checkpointed again)")
+            known.setdefault(seq, (h, cp.source))
+    by_digest = {cp.digest for cp in result.checkpoints}
+    seqs = {cp.seq for cp in result.checkpoints}
+    for cp in result.checkpoints:
+        if cp.previous and cp.previous_seq in seqs and cp.previous not in by_digest:
+            result.problems.append(f"checkpoint {cp.source} (seq {cp.seq}) names a previous checkpoint "
+                                   f"(seq {cp.previous_seq}) other than the one found")
+
+    actual: dict[int, str] = {}
+    last = 0
+
+    actor_problems: list[str] = []
+
+    def seen(ev: LedgerEvent) -> None:
+        nonlocal last
+        last = ev.seq
+        if ev.seq in known:
+            actual[ev.seq] = ev.hash
+        problem = actor_problem(ev, who, f"the keyring {keyring.path} or the scenario's trust root")
+        if problem:
+            actor_problems.append(problem)
+        if observe is not None:
+            observe(ev)
+
+    result.problems += ledger.verify(observe=seen)
+    result.problems += actor_problems
+    result.rows = last
+    first_bad: int | None = None
+    last_good = 0
+    for seq in sorted(known):
+        h, source = known[seq]
+        if seq > last:
+            first_bad = seq
+            result.problems.append(f"the ledger ends at row {last} but checkpoint {source} attests row {seq}: "
+                                   "rows were cut off the end")
+            break
+        if actual.get(seq) != h:
+            first_bad = seq
+            result.problems.append(f"row {seq} differs from checkpoint {source} (hash {str(actual.get(seq))[:16]}, "
+                                   f"checkpointed {h[:16]}): rows up to it were edited, erased, reordered "
+                                   "or inserted, and the chain recomputed")
+            break
+        last_good = seq
+    if first_bad is not None:
+        # A matching hash pins every row before it; the first mismatch pins nothing after it.
+        first = min(first_bad, last + 1)
+        if first - last_good == 1:
+            result.first_divergence = first
+            result.problems.append(f"first diverging row: seq {first}")
+        else:
+            result.first_divergence = last_good + 1
+            result.problems.append(f"first diverging row: between seq {last_good + 1} and {first} "
+                                   f"(rows up to {last_good} match a checkpoint)")
+    if not result.checkpoints:
+        result.notes.append("no signed checkpoint found: a truncated or rechained ledger cannot be "
+                            "detected (run `releasegate ledger checkpoint` and keep the file elsewhere)")
+    elif first_bad is None and known and max(known) < last:
+        result.notes.append(f"rows {max(known) + 1}..{last} are newer than the newest checkpoint "
+                            f"(seq {max(known)}): only the chain covers them")
+    return result
+
+
+def checkpoint_after_move(ledger: Ledger, scenario_ids: Iterable[str], mlflow_uri: str | None) -> CheckpointResult:
+    """The checkpoint written after every alias move; never raises (the move has committed)."""
+    try:
+        return write_checkpoint(ledger, scenario_ids=scenario_ids, mlflow_uri=mlflow_uri)
+    except Exception as exc:  # noqa: BLE001 - reported with the move, not instead of it
+        return CheckpointResult(None, errors=[str(exc) if isinstance(exc, InputError)
+                                              else f"{type(exc).__name__}: {exc}"])
+
+
+def checkpoint_lines(result: CheckpointResult | None) -> list[str]:
+    """What the CLI says about the checkpoint written after a move."""
+    if result is None:
+        return []
+    lines = []
+    if result.skipped:
+        lines.append(f"checkpoint: {result.skipped}")
+    elif result.checkpoint is not None:
+        lines.append(f"checkpoint: row {result.checkpoint.seq} signed; published to "
+                     + (", ".join(result.published) or "nowhere"))
+    lines += [f"checkpoint NOT published: {e}" for e in result.errors]
+    return lines
