@@ -82,9 +82,10 @@ def ledger_public_keys(keyring: Keyring, ledger: Ledger | None = None) -> dict[s
             chain = portfolio_chain(ledger)
         except Exception:  # noqa: BLE001 - a broken portfolio chain is the trust checks' finding
             chain = []
-        named = chain[-1].ledger_keys() if chain else {}
+        # every version's ledger keys: checkpoints signed before a rotation stay verifiable
+        named = {fingerprint(k): k for root in chain for k in root.ledger_keys().values()}
         if named:
-            return {fingerprint(k): k for k in named.values()}
+            return named
     entry = keyring.entries.get(ledger_identity())
     return {entry.fingerprint: entry.key()} if entry else {}
 
@@ -93,24 +94,28 @@ def actor_keys(ledger: Ledger, keyring: Keyring) -> ActorKeys:
     """identity -> keys that may sign its privileged rows: the keyring, plus each scenario's
     signed trust root (owners and the release policy's key)."""
     keys = keyring_actor_keys(keyring)
-    from ._trust import current_scenario_root
+    from ._trust import scenario_chain
 
     for sid in ledger.scenario_ids():
         try:
-            root = current_scenario_root(ledger, sid)
+            chain = scenario_chain(ledger, sid)
         except Exception:  # noqa: BLE001 - a broken root chain is the trust checks' finding, not this one
             continue
-        if root is None:
-            continue
-        for ident, entry in root.keyring().entries.items():
-            keys.setdefault(ident, {})[entry.fingerprint] = entry.key()
-        policy = root.release_policy
-        if policy and policy.get("keyid") in root.metadata.signed.keys:
-            from ._trust import _public
-
-            keys.setdefault(str(policy["identity"]), {})[policy["keyid"]] = _public(
-                root.metadata.signed.keys[policy["keyid"]])
+        for root in chain:  # every version: rows signed before a key rotation stay verifiable
+            _add_root_keys(keys, root)
     return keys
+
+
+def _add_root_keys(keys: ActorKeys, root: Any) -> None:
+    """The owners' keys and the release policy's key named in one scenario root version."""
+    for ident, entry in root.keyring().entries.items():
+        keys.setdefault(ident, {})[entry.fingerprint] = entry.key()
+    policy = root.release_policy
+    if policy and policy.get("keyid") in root.metadata.signed.keys:
+        from ._trust import _public
+
+        keys.setdefault(str(policy["identity"]), {})[policy["keyid"]] = _public(
+            root.metadata.signed.keys[policy["keyid"]])
 
 
 def checkpoint_dirs() -> list[Path]:
