@@ -22,11 +22,13 @@ SID = "support-triage"
 def _champion_is(world: World, key: str) -> None:
     c = client()
     if aliases(c).get("champion") != world.versions[key]:
-        if world.versions[key] in {e.payload.get("version") for e in Ledger.open().events(event_type="promoted")}:
-            rollback(SID, reason="reset for the fault test", to=world.versions[key])
-        else:
-            result = promote(SID, json.loads(getattr(world, key).read_text()))
-            assert result.promoted, result.reasons
+        # Promote it back rather than roll back: a model rollback revokes the decision it rolls
+        # back from (issue 15), and the next test promotes that decision again.
+        moves = [e for e in Ledger.open().events(event_type=("promoted", "rolled_back"))
+                 if e.payload.get("target", "model") == "model"]
+        current = moves[-1].payload.get("decision_digest") if moves else None
+        result = promote(SID, json.loads(getattr(world, key).read_text()), replaces=current)
+        assert result.promoted, result.reasons
     # the prompt alias follows too, so that the promotion under test really moves it
     promoted = [e for e in Ledger.open().events(event_type="promoted") if e.payload["version"] == world.versions[key]]
     uri = promoted[-1].payload["prompt"].get("uri")
