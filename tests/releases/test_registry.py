@@ -72,8 +72,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
         def record(decision: str, entry: str, model: str, mlflow_uri: str | None = None) -> dict:
             verdict = make_verdict(loaded, decision=decision, candidate=entry, model=model)
+            # the aliases each decision may move (the CI example promotes to staging)
             env = build_decision(loaded, verdict, candidate_model_digest=weights_digest(model),
-                                 created_at=f"{TODAY}T10:00:0{len(decision)}+00:00")
+                                 created_at=f"{TODAY}T10:00:0{len(decision)}+00:00",
+                                 aliases=("champion", "staging"))
             return record_evaluation(loaded, verdict, env, records_paths=[records], report_path=report,
                                      ledger=ledger, mlflow_uri=mlflow_uri)
 
@@ -273,8 +275,7 @@ def test_ci_example_fails_the_job_when_the_gate_blocks(world: World, tmp_path: P
     assert "::error title=release blocked::" in blocked.stdout
     summary = (tmp_path / "summary.md").read_text()
     assert "verdict is FAIL" in summary and f"missing approval: no valid product signature from {PRODUCT}" in summary
-    # world.b (evaluated after world.a) is the champion by now: an older decision does not replace
-    # it (issue 13), so the passing run promotes world.a to another alias.
+    # The passing run promotes world.a to another alias its decision names.
     passed = subprocess.run(["bash", str(script), "support-triage", str(world.a), "staging"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=300)
     assert passed.returncode == 0, passed.stdout + passed.stderr
