@@ -61,6 +61,10 @@ class DecisionPredicate(_Strict):
     approvers: dict[str, str]  # role -> identity
     created_at: str
     trust_root: TrustRootRef | None = None  # absent without a signed root
+    # What it may release and until when (issue 15); older decisions lack them: only `champion`,
+    # expiring created_at + the release policy's duration (releases/_binding.py).
+    aliases: list[str] | None = None
+    expires_at: str | None = None
 
 
 def check_predicate(predicate: dict[str, Any]) -> dict[str, Any]:
