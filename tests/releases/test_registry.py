@@ -318,9 +318,9 @@ def test_ten_concurrent_promotions_leave_one_consistent_state(world: World, pg_l
     for ev in sqlite_ledger.events(event_type="evaluated"):  # the decisions' evaluations, on this ledger too
         pg.append("evaluated", ev.scenario_id, ev.payload, subject=ev.subject)
     # The champion holds the older decision (a); five workers promote a, five the newer b.
+    for ev in sqlite_ledger.events(event_type=("promoted", "rolled_back")):  # the alias history too
+        pg.append(ev.event_type, ev.scenario_id, ev.payload, subject=ev.subject)
     if aliases(c).get("champion") != world.versions["a"]:
-        for ev in sqlite_ledger.events(event_type=("promoted", "rolled_back")):
-            pg.append(ev.event_type, ev.scenario_id, ev.payload, subject=ev.subject)
         from releasegate.releases import rollback
         rollback("support-triage", reason="start the race from decision a", to=world.versions["a"], ledger=pg)
     start = {k: str(v) for k, v in c.get_registered_model("support-triage").aliases.items()}["champion"]
