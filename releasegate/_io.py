@@ -168,11 +168,10 @@ class _NonFinite(ValueError):
     pass
 
 
-def load_json_bounded(source: str | Path | bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES,
-                      max_depth: int = MAX_DEPTH, file: str | Path | None = None,
-                      what: str = "JSON document") -> Any:
-    """Parse JSON from a path or bytes with limits: size, UTF-8, depth, no NaN/Infinity, no
-    duplicate keys (two parsers must never read two different documents from the same bytes)."""
+
+def _bounded_text(source: str | Path | bytes, *, max_bytes: int, file: str | Path | None,
+                  what: str) -> tuple[str, str | Path | None]:
+    """The UTF-8 text of a path or of bytes, within `max_bytes`; the file name errors should use."""
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
         if len(data) > max_bytes:
@@ -181,7 +180,14 @@ def load_json_bounded(source: str | Path | bytes, *, max_bytes: int = MAX_DOCUME
     else:
         file = file if file is not None else source
         data = read_bytes_bounded(source, max_bytes=max_bytes, what=what)
-    text = decode_utf8(data, file=file, what=what)
+    return decode_utf8(data, file=file, what=what), file
+
+def load_json_bounded(source: str | Path | bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES,
+                      max_depth: int = MAX_DEPTH, file: str | Path | None = None,
+                      what: str = "JSON document") -> Any:
+    """Parse JSON from a path or bytes with limits: size, UTF-8, depth, no NaN/Infinity, no
+    duplicate keys (two parsers must never read two different documents from the same bytes)."""
+    text, file = _bounded_text(source, max_bytes=max_bytes, file=file, what=what)
     try:
         value = json.loads(text, object_pairs_hook=_refuse_duplicate_keys,
                            parse_constant=_refuse_constant)
@@ -291,15 +297,7 @@ def load_yaml_strict(source: str | Path | bytes, *, max_bytes: int = MAX_CONTRAC
     keys, more than one document."""
     import yaml
 
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-        if len(data) > max_bytes:
-            raise InputError(f"{what} is larger than the {max_bytes} byte limit", file=_where(file),
-                             fix=f"a {what} this large is not expected")
-    else:
-        file = file if file is not None else source
-        data = read_bytes_bounded(source, max_bytes=max_bytes, what=what)
-    text = decode_utf8(data, file=file, what=what)
+    text, file = _bounded_text(source, max_bytes=max_bytes, file=file, what=what)
     try:
         _check_yaml_events(text, file=file, max_depth=max_depth, max_aliases=max_aliases)
         node = yaml.compose(text, Loader=_yaml_loader())

@@ -2,34 +2,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import typer
 from typer.testing import CliRunner, Result
 
 import releasegate.flows._cli_gate as cli_gate
-from releasegate.scenarios import RECORD_COLUMNS, load_dataset_for, load_scenario, write_records
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private copy of support-triage (contract + cases), so concurrent edits cannot race."""
-    folder = tmp_path_factory.mktemp("scn") / "support-triage"
-    folder.mkdir()
-    for name in ("scenario.yaml", "cases.jsonl"):
-        shutil.copy(REPO / "datasets" / "support-triage" / name, folder / name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def cases(scenario_dir: Path) -> pd.DataFrame:
-    return load_dataset_for(load_scenario(scenario_dir / "scenario.yaml")).to_pandas()
+from releasegate.scenarios import RECORD_COLUMNS, write_records
 
 
 def write(path: Path, cases: pd.DataFrame, correct: np.ndarray, entry: str, **columns: object) -> Path:

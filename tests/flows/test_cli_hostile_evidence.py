@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,23 +14,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 import releasegate.flows._cli_gate as cli_gate
-from releasegate.scenarios import RECORD_COLUMNS, load_dataset_for, load_scenario, write_records
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("scn") / "support-triage"
-    folder.mkdir()
-    for name in ("scenario.yaml", "cases.jsonl"):
-        shutil.copy(REPO / "datasets" / "support-triage" / name, folder / name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def cases(scenario_dir: Path) -> pd.DataFrame:
-    return load_dataset_for(load_scenario(scenario_dir / "scenario.yaml")).to_pandas()
+from releasegate.scenarios import RECORD_COLUMNS, write_records
 
 
 def frame_for(cases: pd.DataFrame, entry: str) -> pd.DataFrame:
