@@ -11,7 +11,9 @@ from hostile_cli import CliRun
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAGE = REPO / "datasets" / "support-triage"
-TIME_BOUND_S = 20.0
+# A hang (the alias bomb ran past a minute before issue 13) must fail; a slow start of the CLI on a
+# loaded 2-core machine must not: one example took 24 s at load average 12.
+TIME_BOUND_S = 60.0
 
 # Values that must never be read as a number, a date or a plain string by accident.
 HOSTILE_SCALARS = ["true", "false", ".inf", "-.inf", ".nan", "'0.5'", "-1", "1e400",
