@@ -50,6 +50,12 @@ class Check:
     status: Status
     critical: bool
     reason: str  # one sentence a product owner can read
+    # The end(s) of the interval with no finite bound at this sample size (ci_low/ci_high is then
+    # null): e.g. a cost ratio when a bootstrap replicate has no accepted outcome, a p95 on too
+    # few cases. Absent when the interval is finite or the check has none.
+    unbounded: Literal["low", "high", "both"] | None = None
+    # The check cannot decide at this size whatever the data: the fewest cases that could.
+    cases_needed: int | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ def check_verdict_document(data: Any, *, file: str | Path | None = None,
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
                 raise refuse(f"checks.{i}.{key}", f"{key} must be a finite number or null, not {value!r}")
+        ends = check.get("unbounded")
+        if ends is not None and ends not in ("low", "high", "both"):
+            raise refuse(f"checks.{i}.unbounded", f"unbounded {str(ends)[:40]!r} is not one of low, high, both")
+        for end, key in (("low", "ci_low"), ("high", "ci_high")):
+            if ends in (end, "both") and check.get(key) is not None:
+                raise refuse(f"checks.{i}.{key}", f"{key} is {check.get(key)!r} but the check says that end is unbounded")
     if decision == "PASS":
         failed = [c["name"] for c in checks if c.get("critical") is True and c["status"] in ("fail", "inconclusive")]
         if failed:

@@ -40,6 +40,7 @@ from . import pairwise as _pairwise
 from . import repeats as _repeats
 from ._calibration import calibrate as _calibrate
 from ._calibration import judge_digest
+from .planning import undecidable_checks
 from . import stats
 from ._scorers import disallowed_tool_calls
 from ._scoring import ScoredRecords, _scenario_of, cases_frame, score_records
@@ -193,10 +194,20 @@ def _pct(x: float | None) -> str:
 
 
 def _make(name: str, kind: str, metric: str, value: float | None, low: float | None, high: float | None,
-          threshold: float | None, direction: str, status: str, reason: str) -> Check:
+          threshold: float | None, direction: str, status: str, reason: str, *, bounded: bool = True,
+          cases_needed: int | None = None) -> Check:
+    """A check; `bounded=False` for an interval whose missing ends are unbounded (not absent)."""
     return Check(name=name, kind=kind, metric=metric, value=value, ci_low=low, ci_high=high,  # type: ignore[arg-type]
                  threshold=threshold, direction=direction, status=status, critical=False,  # type: ignore[arg-type]
-                 reason=reason)
+                 reason=reason, unbounded=None if bounded else open_ends(low, high),
+                 cases_needed=cases_needed)
+
+
+def open_ends(low: float | None, high: float | None) -> str | None:
+    """Which ends of an interval have no finite bound (None or non-finite): low, high, both, or None."""
+    no_low = low is None or not math.isfinite(low)
+    no_high = high is None or not math.isfinite(high)
+    return "both" if no_low and no_high else "low" if no_low else "high" if no_high else None
 
 
 @gate_check("min_acceptance_rate")
@@ -289,12 +300,16 @@ def check_cost_per_accepted(ctx: GateContext) -> list[Check]:
     low, high = costs.candidate_per_accepted_ci
     status = interval_status(low, high, ceiling, "<=")
     value = costs.candidate_per_accepted
-    reason = {"pass": f"${value:.6f} per accepted outcome, within the ${ceiling:g} ceiling",
-              "fail": f"${value:.6f} per accepted outcome exceeds the ${ceiling:g} ceiling",
-              "inconclusive": f"${value:.6f} per accepted outcome; its interval straddles the "
-                              f"${ceiling:g} ceiling"}[status]
+    span = f"${value:.6f} [{_usd(low)}, {_usd(high)}] per accepted outcome"
+    reason = {"pass": f"{span}, within the ${ceiling:g} ceiling",
+              "fail": f"{span} exceeds the ${ceiling:g} ceiling",
+              "inconclusive": f"{span} straddles the ${ceiling:g} ceiling"}[status]
     return [_make("max_cost_per_accepted", "value", "cost_per_accepted_usd", value, low, high, ceiling, "<=",
-                  status, reason)]
+                  status, reason, bounded=False)]
+
+
+def _usd(x: float | None) -> str:
+    return "unbounded" if x is None else f"${x:.6f}"
 
 
 @gate_check("latency_slo")
@@ -320,8 +335,12 @@ def check_latency(ctx: GateContext) -> list[Check]:
         reason = {"pass": f"{label} {span} within the {threshold:g}s SLO",
                   "fail": f"{label} {span} exceeds the {threshold:g}s SLO",
                   "inconclusive": f"{label} {span} straddles the {threshold:g}s SLO"}[status]
+        short = next((u for u in undecidable_checks(ctx.criteria, est.n) if u.check == name), None)
+        if status == "inconclusive" and short is not None:  # no n-case data could decide it
+            reason = f"{label} {span}: {short.reason}"
         out.append(_make(name, "value", f"{column}_p95", est.value, est.ci_low, est.ci_high, threshold, "<=",
-                         status, reason))
+                         status, reason, bounded=False,
+                         cases_needed=short.cases_needed if status == "inconclusive" and short else None))
     return out
 
 
@@ -372,11 +391,14 @@ def check_cost_ratio(ctx: GateContext) -> list[Check]:
     low, high = costs.ratio_ci
     status = interval_status(low, high, ceiling, "<=")
     span = f"{costs.ratio:.2f}x [{_x(low)}, {_x(high)}]"
+    if high is None:
+        span += (f" (a model had no accepted outcome in at least {100 * (1 - ctx.confidence) / 2:g}% of the "
+                 "bootstrap replicates: too few accepted outcomes to bound the ratio)")
     reason = {"pass": f"candidate costs {span} the incumbent per accepted outcome, within {ceiling:g}x",
               "fail": f"candidate costs {span} the incumbent per accepted outcome, above {ceiling:g}x",
               "inconclusive": f"cost ratio {span} straddles the {ceiling:g}x ceiling"}[status]
     return [_make("cost_ratio", "change", "cost_per_accepted_ratio", costs.ratio, low, high, ceiling, "<=",
-                  status, reason)]
+                  status, reason, bounded=False)]
 
 
 def _x(x: float | None) -> str:
@@ -430,7 +452,7 @@ def check_relative_change(ctx: GateContext) -> list[Check]:
               "inconclusive": f"relative change in acceptance {span} straddles the minimum "
                               f"{100 * threshold:+.1f}%: more cases needed"}[status]
     return [_make("relative_change", "change", "relative_acceptance_change", value, low_c, high_v,
-                  float(threshold), ">=", status, reason)]
+                  float(threshold), ">=", status, reason, bounded=False)]
 
 
 @gate_check("pairwise_preference")

@@ -25,7 +25,7 @@ from scipy import stats as _st
 
 from .repeats import clustered_paired_intervals
 from .sequential import BettingSequence
-from .stats import newcombe_paired_intervals, tango_restricted_q
+from .stats import newcombe_paired_intervals, quantile_min_cases, tango_restricted_q
 
 
 def _z(confidence: float) -> float:
@@ -252,6 +252,40 @@ def can_ever_pass(n: int, margin: float, incumbent_rate: float | None, confidenc
     return float(np.max(low)) > -margin
 
 
+@dataclass(frozen=True)
+class Undecidable:
+    """A check that no data of this size can decide (said before the run and in the verdict)."""
+
+    check: str  # the gate check's name, e.g. "latency_p95"
+    cases: int  # the size planned or run
+    cases_needed: int  # the fewest cases that could decide it
+    reason: str  # why, in one sentence
+
+
+_LATENCY_SLOS = (("ttft_p95", "ttft_p95_s", "p95 time to first token"),
+                 ("latency_p95", "latency_p95_s", "p95 end-to-end latency"))
+
+
+def undecidable_checks(criteria: Any, n: int) -> list[Undecidable]:
+    """Checks of the contract's `success_criteria` that `n` cases cannot decide, whatever the
+    models answer. A latency SLO on a p95 is judged on the order-statistic interval of the p95
+    (stats.quantile_interval): below `quantile_min_cases(0.95, confidence)` cases its upper end
+    does not exist, so the check can never pass (it can still fail when even the lower end is
+    above the SLO). Non-inferiority's own limit is `can_ever_pass`."""
+    confidence = float(criteria.confidence)
+    out = []
+    for name, key, label in _LATENCY_SLOS:
+        if getattr(criteria.latency_slo, key) is None:
+            continue
+        needed = quantile_min_cases(0.95, confidence)
+        if n < needed:
+            out.append(Undecidable(name, n, needed, (
+                f"undecidable with {n} cases: no distribution-free upper bound on a p95 exists below "
+                f"{needed} cases at {confidence:.0%} confidence, so the SLO can never be shown met "
+                f"(needs >= {needed} cases)")))
+    return out
+
+
 def assumptions_from_verdicts(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The incumbent's acceptance rate and the discordance pooled over earlier verdicts of the
     scenario (their paired 2x2 tables), and the within-case share where they had repeats.
@@ -283,6 +317,7 @@ __all__ = [
     "Plan",
     "PlanRow",
     "SequentialPlan",
+    "Undecidable",
     "assumptions_from_verdicts",
     "best_case_lower_bound",
     "can_ever_pass",
@@ -291,4 +326,5 @@ __all__ = [
     "simulate_fixed_n_power",
     "simulate_sequential",
     "simulated_cases_needed",
+    "undecidable_checks",
 ]

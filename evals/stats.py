@@ -14,6 +14,7 @@ References
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -292,6 +293,36 @@ class QuantileEstimate:
     n: int
 
 
+def _quantile_ranks(n: int, quantile: float, confidence: float) -> tuple[int, int]:
+    """1-based ranks r <= s with P(r <= B <= s-1) >= confidence, B ~ Binomial(n, q). r = 0 means
+    no finite lower bound at this n, s > n no finite upper bound."""
+    alpha = 1.0 - confidence
+    return (int(_st.binom.ppf(alpha / 2, n, quantile)), int(_st.binom.ppf(1 - alpha / 2, n, quantile)) + 1)
+
+
+def quantile_min_cases(quantile: float, confidence: float = 0.95, end: str = "upper") -> int:
+    """The fewest values for which `quantile_interval` has a finite `end` ("upper" or "lower").
+
+    The upper bound is the s-th order statistic and exists once s <= n, i.e. once
+    P(B <= n - 1) = 1 - q^n reaches 1 - alpha/2: n >= log(alpha/2) / log(q). The lower bound needs
+    r >= 1, i.e. (1 - q)^n < alpha/2. Below that n no distribution-free bound exists at all (p95 at
+    95%: 72 values for the two-sided interval the gate uses; a one-sided bound would need 59).
+    The closed form is then checked against the ranks themselves (floating point at the edge)."""
+    alpha = 1.0 - confidence
+    base = quantile if end == "upper" else 1.0 - quantile
+    n = max(1, math.ceil(math.log(alpha / 2) / math.log(base)))
+
+    def finite(m: int) -> bool:
+        r, s = _quantile_ranks(m, quantile, confidence)
+        return s <= m if end == "upper" else r >= 1
+
+    while n > 1 and finite(n - 1):
+        n -= 1
+    while not finite(n):
+        n += 1
+    return n
+
+
 def quantile_interval(values: np.ndarray, quantile: float, confidence: float = 0.95) -> QuantileEstimate:
     """Distribution-free interval for a quantile from order statistics: ranks from the
     Binomial(n, q) distribution (the same construction as scipy's `quantile_test`). O(n) via
@@ -301,10 +332,7 @@ def quantile_interval(values: np.ndarray, quantile: float, confidence: float = 0
     n = x.size
     if n == 0:
         return QuantileEstimate(quantile, None, None, None, 0)
-    alpha = 1.0 - confidence
-    # 1-based ranks r <= s with P(r <= B <= s-1) >= confidence, B ~ Binomial(n, q).
-    r = int(_st.binom.ppf(alpha / 2, n, quantile))
-    s = int(_st.binom.ppf(1 - alpha / 2, n, quantile)) + 1
+    r, s = _quantile_ranks(n, quantile, confidence)
     point = int(np.ceil(quantile * n))  # inverted-CDF point estimate, 1-based
     ranks = sorted({max(r, 1), min(s, n), min(max(point, 1), n)})
     part = np.partition(x, [k - 1 for k in ranks])
@@ -314,6 +342,22 @@ def quantile_interval(values: np.ndarray, quantile: float, confidence: float = 0
 
 
 # --------------------------------------------------------------------------- cost
+def bootstrap_percentile(sample: np.ndarray, q: float) -> float | None:
+    """np.quantile's (linear) percentile of a bootstrap sample that may hold +-inf (a replicate
+    with no accepted outcome), or None when the percentile falls on or next to an infinite value:
+    that end of the interval is unbounded. (np.quantile itself gives inf or nan there, and
+    np.nan_to_num would turn inf into 1.8e308.)"""
+    ordered = np.sort(np.asarray(sample, dtype=float))
+    h = (ordered.size - 1) * q
+    i = int(np.floor(h))
+    a, b = ordered[i], ordered[min(i + 1, ordered.size - 1)]
+    if not np.isfinite(a) or (h > i and not np.isfinite(b)):
+        return None
+    with np.errstate(invalid="ignore"):  # inf - inf beyond the neighbours used
+        value = float(np.quantile(ordered, q))
+    return value if np.isfinite(value) else float(a)  # h == i next to an inf: numpy gives nan
+
+
 @dataclass(frozen=True)
 class CostComparison:
     candidate_cost_usd: float
@@ -396,10 +440,10 @@ def cost_comparison(candidate_accepted: np.ndarray, incumbent_accepted: np.ndarr
         ratio_boot = cpa_c_boot / cpa_i_boot
 
     def pct(sample: np.ndarray) -> tuple[float | None, float | None]:
-        lo, hi = np.quantile(sample, [alpha / 2, 1 - alpha / 2])
-        return (float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None)
+        return (bootstrap_percentile(sample, alpha / 2), bootstrap_percentile(sample, 1 - alpha / 2))
 
-    ratio_ci = pct(np.nan_to_num(ratio_boot, nan=np.inf)) if ratio is not None else (None, None)
+    # a replicate with no accepted outcome on either side has no ratio (0/0 or inf/inf): unbounded
+    ratio_ci = pct(np.where(np.isnan(ratio_boot), np.inf, ratio_boot)) if ratio is not None else (None, None)
     cpa_ci = pct(cpa_c_boot) if cpa_c is not None else (None, None)
     return CostComparison(total_c, total_i, acc_c, acc_i, cpa_c, cpa_i, cpa_ci, ratio, ratio_ci,
                           replicates)
@@ -412,6 +456,7 @@ __all__ = [
     "PairedTable",
     "QuantileEstimate",
     "SliceDifference",
+    "bootstrap_percentile",
     "cost_comparison",
     "holm_adjust",
     "mcnemar_exact_p",
@@ -422,6 +467,7 @@ __all__ = [
     "paired_difference",
     "paired_difference_from_table",
     "quantile_interval",
+    "quantile_min_cases",
     "slice_differences",
     "tango_restricted_q",
     "tango_score_z",

@@ -41,7 +41,7 @@ def evaluate_command(
         if path is not None and not path.is_file():
             raise InputError("file not found", file=path, field=flag, fix="pass a Parquet file of generation records")
 
-    _warn_if_never_passes(loaded, dataset, limit, console)
+    _warn_before_run(loaded, dataset, limit, console)
     configure_prefect(prefect_api)
     from .evaluate import evaluate_candidate
 
@@ -71,9 +71,10 @@ def evaluate_command(
     return result.exit_code
 
 
-def _warn_if_never_passes(loaded: Any, dataset: Any, limit: int | None, console: Console) -> None:
-    """Issue 18: a dataset too small for the margin can never PASS, whatever the models answer."""
-    from releasegate.evals.planning import can_ever_pass
+def _warn_before_run(loaded: Any, dataset: Any, limit: int | None, console: Console) -> None:
+    """Said before generating anything: a dataset too small for the margin can never PASS
+    (issue 18), and a check this many cases cannot decide, e.g. a p95 latency SLO (issue 13)."""
+    from releasegate.evals.planning import can_ever_pass, undecidable_checks
 
     criteria = loaded.scenario.success_criteria
     n = min(limit, len(dataset.ids)) if limit else len(dataset.ids)
@@ -82,6 +83,9 @@ def _warn_if_never_passes(loaded: Any, dataset: Any, limit: int | None, console:
         console.print(f"[bold yellow]warning:[/] {n} cases can never PASS non-inferiority at margin {margin:g} "
                       f"and confidence {float(criteria.confidence):g}, even if both models answer alike on every "
                       f"case (see `releasegate plan --scenario {loaded.scenario.id}`)", soft_wrap=True)
+    for short in undecidable_checks(criteria, n):
+        console.print(f"[bold yellow]warning:[/] check {short.check} is {short.reason}; this run will leave it "
+                      "undecided" + (" (drop --limit or add cases)" if limit else " (add cases)"), soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -29,8 +29,10 @@ def checks_table(verdict: Any) -> Table:
     for column in ("check", "status", "value", "interval", "threshold", "reason"):
         table.add_column(column, overflow="fold")
     for check in verdict.checks:
-        interval = "-" if check.ci_low is None and check.ci_high is None else \
-            f"[{_fmt(check.ci_low)}, {_fmt(check.ci_high)}]"
+        ends = check.unbounded or ""
+        interval = "-" if check.ci_low is None and check.ci_high is None and not ends else \
+            f"[{'unbounded' if ends in ('low', 'both') else _fmt(check.ci_low)}, " \
+            f"{'unbounded' if ends in ('high', 'both') else _fmt(check.ci_high)}]"
         threshold = "-" if check.threshold is None else f"{check.direction} {_fmt(check.threshold)}"
         name = check.name + (" (critical)" if check.critical else "")
         table.add_row(name, f"[{_STYLE[check.status]}]{check.status}[/]", _fmt(check.value), interval,

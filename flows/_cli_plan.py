@@ -8,6 +8,7 @@ repeats), or from the options, which override them. Thin: the statistics live in
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +24,8 @@ def plan_command(scenario: str, *, margin: float | None = None, power: float = 0
                  repeats: tuple[int, ...] = (1, 3, 5), sequential_runs: int = 200, batch_size: int = 50,
                  ledger_url: str | None = None, ledger: Any = None) -> dict[str, Any]:
     """Library form of the command: the plan as a dict (raises InputError on bad input)."""
-    from releasegate.evals.planning import Design, assumptions_from_verdicts, can_ever_pass, make_plan
+    from releasegate.evals.planning import (Design, assumptions_from_verdicts, can_ever_pass, make_plan,
+                                            undecidable_checks)
     from releasegate.scenarios import load_scenario
 
     loaded = load_scenario(scenario)
@@ -68,6 +70,7 @@ def plan_command(scenario: str, *, margin: float | None = None, power: float = 0
     out["scenario_id"] = loaded.scenario.id
     out["cases_available"] = cases_available
     out["can_ever_pass"] = can_ever_pass(cases_available, margin, float(rate), float(criteria.confidence))
+    out["undecidable"] = [asdict(u) for u in undecidable_checks(criteria, cases_available)]
     return out
 
 
@@ -137,3 +140,5 @@ def register(app: typer.Typer) -> None:
         if not result["can_ever_pass"]:
             console.print("[bold yellow]warning:[/] even identical answers on every case could not PASS "
                           f"at margin {d['margin']:g}: the dataset is too small.")
+        for short in result["undecidable"]:
+            console.print(f"[bold yellow]warning:[/] check {short['check']} is {short['reason']}.", soft_wrap=True)

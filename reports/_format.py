@@ -61,10 +61,13 @@ def fmt(metric: str, value: float | None, *, signed: bool = True) -> str:
     return f"{value:.4g}"
 
 
-def fmt_interval(metric: str, low: float | None, high: float | None) -> str:
-    if low is None and high is None:
+def fmt_interval(metric: str, low: float | None, high: float | None, unbounded: str | None = None) -> str:
+    """'low to high'; an end the verdict flags as unbounded reads 'unbounded', never a number."""
+    if low is None and high is None and unbounded is None:
         return "—"
-    return f"{fmt(metric, low)} to {fmt(metric, high)}"
+    lo = "unbounded" if unbounded in ("low", "both") else fmt(metric, low)
+    hi = "unbounded" if unbounded in ("high", "both") else fmt(metric, high)
+    return f"{lo} to {hi}"
 
 
 def fmt_threshold(check: Check) -> str:

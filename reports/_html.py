@@ -179,7 +179,7 @@ def _cards(verdict: Verdict, rates: list, costs: list) -> list[_Card]:
     ni = noninferiority_check(verdict)
     if ni is not None and ni.value is not None:
         cards.append(_Card("Difference (candidate − incumbent)", fmt(ni.metric, ni.value),
-                           f"interval {fmt_interval(ni.metric, ni.ci_low, ni.ci_high)}"))
+                           f"interval {fmt_interval(ni.metric, ni.ci_low, ni.ci_high, ni.unbounded)}"))
     ratio = cost_ratio_check(verdict)
     cand_cost = costs[1] if len(costs) > 1 else None
     if cand_cost is not None and cand_cost.value is not None:
@@ -304,7 +304,7 @@ def render_report(report: ReportInput) -> str:
         "name": c.name, "metric": c.metric, "kind": c.kind, "critical": c.critical,
         "status": c.status, "status_word": STATUS_WORDS.get(c.status, c.status),
         "symbol": STATUS_SYMBOLS.get(c.status, ""), "value": fmt(c.metric, c.value),
-        "interval": fmt_interval(c.metric, c.ci_low, c.ci_high), "threshold": fmt_threshold(c),
+        "interval": fmt_interval(c.metric, c.ci_low, c.ci_high, c.unbounded), "threshold": fmt_threshold(c),
         "reason": c.reason,
     } for c in verdict.checks]
     tally: dict[str, int] = {}

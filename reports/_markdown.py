@@ -42,6 +42,6 @@ def render_markdown(verdict: Verdict, report_path: str | Path | None = None) -> 
             lines.append(
                 f"| `{_cell(c.name)}`{' (critical)' if c.critical else ''} | "
                 f"{STATUS_WORDS.get(c.status, c.status)} | {_cell(fmt(c.metric, c.value))} | "
-                f"{_cell(fmt_interval(c.metric, c.ci_low, c.ci_high))} | {_cell(fmt_threshold(c))} | "
+                f"{_cell(fmt_interval(c.metric, c.ci_low, c.ci_high, c.unbounded))} | {_cell(fmt_threshold(c))} | "
                 f"{_cell(c.reason)} |")
     return "\n".join(lines) + "\n"

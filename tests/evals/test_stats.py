@@ -202,3 +202,49 @@ def test_slice_differences_flag_a_regressing_slice_with_holm() -> None:
     raw = [r.p_regression for r in rows]
     assert [r.p_holm for r in rows] == pytest.approx(multipletests(raw, method="holm")[1])
     assert by_value["phone"].n == int(phone.sum())
+
+
+# ---- degenerate intervals (issue 13) -------------------------------------------------------
+@pytest.mark.parametrize("quantile, upper, lower", [(0.5, 6, 6), (0.9, 36, 2), (0.95, 72, 2), (0.99, 368, 1)])
+def test_quantile_min_cases_is_the_binomial_order_statistic_bound(quantile: float, upper: int, lower: int) -> None:
+    """The fewest values with a finite upper (lower) end, by scanning scipy's binomial directly: the
+    upper end is the s-th order statistic, s = ppf(1 - alpha/2) + 1, finite once
+    P(B <= n - 1) >= 1 - alpha/2; the lower end once P(B = 0) < alpha/2."""
+    alpha = 0.05
+    scan_upper = next(n for n in range(1, 2000) if st.binom.cdf(n - 1, n, quantile) >= 1 - alpha / 2)
+    scan_lower = next(n for n in range(1, 2000) if st.binom.pmf(0, n, quantile) < alpha / 2)
+    assert stats.quantile_min_cases(quantile, 0.95) == scan_upper == upper
+    assert stats.quantile_min_cases(quantile, 0.95, "lower") == scan_lower == lower
+    values = np.arange(1.0, upper + 1)
+    assert stats.quantile_interval(values[:-1], quantile, 0.95).ci_high is None
+    assert stats.quantile_interval(values, quantile, 0.95).ci_high is not None
+    # one-sided at 95% would be 0.95^n <= 0.05: n = 59 for the p95 (the gate's two-sided interval needs 72)
+    if quantile == 0.95:
+        assert next(n for n in range(1, 200) if 1 - st.binom.cdf(n - 1, n, 0.95) <= 0.05) == 59
+
+
+def test_bootstrap_percentile_is_numpys_until_an_infinite_replicate_makes_it_unbounded() -> None:
+    rng = np.random.default_rng(3)
+    sample = rng.gamma(2.0, 1.0, 4000)
+    for q in (0.0, 0.025, 0.5, 0.975, 1.0):
+        assert stats.bootstrap_percentile(sample, q) == float(np.quantile(sample, q))
+    sample[:150] = np.inf  # 3.75% of replicates with no accepted outcome
+    assert stats.bootstrap_percentile(sample, 0.975) is None
+    assert stats.bootstrap_percentile(sample, 0.025) == float(np.quantile(sample, 0.025))
+    edge = np.array([1.0, 2.0, 3.0, np.inf, np.inf])  # q = 0.5 lands exactly on 3.0, next to inf
+    assert stats.bootstrap_percentile(edge, 0.5) == 3.0
+    assert stats.bootstrap_percentile(edge, 0.6) is None
+    assert stats.bootstrap_percentile(-edge, 0.4) is None  # -inf: the lower end is unbounded
+
+
+def test_cost_ratio_interval_is_unbounded_not_the_largest_float() -> None:
+    """1 accepted outcome of 40 on the candidate side: in over 2.5% of the replicates it has none."""
+    cand = np.zeros(40, dtype=bool)
+    cand[3] = True
+    inc = np.zeros(40, dtype=bool)
+    inc[[3, 11]] = True
+    result = stats.cost_comparison(cand, inc, np.full(40, 2e-4), np.full(40, 2e-4),
+                                   rng=np.random.default_rng(0))
+    assert result.ratio == pytest.approx(2.0)
+    assert result.ratio_ci[0] is not None and result.ratio_ci[1] is None
+    assert result.candidate_per_accepted_ci[1] is None

@@ -13,16 +13,16 @@ from releasegate.scenarios import load_dataset_for, parse_scenario, read_records
 
 
 def test_evaluate_warns_when_the_dataset_can_never_pass() -> None:
-    from releasegate.flows._cli_flows import _warn_if_never_passes
+    from releasegate.flows._cli_flows import _warn_before_run
 
     loaded = parse_scenario(TRIAGE)
     dataset = load_dataset_for(loaded)
     console = Console(record=True, width=400)
-    _warn_if_never_passes(loaded, dataset, 20, console)
+    _warn_before_run(loaded, dataset, 20, console)
     text = console.export_text()
     assert "warning: 20 cases can never PASS non-inferiority" in text
     console = Console(record=True, width=400)
-    _warn_if_never_passes(loaded, dataset, None, console)
+    _warn_before_run(loaded, dataset, None, console)
     assert console.export_text() == ""
 
 
