@@ -9,22 +9,20 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from releasegate.flows._cli_releases import LedgerUrl, MlflowUri, _actor, _blocked
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from releasegate.core import Refused
+from releasegate.flows._cli_common import err, out, refused
+from releasegate.flows._cli_releases import LedgerUrl, MlflowUri, _actor
 
 
 def follow_endpoint(scenario: str, *, ledger_url: str | None, mlflow_uri: str | None) -> None:
     """After an alias move: move the scenario's endpoint too, when releasegate manages one."""
-    from releasegate.gateway import EndpointRefused, follow_release
+    from releasegate.gateway import follow_release
     from releasegate.releases import Ledger
 
     try:
         result = follow_release(scenario, ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
-    except EndpointRefused as exc:
+    except Refused as exc:
         err.print(f"gateway endpoint unchanged: {exc}")
         return
     except Exception as exc:  # the alias moved and the ledger says where the endpoint must go
@@ -53,7 +51,7 @@ def audit_endpoint_lines(scenarios: list[str] | None, *, repair: bool, ledger_ur
 def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str, startup_timeout: float) -> None:
     """`serve --scenario S --alias A`: refuse with every reason, or serve the verified weights."""
     from releasegate.core import InputError
-    from releasegate.gateway import ServeRefused, start_verified_replica, stop_verified_replica
+    from releasegate.gateway import start_verified_replica, stop_verified_replica
     from releasegate.gpu import ServingError
 
     if not scenario:
@@ -61,8 +59,8 @@ def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str
     try:
         replica = start_verified_replica(scenario, alias, port=port, host=host, startup_timeout_s=startup_timeout,
                                          actor=_actor(), echo=lambda m: out.print(m))
-    except ServeRefused as exc:
-        _blocked(f"refusing to serve {scenario}@{alias}:", exc.reasons)
+    except Refused as exc:
+        refused(f"refusing to serve {scenario}@{alias}:", exc.reasons)
     except ServingError as exc:
         err.print(f"serving error: {exc}")
         raise typer.Exit(1) from None
@@ -147,14 +145,14 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Create or move the scenario's endpoint to the champion's verified replicas (ledger first)."""
-        from releasegate.gateway import EndpointRefused, switch_endpoint
+        from releasegate.gateway import switch_endpoint
         from releasegate.releases import Ledger
 
         try:
             result = switch_endpoint(scenario, ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri,
                                      reason="gateway switch", actor=_actor())
-        except EndpointRefused as exc:
-            _blocked(f"endpoint of {scenario} not set:", exc.reasons)
+        except Refused as exc:
+            refused(f"endpoint of {scenario} not set:", exc.reasons)
         out.print(json.dumps(result.endpoint.to_dict(), indent=2))
         out.print("changed" if result.changed else "already as the ledger says")
 

@@ -14,25 +14,21 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from releasegate.core import InputError, atomic_write_text
+from releasegate.core import InputError, Refused, atomic_write_text
 
-from ._cli_releases import LedgerUrl, MlflowUri, _actor, err, out
+from ._cli_common import err, out, refused
+from ._cli_releases import LedgerUrl, MlflowUri, _actor
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
 
 
 @contextmanager
 def _refusals(title: str) -> Iterator[None]:
-    """OperatingRefused -> the reasons on stderr and exit 1."""
-    from releasegate.releases import ApprovalRefused, OperatingRefused
-
+    """A refusal inside the block -> printed with every reason, exit 1."""
     try:
         yield
-    except (OperatingRefused, ApprovalRefused) as exc:
-        err.print(f"[bold red]{title}[/]")
-        for r in exc.reasons:
-            err.print(f"  - {r}")
-        raise typer.Exit(1) from None
+    except Refused as exc:
+        refused(title, exc.reasons)
 
 
 def _na(value: Any, suffix: str = "") -> str:

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from ._cli_common import err, out, refused
 
 LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
                                                help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
@@ -31,13 +29,6 @@ def _actor() -> str:
         return os.environ.get("RELEASEGATE_ACTOR") or getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def _blocked(title: str, reasons: list[str]) -> None:
-    err.print(f"[bold red]{title}[/]")
-    for r in reasons:
-        err.print(f"  - {r}")
-    raise typer.Exit(1)
 
 
 def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) -> None:
@@ -99,7 +90,7 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Sign a release decision as the owner for ROLE named in the scenario's signed root (or contract)."""
-        from releasegate.releases import ApprovalRefused, Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
+        from releasegate.releases import Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
         from releasegate.scenarios import load_contract
 
         if role not in ("product", "platform", "escalation"):
@@ -116,8 +107,8 @@ def register(app: typer.Typer) -> None:
                 _, ev, conditions = record_policy_approval(envelope, private, ledger=Ledger.open(ledger_url),
                                                            loaded=loaded, decision_path=decision,
                                                            keyring=Keyring.load(keyring))
-            except ApprovalRefused as exc:
-                _blocked("policy approval refused:", exc.reasons)
+            except Refused as exc:
+                refused("policy approval refused:", exc.reasons)
             for c in conditions:
                 out.print(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
             out.print(f"approved as platform by policy {ev.payload['policy_sha256'][:16]} "
@@ -128,8 +119,8 @@ def register(app: typer.Typer) -> None:
             signed, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring),
                                          ledger=Ledger.open(ledger_url), decision_path=decision,
                                          loaded=loaded, mlflow_uri=mlflow_uri)
-        except ApprovalRefused as exc:
-            _blocked("approval refused:", exc.reasons)
+        except Refused as exc:
+            refused("approval refused:", exc.reasons)
         out.print(f"approved as {role} by {ev.payload['identity']} ({ev.payload['fingerprint'][:16]}); "
                   f"ledger row {ev.seq}; {decision}")
 
@@ -200,7 +191,7 @@ def register(app: typer.Typer) -> None:
         if require_checkpoint and not result.checkpoints:
             result.problems.append("no signed checkpoint found (--require-checkpoint)")
         if result.problems:
-            _blocked("ledger tampered:", result.problems)
+            refused("ledger tampered:", result.problems)
         out.print(f"ledger intact: {result.rows} rows, {len(result.checkpoints)} checkpoints"
                   + (f" (newest at row {result.checkpoints[-1].seq})" if result.checkpoints else ""))
 
@@ -288,7 +279,7 @@ def register(app: typer.Typer) -> None:
         for line in result.recovered:
             out.print(line)
         if result.reasons:
-            _blocked(f"promotion of {scenario} blocked ({len(result.reasons)} reasons):", result.reasons)
+            refused(f"promotion of {scenario} blocked ({len(result.reasons)} reasons):", result.reasons)
         if result.note:
             out.print(result.note)
             return
@@ -311,7 +302,7 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move back to the last approved version (model, prompt alias or tool policy) and record it."""
-        from releasegate.releases import ApprovalRefused, Ledger, OperatingRefused, rollback, rollback_for_incident
+        from releasegate.releases import Ledger, rollback, rollback_for_incident
 
         try:
             if incident:  # the incident is checked (open, same scenario) before anything moves
@@ -320,8 +311,8 @@ def register(app: typer.Typer) -> None:
             else:
                 result = rollback(scenario, reason=reason, to=to, target=target, alias=alias,
                                   ledger=Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
-        except (ApprovalRefused, OperatingRefused) as exc:
-            _blocked("rollback refused:", exc.reasons)
+        except Refused as exc:
+            refused("rollback refused:", exc.reasons)
         out.print(f"rolled back {result.target} of {scenario}: {result.from_version} -> {result.to_version}; "
                   f"ledger row {result.event.seq}" + (f"; linked to {incident}" if incident else ""))
         for note in result.notes:

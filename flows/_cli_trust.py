@@ -11,7 +11,10 @@ from typing import Annotated
 
 import typer
 
-from ._cli_releases import KeyringOpt, LedgerUrl, _actor, _blocked, out
+from releasegate.core import Refused
+
+from ._cli_common import out, refused
+from ._cli_releases import KeyringOpt, LedgerUrl, _actor
 
 ExpiresDays = Annotated[float, typer.Option("--expires-days", help="The root expires after this many days")]
 
@@ -22,12 +25,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(trust_app, name="trust")
 
     def _apply_or_refuse(ledger, md) -> None:  # noqa: ANN001
-        from releasegate.releases._trust import PIN_ENV, TrustRefused, apply_root
+        from releasegate.releases._trust import PIN_ENV, apply_root
 
         try:
             ev = apply_root(ledger, md, actor=_actor())
-        except TrustRefused as exc:
-            _blocked("trust root refused:", exc.reasons)
+        except Refused as exc:
+            refused("trust root refused:", exc.reasons)
         who = ", ".join(s["identity"] for s in ev.payload["signers"])
         out.print(f"applied {ev.scenario_id} root v{ev.payload['version']} sha256:{ev.payload['sha256']} "
                   f"(ledger row {ev.seq}; signed by {who})")
@@ -96,7 +99,6 @@ def register(app: typer.Typer) -> None:
         from releasegate.core import InputError
         from releasegate.releases import Keyring, Ledger
         from releasegate.releases._trust import (
-            TrustRefused,
             current_scenario_root,
             portfolio_chain,
             proposals_dir,
@@ -138,8 +140,8 @@ def register(app: typer.Typer) -> None:
             prev = current_scenario_root(ledger, loaded.scenario.id)
             md = propose_scenario_root(ledger, loaded, keyring=Keyring.load(keyring), expires_days=expires_days,
                                        release_policy=release_policy)  # type: ignore[arg-type]
-        except TrustRefused as exc:
-            _blocked("cannot propose:", exc.reasons)
+        except Refused as exc:
+            refused("cannot propose:", exc.reasons)
         v = md.signed.version
         path = write_root(md, out_file or proposals_dir() / f"{loaded.scenario.id}-v{v}.json")
         out.print(f"{loaded.scenario.id} root v{v} proposed: {path}")
@@ -188,7 +190,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The chain's history (who changed what, signed by whom) and where the working tree differs."""
         from releasegate.releases import Keyring, Ledger
-        from releasegate.releases._trust import PIN_ENV, TrustRefused, current_scenario_root, history
+        from releasegate.releases._trust import PIN_ENV, current_scenario_root, history
         from releasegate.releases._trust import working_tree_differences as diffs_of
         from releasegate.scenarios import load_contract
 
@@ -198,7 +200,7 @@ def register(app: typer.Typer) -> None:
         problems: list[str] = []
         try:
             root = current_scenario_root(ledger, scenario) if scenario else None
-        except TrustRefused as exc:
+        except Refused as exc:
             root, problems = None, exc.reasons
         if root is not None:
             try:
@@ -228,4 +230,4 @@ def register(app: typer.Typer) -> None:
                 pin = os.environ.get(PIN_ENV)
                 out.print(f"{PIN_ENV}={pin}" if pin else f"{PIN_ENV} is not set: pin sha256:{events[0].payload['sha256']}")
         if problems:
-            _blocked("the trust chain does not verify:", problems)
+            refused("the trust chain does not verify:", problems)

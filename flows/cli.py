@@ -13,7 +13,9 @@ import sys
 import typer
 from rich.console import Console
 
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
+
+from ._cli_common import print_refusal
 
 app = typer.Typer(
     name="releasegate",
@@ -44,9 +46,13 @@ for _name in _COMMAND_MODULES:
 
 
 def main() -> None:
-    """Console-script entry point: bad input is one line on stderr and exit code 2."""
+    """Console-script entry point: bad input is one line on stderr and exit code 2; a refusal no
+    command caught is printed like every other (each reason) with exit code 1."""
     try:
         app()
+    except Refused as exc:
+        print_refusal(f"refused ({exc.code}):", exc.reasons)
+        sys.exit(exc.exit_code)
     except InputError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

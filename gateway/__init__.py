@@ -8,7 +8,6 @@ reports and flows may import it, releases never does (flows call both).
 from ._verify import (
     REVOCATION_EVENTS,
     ServableRelease,
-    ServeRefused,
     decision_reasons,
     manifest_weight_digest,
     verify_servable,
@@ -19,7 +18,6 @@ from ._verify import (
 __all__ = [
     "REVOCATION_EVENTS",
     "ServableRelease",
-    "ServeRefused",
     "decision_reasons",
     "manifest_weight_digest",
     "verify_servable",
@@ -34,7 +32,6 @@ from ._endpoint import (
     REPLICA_STARTED,
     REPLICA_STOPPED,
     EndpointFinding,
-    EndpointRefused,
     EndpointSpec,
     LinkedModel,
     SwitchResult,
@@ -56,7 +53,7 @@ from ._server import GatewayServer, chat_url, gateway_env
 
 __all__ += [
     "ENDPOINT_DRIFT", "ENDPOINT_REPAIRED", "ENDPOINT_SET", "REPLICA_STARTED", "REPLICA_STOPPED",
-    "EndpointFinding", "EndpointRefused", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
+    "EndpointFinding", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
     "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "endpoint_name", "expected_endpoint",
     "follow_release", "gateway_env", "live_replicas", "provider_key_findings", "read_endpoint", "record_replica",
     "record_replica_stopped", "set_provider_secret", "switch_endpoint",

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from releasegate.core import Refused
 from releasegate.releases import (
     GatewayDriftDetected,
     GatewayEndpointSet,
@@ -95,12 +96,6 @@ class EndpointSpec:
                    tuple(data.get("guardrails") or ()))
 
 
-class EndpointRefused(Exception):
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
-
-
 def endpoint_name(scenario_id: str) -> str:
     return scenario_id
 
@@ -152,9 +147,9 @@ def desired_endpoint(scenario: str, *, ledger: Ledger) -> EndpointSpec:
     reps = live_replicas(ledger, sid)
     primary = [r for r in reps if r["version"] == champion]
     if champion is None or not primary:
-        raise EndpointRefused([f"no verified replica serves {sid}'s champion "
-                               f"(version {champion or 'none'}): start one with "
-                               f"`releasegate serve --scenario {sid} --alias champion`"])
+        raise Refused([f"no verified replica serves {sid}'s champion "
+                       f"(version {champion or 'none'}): start one with "
+                       f"`releasegate serve --scenario {sid} --alias champion`"], code="endpoint")
     models = [_linked(sid, r, "PRIMARY", round(1.0 / len(primary), 6), None)
               for r in sorted(primary, key=lambda r: r["api_base"])]
     fallback_entry = loaded.scenario.route_policy.fallback
@@ -193,8 +188,8 @@ def _secret_id(store: Any, model: LinkedModel) -> str:
     s = existing.get(model.secret)
     if model.hosted:  # the platform owns this key: never created or rewritten here
         if s is None:
-            raise EndpointRefused([f"gateway secret {model.secret!r} for {model.entry} does not exist: the platform "
-                                   f"sets it with `releasegate gateway secret set --name {model.secret}`"])
+            raise Refused([f"gateway secret {model.secret!r} for {model.entry} does not exist: the platform "
+                           f"sets it with `releasegate gateway secret set --name {model.secret}`"], code="endpoint")
         return s.secret_id
     if s is None:
         return store.create_gateway_secret(secret_name=model.secret, secret_value={"api_key": NO_KEY},
@@ -382,7 +377,7 @@ def follow_release(scenario: str, *, ledger: Ledger | None = None, mlflow_uri: s
                    reason: str = "follow the champion", actor: str | None = None) -> SwitchResult | None:
     """After promote/rollback (flows call it): move the endpoint if releasegate manages one.
 
-    None when the scenario has no endpoint yet; EndpointRefused when no verified replica serves the
+    None when the scenario has no endpoint yet; Refused when no verified replica serves the
     new champion (the endpoint keeps serving what it served: start one, then `gateway switch`).
     """
     ledger = ledger or Ledger.open()

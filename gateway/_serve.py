@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from releasegate.core import Refused
 from releasegate.releases import Ledger
 
-from ._endpoint import EndpointRefused, follow_release, record_replica, record_replica_stopped
-from ._verify import ServableRelease, ServeRefused, verify_servable, weight_reasons
+from ._endpoint import follow_release, record_replica, record_replica_stopped
+from ._verify import ServableRelease, verify_servable, weight_reasons
 
 
 @dataclass
@@ -25,7 +26,7 @@ def start_verified_replica(scenario: str, alias: str = "champion", *, port: int 
                            host: str = "127.0.0.1", startup_timeout_s: float = 600.0,
                            ledger: Ledger | None = None, mlflow_uri: str | None = None,
                            actor: str | None = None, echo: Callable[[str], None] = print) -> VerifiedReplica:
-    """Everything before traffic: ServeRefused when any check fails (vLLM never starts then)."""
+    """Everything before traffic: Refused when any check fails (vLLM never starts then)."""
     from releasegate.gpu import ServerSpec, VllmServer
     from releasegate.scenarios import load_contract
 
@@ -36,14 +37,14 @@ def start_verified_replica(scenario: str, alias: str = "champion", *, port: int 
     loaded = load_contract(scenario)
     spec = ServerSpec.from_entry(loaded.scenario.models[release.entry])
     if spec.model.path != release.weights_path:  # what vLLM loads must be what was hashed
-        raise ServeRefused([f"vLLM would load {spec.model.path}, the verified weights are {release.weights_path}"])
+        raise Refused([f"vLLM would load {spec.model.path}, the verified weights are {release.weights_path}"], code="serve")
     server = VllmServer(spec, port=port, host=host, startup_timeout_s=startup_timeout_s, state_file=True)
     endpoint = server.start()
     # The files could change between the check and vLLM reading them: check again once loaded.
     problems, _ = weight_reasons(release.weights_path, release.weight_digest)
     if problems:
         server.stop()
-        raise ServeRefused(problems + ["the weights changed while vLLM loaded them: server stopped"])
+        raise Refused(problems + ["the weights changed while vLLM loaded them: server stopped"], code="serve")
     record_replica(ledger, release, api_base=endpoint.base_url, served_model=endpoint.model, actor=actor)
     try:
         switched = follow_release(release.scenario_id, ledger=ledger, mlflow_uri=mlflow_uri,
@@ -52,7 +53,7 @@ def start_verified_replica(scenario: str, alias: str = "champion", *, port: int 
                 f"{release.scenario_id}` creates it" if switched is None else
                 f"endpoint {switched.endpoint.name}: {len(switched.endpoint.primaries)} primary, "
                 f"{len(switched.endpoint.fallbacks)} fallback")
-    except EndpointRefused as exc:
+    except Refused as exc:
         note = f"endpoint unchanged: {exc}"
     return VerifiedReplica(release, server, endpoint.base_url, note)
 
@@ -66,7 +67,7 @@ def stop_verified_replica(replica: VerifiedReplica, *, reason: str, ledger: Ledg
         follow_release(replica.release.scenario_id, ledger=ledger, mlflow_uri=mlflow_uri,
                        reason=f"replica {replica.api_base} stopped", actor=actor)
         note = "endpoint updated"
-    except EndpointRefused as exc:
+    except Refused as exc:
         note = f"endpoint unchanged (its fallback answers): {exc}"
     replica.server.stop()
     return note

@@ -3,7 +3,7 @@ with the very weights that decision names.
 
 `verify_servable(scenario, alias)` is the one door: `releasegate serve --scenario S --alias A`,
 the gateway endpoint and the demo all go through it. It answers a `ServableRelease` or raises
-`ServeRefused` with every reason. The weight check hashes the folder vLLM will load with OpenSSF
+`Refused` with every reason. The weight check hashes the folder vLLM will load with OpenSSF
 `model_signing` (a manifest of per-file sha256 digests, the format a publisher's model signature
 covers) and derives releasegate's weight digest from that manifest: sha256 over
 "<relative path>\\0<file sha256>\\n" in path order, which is exactly `gpu.weight_digest`.
@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
 from releasegate.releases import (
     Keyring,
     Ledger,
-    TrustRefused,
     approval_status,
     current_scenario_root,
     decision_digest,
@@ -35,14 +34,6 @@ from releasegate.scenarios import LoadedScenario, load_contract
 
 # Ledger event types that withdraw a decision (registered in releases/_events.py).
 REVOCATION_EVENTS = event_types("revocation")
-
-
-class ServeRefused(Exception):
-    """The alias cannot be served; `reasons` lists every one."""
-
-    def __init__(self, reasons: list[str]) -> None:
-        super().__init__("; ".join(reasons))
-        self.reasons = reasons
 
 
 @dataclass(frozen=True)
@@ -121,7 +112,7 @@ def decision_reasons(loaded: LoadedScenario, envelope: dict[str, Any], *, keyrin
               "platform": s.owners.platform.id if s.owners.platform else None}
     try:
         root = current_scenario_root(ledger, s.id)
-    except TrustRefused as exc:
+    except Refused as exc:
         return reasons + [f"the scenario's trust root does not verify: {r}" for r in exc.reasons]
     if root is not None:
         if root.is_expired():
@@ -184,7 +175,7 @@ def verify_servable(
     keyring: Keyring | None = None, mlflow_uri: str | None = None, check_weights: bool = True,
     now: dt.datetime | None = None,
 ) -> ServableRelease:
-    """The release `alias` may serve, after every check; `ServeRefused` lists what failed.
+    """The release `alias` may serve, after every check; `Refused` lists what failed.
 
     Order matters: the ledger says which version the alias holds (MLflow must agree, else it is
     drift for `audit --repair`), the ledger's promotion of that version gives the signed decision,
@@ -198,19 +189,19 @@ def verify_servable(
     keyring = keyring or Keyring.load()
     expected = expected_aliases(ledger, sid).get(alias)
     if expected is None:
-        raise ServeRefused([f"the ledger has no {alias} for {sid}: nothing was promoted through releasegate"])
+        raise Refused([f"the ledger has no {alias} for {sid}: nothing was promoted through releasegate"], code="serve")
     reasons: list[str] = [f"the ledger does not verify: {p}" for p in ledger.verify()]
     try:
         mv = _alias_version(sid, alias, mlflow_uri)
     except Exception as exc:  # registry down: the ledger alone does not say which weights are tagged
-        raise ServeRefused([f"MLflow registry unavailable: {type(exc).__name__}: {exc}"]) from None
+        raise Refused([f"MLflow registry unavailable: {type(exc).__name__}: {exc}"], code="serve") from None
     if mv is None or str(mv.version) != expected:
         reasons.append(f"{registered_model_name(sid)}@{alias} points at "
                        f"{mv.version if mv is not None else 'nothing'}, the ledger says {expected}: "
                        "drift (run `releasegate audit --repair`)")
     envelope = _released_envelope(ledger, sid, expected)
     if envelope is None:
-        raise ServeRefused(reasons + [f"version {expected} of {sid} has no promotion in the ledger"])
+        raise Refused(reasons + [f"version {expected} of {sid} has no promotion in the ledger"], code="serve")
     reasons += decision_reasons(loaded, envelope, keyring=keyring, ledger=ledger, now=now)
     statement = statement_of(envelope)
     pred = statement["predicate"]
@@ -220,7 +211,7 @@ def verify_servable(
     entry_name = pred["candidate"]["entry"]
     entry = loaded.scenario.models.get(entry_name)
     if entry is None:
-        raise ServeRefused(reasons + [f"the released entry {entry_name} is not in {loaded.path}"])
+        raise Refused(reasons + [f"the released entry {entry_name} is not in {loaded.path}"], code="serve")
     manifest: dict[str, str] = {}
     weights_path = ""
     try:
@@ -235,7 +226,7 @@ def verify_servable(
             problems, manifest = weight_reasons(resolved.path, subject)
             reasons += problems
     if reasons:
-        raise ServeRefused(reasons)
+        raise Refused(reasons, code="serve")
     return ServableRelease(sid, alias, expected, decision_digest(envelope), subject, entry_name,
                            entry.model, weights_path, pred["candidate"]["prompt_version"], manifest,
                            envelope)

@@ -1,5 +1,5 @@
-"""Primitives every stage may import: the input error, paths, atomic writes, canonical JSON."""
-from ._errors import InputError
+"""Primitives every stage may import: the input error, the refusal, paths, atomic writes, canonical JSON."""
+from ._errors import InputError, Reason, Refused
 from ._io import (
     CANONICAL_JSON_SCHEME,
     MAX_CONTRACT_BYTES,
@@ -35,5 +35,7 @@ __all__ = [
     "project_root",
     "read_bytes_bounded",
     "read_text_bounded",
+    "Reason",
+    "Refused",
     "state_dir",
 ]

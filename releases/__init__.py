@@ -16,7 +16,6 @@ from ._decision import (
     PREDICATE_TYPE,
     SIGNING_ROLES,
     STATEMENT_TYPE,
-    ApprovalRefused,
     ApprovalStatus,
     SignatureCheck,
     approval_status,
@@ -44,7 +43,7 @@ from ._recording import expected_aliases, record_approval, record_evaluation, sy
 
 __all__ = [
     "ESCALATION_ROLE", "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
-    "AliasFinding", "ApprovalRefused", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
+    "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
     "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",
     "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",
@@ -72,7 +71,6 @@ from ._operating import (
     EXCEPTION_KINDS,
     REVIEW_INTERVAL_DAYS,
     ExceptionRecord,
-    OperatingRefused,
     cite_exception,
     close_exception,
     exceptions_check,
@@ -84,7 +82,7 @@ from ._operating import (
 )
 
 __all__ += [
-    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "IncidentRecord", "OperatingRefused",
+    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "IncidentRecord",
     "champion_entry", "cite_exception", "close_exception", "close_incident", "exceptions_check",
     "gate_checks", "governance_metrics", "link_action", "list_exceptions", "list_incidents",
     "open_exception", "open_incident", "open_regression_alert", "record_cited_decision",
@@ -93,7 +91,7 @@ __all__ += [
 
 # Trust roots (issue 14): the signed chain decides who may sign a scenario, never the working tree.
 # Other stages: `root = current_scenario_root(ledger, scenario_id)` (None without a root;
-# TrustRefused when the chain does not verify), `root.keys_for(role)`, `root.owner(role)`,
+# Refused when the chain does not verify), `root.keys_for(role)`, `root.owner(role)`,
 # `root.identity_of(keyid)`; `current_portfolio_root(ledger).ledger_keys()` for checkpoints.
 from ._policy import Condition, evaluate_policy, policy_digest
 from ._trust import (
@@ -101,7 +99,6 @@ from ._trust import (
     TRUST_EVENTS,
     PortfolioRoot,
     ScenarioRoot,
-    TrustRefused,
     apply_root,
     criteria_sha256,
     current_portfolio_root,
@@ -119,7 +116,7 @@ from ._trust_checks import (
 
 __all__ += [
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
-    "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "TrustRefused", "apply_root",
+    "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",
     "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
     "root_for_check", "working_tree_differences",
 ]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.evals import Verdict, check_verdict_document
-from releasegate.core import InputError, atomic_write_text, load_json_bounded, state_dir
+from releasegate.core import InputError, Refused, atomic_write_text, load_json_bounded, state_dir
 from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
@@ -35,16 +35,6 @@ STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://releasegate.dev/decision/v1"
 SIGNING_ROLES = ("product", "platform")
 ESCALATION_ROLE = "escalation"  # the escalation path's first approver, for a release despite a FAIL
-
-
-class ApprovalRefused(Exception):
-    """An approval or promotion that the rules refuse; carries every reason. CLI exit code 1."""
-
-    exit_code = 1
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("; ".join(reasons))
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -335,7 +325,7 @@ def approve(
     ledger: Ledger | None = None,
     contract_owners: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Add `key`'s signature for `role`, or raise ApprovalRefused with every reason."""
+    """Add `key`'s signature for `role`, or raise Refused with every reason."""
     predicate = statement_of(envelope)["predicate"]
     required: dict[str, str] = predicate.get("approvers") or {}
     fp = fingerprint(key.public_key())
@@ -361,5 +351,5 @@ def approve(
                            "one identity cannot sign both roles")
     reasons += verdict_gate_reasons(envelope, ledger)
     if reasons:
-        raise ApprovalRefused(reasons)
+        raise Refused(reasons, code="approval")
     return sign_envelope(envelope, key)

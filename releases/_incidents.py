@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
 from releasegate.scenarios import load_contract
 
 from ._events import IncidentClosed, IncidentLinked, IncidentOpened, RegressionDetected, append_event, event_types
 from ._ledger import Ledger, LedgerEvent
 from ._operating import (
     _ID_LOCK,
-    OperatingRefused,
     check_text,
     next_id,
     parse_time,
@@ -106,7 +105,7 @@ def list_incidents(ledger: Ledger, *, scenario_id: str | None = None, open_only:
 def get_incident(ledger: Ledger, incident_id: str, conn: Any = None) -> IncidentRecord:
     records = fold_incidents(ledger.events(event_type=INCIDENT_EVENTS, conn=conn))
     if incident_id not in records:
-        raise OperatingRefused([f"no incident {incident_id} in the ledger"])
+        raise Refused([f"no incident {incident_id} in the ledger"], code="operating")
     return records[incident_id]
 
 
@@ -151,12 +150,12 @@ def open_incident(
 
 def check_incident_open(ledger: Ledger, incident_id: str, scenario_id: str | None = None,
                         conn: Any = None) -> IncidentRecord:
-    """The incident, if it is open (and on `scenario_id`), else OperatingRefused."""
+    """The incident, if it is open (and on `scenario_id`), else Refused."""
     record = get_incident(ledger, incident_id, conn)
     if not record.is_open:
-        raise OperatingRefused([f"{incident_id} is closed ({record.resolution})"])
+        raise Refused([f"{incident_id} is closed ({record.resolution})"], code="operating")
     if scenario_id is not None and record.scenario_id != scenario_id:
-        raise OperatingRefused([f"{incident_id} is an incident of {record.scenario_id}, not {scenario_id}"])
+        raise Refused([f"{incident_id} is an incident of {record.scenario_id}, not {scenario_id}"], code="operating")
     return record
 
 
@@ -177,17 +176,17 @@ def link_action(
         if ledger_seq is not None:
             found = [e for e in rollbacks if e.seq == ledger_seq]
             if not found:
-                raise OperatingRefused([f"ledger row {ledger_seq} is not a {target} rollback of {record.scenario_id}"])
+                raise Refused([f"ledger row {ledger_seq} is not a {target} rollback of {record.scenario_id}"], code="operating")
             event = found[0]
         else:
             since = [e for e in rollbacks if parse_time(e.created_at) >= record.opened_at]
             if not since:
-                raise OperatingRefused([f"no {target} rollback of {record.scenario_id} since {incident_id} opened: "
-                                        f"run `releasegate rollback --target {target} --incident {incident_id}` "
-                                        "or pass --ledger-seq"])
+                raise Refused([f"no {target} rollback of {record.scenario_id} since {incident_id} opened: "
+                               f"run `releasegate rollback --target {target} --incident {incident_id}` "
+                               "or pass --ledger-seq"], code="operating")
             event = since[-1]
         if any(a["ledger_seq"] == event.seq for a in record.actions):
-            raise OperatingRefused([f"ledger row {event.seq} is already linked to {incident_id}"])
+            raise Refused([f"ledger row {event.seq} is already linked to {incident_id}"], code="operating")
         append_event(ledger, record.scenario_id, IncidentLinked(
             incident_id=incident_id, action=action, ledger_seq=event.seq, target=target,
             from_version=event.payload.get("from_version"), to_version=event.payload.get("to_version"),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from releasegate.core import InputError, state_dir
+from releasegate.core import InputError, Refused, state_dir
 from releasegate.scenarios import LoadedScenario, Owner, load_contract
 
 from ._events import ExceptionClosed, ExceptionOpened, ExceptionReviewed, append_event, event_types
@@ -44,16 +44,6 @@ EXCEPTION_EVENTS = event_types("exception")
 # provider key must not double as a licence to ship a model that failed its gate.
 RELEASE_KINDS = ("release_despite_fail", "skipped_check")
 _ID_LOCK = "releasegate:operating-ids"  # serialises id allocation (one counter per prefix)
-
-
-class OperatingRefused(Exception):
-    """A request the operating model refuses (not bad input): CLI exit code 1, every reason."""
-
-    exit_code = 1
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("; ".join(reasons))
 
 
 def utc_now() -> dt.datetime:
@@ -203,7 +193,7 @@ def list_exceptions(ledger: Ledger, *, scenario_id: str | None = None, overdue: 
 def get_exception(ledger: Ledger, exception_id: str, conn: Any = None) -> ExceptionRecord:
     records = fold_exceptions(ledger.events(event_type=EXCEPTION_EVENTS, conn=conn))
     if exception_id not in records:
-        raise OperatingRefused([f"no exception {exception_id} in the register"])
+        raise Refused([f"no exception {exception_id} in the register"], code="operating")
     return records[exception_id]
 
 
@@ -249,7 +239,7 @@ def review_exception(exception_id: str, *, reviewer: str, note: str | None = Non
         if reviewer == record.owner:
             reasons.append(f"{reviewer} owns {exception_id}: a review needs a second person")
         if reasons:
-            raise OperatingRefused(reasons)
+            raise Refused(reasons, code="operating")
         due = ((now or utc_now()) + dt.timedelta(days=record.review_interval_days)).date()
         append_event(ledger, record.scenario_id, ExceptionReviewed(
             exception_id=exception_id, reviewer=reviewer, note=note, next_review_due=due.isoformat(),
@@ -263,7 +253,7 @@ def close_exception(exception_id: str, *, resolution: str | None = None, ledger:
     with ledger.transaction() as conn:
         record = get_exception(ledger, exception_id, conn)
         if not record.is_open:
-            raise OperatingRefused([f"{exception_id} is already closed"])
+            raise Refused([f"{exception_id} is already closed"], code="operating")
         append_event(ledger, record.scenario_id, ExceptionClosed(
             exception_id=exception_id, resolution=(resolution or "").strip() or None, closed_by=actor,
         ), subject=exception_id, actor=actor, conn=conn)
@@ -367,7 +357,7 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
         reasons.append(f"exception {exception_id} cannot be cited: {status.reason}")
     reasons += recorded_decision_reasons(ledger, envelope)
     if reasons:
-        raise OperatingRefused(reasons)
+        raise Refused(reasons, code="operating")
     return build_decision(
         loaded, Verdict.from_dict(pred["verdict"]),
         candidate_model_digest=statement["subject"][0]["digest"]["sha256"],
@@ -391,12 +381,12 @@ def recorded_decision_reasons(ledger: Ledger, envelope: dict[str, Any]) -> list[
 
 def _signed_root(ledger: Ledger, scenario_id: str) -> Any:
     """The scenario's current signed root (issue 14), or None; a broken chain refuses."""
-    from ._trust import TrustRefused, current_scenario_root
+    from ._trust import current_scenario_root
 
     try:
         return current_scenario_root(ledger, scenario_id)
-    except TrustRefused as exc:
-        raise OperatingRefused([f"the trust chain of {scenario_id} does not verify: {r}" for r in exc.reasons]) from None
+    except Refused as exc:
+        raise Refused([f"the trust chain of {scenario_id} does not verify: {r}" for r in exc.reasons], code="operating") from None
 
 
 def record_cited_decision(

@@ -12,12 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, Reason, Refused
 from releasegate.scenarios import LoadedScenario, file_sha256, load_contract
 
 from . import _registry as reg
 from ._decision import (
-    ApprovalRefused,
     decision_digest,
     statement_of,
     verdict_gate_reasons,
@@ -53,8 +52,11 @@ from ._trust_checks import release_signature_reasons, released_under_chain, sign
 
 @dataclass
 class PromotionResult:
+    """What `promote` did. Not promoted: `refused` carries every reason (None when nothing was
+    refused, e.g. the alias already pointed at the version)."""
+
     promoted: bool
-    reasons: list[str]
+    refused: Refused | None
     scenario_id: str
     alias: str
     version: str | None = None
@@ -63,6 +65,10 @@ class PromotionResult:
     note: str | None = None
     recovered: list[str] = field(default_factory=list)  # interrupted promotions finished or undone
     checkpoint: CheckpointResult | None = None  # the signed checkpoint written after the move
+
+    @property
+    def reasons(self) -> list[Reason]:
+        return self.refused.reasons if self.refused else []
 
     @property
     def exit_code(self) -> int:
@@ -152,11 +158,12 @@ def promote(
     except InputError:
         raise
     except Exception as exc:  # registry down: blocked, nothing moved, nothing recorded
-        return PromotionResult(False, [f"MLflow registry unavailable: {_error_line(exc)}"], sid, alias)
+        return PromotionResult(False, Refused([f"MLflow registry unavailable: {_error_line(exc)}"], code="promotion"),
+                               sid, alias)
     reasons = promotion_reasons(loaded, envelope, keyring=keyring, ledger=ledger, model_version=mv)
     reasons += promote_binding_reasons(ledger, sid, envelope, mv, alias=alias, c=c)
     if reasons:
-        return PromotionResult(False, reasons, sid, alias, mv.version if mv else None)
+        return PromotionResult(False, Refused(reasons, code="promotion"), sid, alias, mv.version if mv else None)
     signers = release_signature_reasons(signing_authority(ledger, loaded, keyring), loaded, envelope, ledger)[1]
     pred = statement_of(envelope)["predicate"]
     version = str(mv.version)
@@ -176,9 +183,9 @@ def promote(
                         mine = [e for e in finished if e.payload.get("decision_digest") == digest
                                 and e.payload.get("alias") == alias]
                         if mine:  # this decision's interrupted promotion, finished just now
-                            return PromotionResult(True, [], sid, alias, version, mine[-1].payload.get("from_version"),
+                            return PromotionResult(True, None, sid, alias, version, mine[-1].payload.get("from_version"),
                                                    mine[-1], recovered=notes)
-                        return PromotionResult(False, [], sid, alias, version, version,
+                        return PromotionResult(False, None, sid, alias, version, version,
                                                note=f"{alias} already points at version {version}",
                                                recovered=notes)
                     # MLflow shows the move but the ledger does not (a promote that died before
@@ -187,7 +194,7 @@ def promote(
                     from_version = before.get(alias)
                 older = newer_decision_reasons(ledger, sid, alias, digest, replaces, conn)
                 if older:
-                    return PromotionResult(False, older, sid, alias, version, from_version, recovered=notes)
+                    return PromotionResult(False, Refused(older, code="promotion"), sid, alias, version, from_version, recovered=notes)
                 aliases = dict(before)
                 aliases[alias] = version
                 moves = [alias]
@@ -227,8 +234,9 @@ def promote(
         fault_point("after_intent")
         with ledger.scenario_lock(sid) as conn:
             if intent.seq not in {e.seq for e in pending_intents(ledger, sid, conn)}:
-                return PromotionResult(False, ["this promotion was resolved by another command while it ran "
-                                               "(it took longer than RELEASEGATE_PROMOTION_LEASE_S); promote again"],
+                return PromotionResult(False, Refused(["this promotion was resolved by another command while it "
+                                                       "ran (it took longer than RELEASEGATE_PROMOTION_LEASE_S); "
+                                                       "promote again"], code="promotion"),
                                        sid, alias, version)
             c.set_registered_model_alias(name, alias, version)
             fault_point("after_model_alias")
@@ -245,11 +253,11 @@ def promote(
         unmark_live(intent.seq)
         with ledger.scenario_lock(sid) as conn:  # put back whatever moved, and say so in the ledger
             resolve_pending(ledger, sid, c, conn, actor=actor)
-        return PromotionResult(False, [f"MLflow refused the alias move, aliases restored: {_error_line(exc)}"],
-                               sid, alias, version)
+        return PromotionResult(False, Refused([f"MLflow refused the alias move, aliases restored: "
+                                               f"{_error_line(exc)}"], code="promotion"), sid, alias, version)
     finally:
         unmark_live(intent.seq)
-    return PromotionResult(True, [], sid, alias, version, from_version, ev, recovered=notes,
+    return PromotionResult(True, None, sid, alias, version, from_version, ev, recovered=notes,
                            checkpoint=checkpoint_after_move(ledger, [sid], mlflow_uri))
 
 
@@ -331,25 +339,25 @@ def _rollback(
         bad = {e.payload.get("from_version") for e in rolled_back if e.payload.get("target") == "model"}
         if to is not None:
             if str(to) not in approved:
-                raise ApprovalRefused([f"version {to} was never promoted through releasegate: "
-                                       f"approved versions are {', '.join(sorted(approved)) or 'none'}"])
+                raise Refused([f"version {to} was never promoted through releasegate: "
+                               f"approved versions are {', '.join(sorted(approved)) or 'none'}"], code="rollback")
             refused = rolled_back_as_bad(str(to), approved[str(to)], rolled_back)
             if refused:
-                raise ApprovalRefused([refused])
+                raise Refused([refused], code="rollback")
             dest = str(to)
         else:
             order = [e.payload["version"] for e in reversed(promotions)]
             choices = [v for v in order if v != cur and v not in bad]
             if not choices:
-                raise ApprovalRefused([f"no earlier approved version of {sid} to roll back to"])
+                raise Refused([f"no earlier approved version of {sid} to roll back to"], code="rollback")
             dest = choices[0]
         if dest == cur:
-            raise ApprovalRefused([f"{alias} already points at version {dest}"])
+            raise Refused([f"{alias} already points at version {dest}"], code="rollback")
         # issue 14: only to a version whose decision verifies under the signed chain of its time
         untrusted = released_under_chain(ledger, sid, approved[dest].payload.get("envelope") or {}, approved[dest].seq) \
             if approved[dest].payload.get("envelope") else None
         if untrusted:
-            raise ApprovalRefused([f"version {dest} cannot be restored: {r}" for r in untrusted])
+            raise Refused([f"version {dest} cannot be restored: {r}" for r in untrusted], code="rollback")
         aliases = expected_aliases(ledger, sid, conn)
         aliases[alias] = dest
         if aliases.get("previous") == dest:
@@ -395,14 +403,14 @@ def _rollback_prompt(loaded: LoadedScenario, c: Any, ledger: Ledger, conn: Any,
         elif str(to) in by_mlflow:
             dest = str(to)
         else:
-            raise ApprovalRefused([f"prompt version {to} was never released through releasegate "
-                                   f"(released: {', '.join(sorted(released)) or 'none'})"])
+            raise Refused([f"prompt version {to} was never released through releasegate "
+                           f"(released: {', '.join(sorted(released)) or 'none'})"], code="rollback")
     else:
         order = [released[e.payload["prompt"]["version"]] for e in reversed(promotions)
                  if (e.payload.get("prompt") or {}).get("uri")]
         choices = [v for v in order if v != cur and v not in bad]
         if not choices:
-            raise ApprovalRefused([f"no earlier released version of prompt {name} to roll back to"])
+            raise Refused([f"no earlier released version of prompt {name} to roll back to"], code="rollback")
         dest = choices[0]
     ev = append_event(ledger, sid, PromptRolledBack(
         target="prompt", prompt_name=name, alias=alias, from_version=cur,
@@ -423,11 +431,11 @@ def _rollback_tool_policy(loaded: LoadedScenario, ledger: Ledger, *, reason: str
         if to is None:
             choices = [v for v in released if v != current]
             if not choices:
-                raise ApprovalRefused([f"no earlier released tool policy of {sid} (current {current}): pass --to"])
+                raise Refused([f"no earlier released tool policy of {sid} (current {current}): pass --to"], code="rollback")
             to = choices[0]
         elif to not in released:
-            raise ApprovalRefused([f"tool policy {to} was never released through releasegate "
-                                   f"(released: {', '.join(sorted(set(released))) or 'none'})"])
+            raise Refused([f"tool policy {to} was never released through releasegate "
+                           f"(released: {', '.join(sorted(set(released))) or 'none'})"], code="rollback")
         ev = append_event(ledger, sid, ToolPolicyRolledBack(target="tool_policy", from_version=current,
                                                             to_version=to, reason=reason),
                           subject=f"tool_policy:{to}", actor=actor, conn=conn)

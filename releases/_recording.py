@@ -13,12 +13,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.evals import Verdict
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
 from releasegate.scenarios import LoadedScenario
 
 from . import _registry as reg
 from ._decision import (
-    ApprovalRefused,
     approve,
     decision_digest,
     decision_id,
@@ -121,13 +120,13 @@ def record_approval(
         auth = signing_authority(ledger, loaded, keyring)
         refusals = auth.refusals + criteria_reasons(auth, loaded, statement_of(envelope)["predicate"])
         if refusals:
-            raise ApprovalRefused(refusals)
+            raise Refused(refusals, code="approval")
         keyring = auth.keyring
         owners = {r: o for r, o in auth.owners.items() if o is not None and r in ("product", "platform")}
     signed = approve(envelope, role, key, keyring, ledger=ledger, contract_owners=owners)
     digest = decision_digest(signed)
     if evaluated_event(ledger, digest) is None:
-        raise ApprovalRefused([f"decision {digest[:12]} is not in the ledger: record the evaluation first"])
+        raise Refused([f"decision {digest[:12]} is not in the ledger: record the evaluation first"], code="approval")
     write_decision(signed, decision_path)
     entry = keyring.by_fingerprint(fingerprint(key.public_key()))
     assert entry is not None  # approve() refused otherwise

@@ -42,7 +42,7 @@ from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Role, Root, T
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
-from releasegate.core import InputError, atomic_write_bytes, canonical_json, canonical_sha256, state_dir
+from releasegate.core import InputError, Refused, atomic_write_bytes, canonical_json, canonical_sha256, state_dir
 from releasegate.scenarios import LoadedScenario
 
 from ._events import TrustPortfolioRoot, TrustScenarioRoot, append_event, event_types
@@ -58,16 +58,6 @@ PIN_ENV = "RELEASEGATE_TRUST_ROOT"
 OWNER_ROLES = ("product", "platform", "quality", "cost", "incident", "escalation")
 CHAIN_ROLES = ("product", "platform")  # their thresholds sign the next version
 DEFAULT_EXPIRY_DAYS = 365
-
-
-class TrustRefused(Exception):
-    """A trust operation or a check against the signed chain that must not go ahead. Exit 1."""
-
-    exit_code = 1
-
-    def __init__(self, reasons: list[str]) -> None:
-        self.reasons = reasons
-        super().__init__("; ".join(reasons))
 
 
 def _now() -> dt.datetime:
@@ -242,7 +232,7 @@ class ScenarioRoot:
 def _public(key: Any) -> Ed25519PublicKey:
     """The Ed25519 key of a TUF key entry (securesystemslib stores it as 32 raw bytes in hex)."""
     if key.keytype != "ed25519":
-        raise TrustRefused([f"key {key.keyid[:16]} in a trust root is {key.keytype}, not ed25519"])
+        raise Refused([f"key {key.keyid[:16]} in a trust root is {key.keytype}, not ed25519"], code="trust")
     return Ed25519PublicKey.from_public_bytes(bytes.fromhex(key.keyval["public"]))
 
 
@@ -265,7 +255,7 @@ def _role_result(delegator: Root, role: RoleOwners, role_name: str, md: Metadata
 def _ext(md: Metadata[Root], kind: str) -> dict[str, Any]:
     ext = md.signed.unrecognized_fields.get(EXT)
     if not isinstance(ext, dict) or ext.get("kind") != kind:
-        raise TrustRefused([f"not a releasegate {kind} root (the signed part has no {EXT}.kind={kind})"])
+        raise Refused([f"not a releasegate {kind} root (the signed part has no {EXT}.kind={kind})"], code="trust")
     return ext
 
 
@@ -274,7 +264,7 @@ def _check_portfolio(md: Metadata[Root], prev: PortfolioRoot | None, *, now: dt.
     reasons: list[str] = []
     try:
         _ext(md, "portfolio")
-    except TrustRefused as exc:
+    except Refused as exc:
         return exc.reasons
     want = 1 if prev is None else prev.version + 1
     if md.signed.version != want:
@@ -299,7 +289,7 @@ def _check_scenario(md: Metadata[Root], prev: ScenarioRoot | None, portfolio: di
                     *, now: dt.datetime | None) -> list[str]:
     try:
         ext = _ext(md, "scenario")
-    except TrustRefused as exc:
+    except Refused as exc:
         return exc.reasons
     reasons: list[str] = []
     v = md.signed.version
@@ -356,7 +346,7 @@ def _load(payload: dict[str, Any]) -> Metadata[Root]:
 
 
 def portfolio_chain(ledger: Ledger, conn: Any = None, *, allow_empty: bool = False) -> list[PortfolioRoot]:
-    """Every portfolio root version in the ledger, re-verified; TrustRefused if any link fails."""
+    """Every portfolio root version in the ledger, re-verified; Refused if any link fails."""
     chain: list[PortfolioRoot] = []
     pin = _pin()
     for ev in ledger.events(scenario_id=PORTFOLIO_SCOPE, event_type=PORTFOLIO_EVENT, conn=conn):
@@ -370,10 +360,10 @@ def portfolio_chain(ledger: Ledger, conn: Any = None, *, allow_empty: bool = Fal
             reasons.append(f"the ledger's first portfolio root is sha256:{digest[:16]}..., "
                            f"{PIN_ENV} pins sha256:{pin[:16]}...: this is not the pinned trust root")
         if reasons:
-            raise TrustRefused([f"ledger row {ev.seq}: {r}" for r in reasons])
+            raise Refused([f"ledger row {ev.seq}: {r}" for r in reasons], code="trust")
         chain.append(PortfolioRoot(md, digest, ev.seq))
     if pin and not chain and not allow_empty:
-        raise TrustRefused([f"{PIN_ENV} pins a portfolio root but the ledger has none: wrong or replaced ledger"])
+        raise Refused([f"{PIN_ENV} pins a portfolio root but the ledger has none: wrong or replaced ledger"], code="trust")
     return chain
 
 
@@ -398,14 +388,14 @@ def scenario_chain(ledger: Ledger, scenario_id: str, conn: Any = None) -> list[S
         if root_digest(md) != ev.payload.get("sha256"):
             reasons.append("the stored digest does not match the document")
         if reasons:
-            raise TrustRefused([f"ledger row {ev.seq}: {r}" for r in reasons])
+            raise Refused([f"ledger row {ev.seq}: {r}" for r in reasons], code="trust")
         chain.append(ScenarioRoot(md, root_digest(md), ev.seq))
     return chain
 
 
 def current_scenario_root(ledger: Ledger, scenario_id: str, conn: Any = None) -> ScenarioRoot | None:
     """The scenario's current signed root, verified from the pinned portfolio root; None when the
-    scenario has none. Raises TrustRefused when the chain in the ledger does not verify.
+    scenario has none. Raises Refused when the chain in the ledger does not verify.
 
     The entry point for other stages: `root.keys_for("product")`, `root.owner("platform")`,
     `root.identity_of(keyid)`, `root.criteria_sha256`, `root.release_policy`, `root.is_expired()`.
@@ -490,7 +480,7 @@ def propose_scenario_root(ledger: Ledger, loaded: LoadedScenario, *, keyring: Ke
     if prev is None:
         portfolio = portfolio_chain(ledger)
         if not portfolio:
-            raise TrustRefused(["no portfolio root in the ledger: run `releasegate trust init` first"])
+            raise Refused(["no portfolio root in the ledger: run `releasegate trust init` first"], code="trust")
         anchor = portfolio[-1].digest
     else:
         anchor = prev.ext["portfolio_root_sha256"]
@@ -597,7 +587,7 @@ def _signer_list(md: Metadata[Root], *roots: Metadata[Root]) -> list[dict[str, s
 
 
 def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:
-    """Verify the next portfolio root against the chain and append it (TrustRefused otherwise)."""
+    """Verify the next portfolio root against the chain and append it (Refused otherwise)."""
     with ledger.scenario_lock(PORTFOLIO_SCOPE) as conn:
         chain = portfolio_chain(ledger, conn, allow_empty=True)  # the pin is checked on the digest below
         prev = chain[-1] if chain else None
@@ -607,7 +597,7 @@ def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | Non
         if prev is None and pin and digest != pin:
             reasons.append(f"{PIN_ENV} pins sha256:{pin[:16]}..., this root is sha256:{digest[:16]}...")
         if reasons:
-            raise TrustRefused(reasons)
+            raise Refused(reasons, code="trust")
         return append_event(ledger, PORTFOLIO_SCOPE, TrustPortfolioRoot(
             version=md.signed.version, sha256=digest, expires=md.signed.expires.isoformat(),
             signers=_signer_list(md, *([prev.metadata] if prev else [])), changes=root_changes(prev, md),
@@ -616,18 +606,15 @@ def apply_portfolio_root(ledger: Ledger, md: Metadata[Root], *, actor: str | Non
 
 
 def apply_scenario_root(ledger: Ledger, md: Metadata[Root], *, actor: str | None = None) -> LedgerEvent:
-    """Verify the scenario's next root against its chain and append it (TrustRefused otherwise)."""
-    try:
-        sid = str(_ext(md, "scenario")["scenario_id"])
-    except TrustRefused:
-        raise
+    """Verify the scenario's next root against its chain and append it (Refused otherwise)."""
+    sid = str(_ext(md, "scenario")["scenario_id"])
     with ledger.scenario_lock(sid) as conn:
         chain = scenario_chain(ledger, sid, conn)
         prev = chain[-1] if chain else None
         portfolio = {p.digest: p for p in portfolio_chain(ledger, conn)}
         reasons = _check_scenario(md, prev, portfolio, now=_now())
         if reasons:
-            raise TrustRefused(reasons)
+            raise Refused(reasons, code="trust")
         digest = root_digest(md)
         new = ScenarioRoot(md, digest)
         # who signed: the previous version's keys (rotation) or the onboarding portfolio root's
@@ -737,7 +724,7 @@ def root_for_check(ledger: Ledger, scenario_id: str) -> tuple[ScenarioRoot | Non
     refuses; no root at all is (None, [])."""
     try:
         root = current_scenario_root(ledger, scenario_id)
-    except TrustRefused as exc:
+    except Refused as exc:
         return None, [f"the trust chain of {scenario_id} does not verify: {r}" for r in exc.reasons]
     if root is not None and root.is_expired():
         return root, [f"the signed root v{root.version} of {scenario_id} expired on "
@@ -747,7 +734,7 @@ def root_for_check(ledger: Ledger, scenario_id: str) -> tuple[ScenarioRoot | Non
 
 __all__ = [
     "CHAIN_ROLES", "OWNER_ROLES", "PIN_ENV", "PORTFOLIO_EVENT", "SCENARIO_EVENT", "TRUST_EVENTS",
-    "PortfolioRoot", "RoleOwners", "ScenarioRoot", "TrustRefused", "apply_portfolio_root", "apply_root",
+    "PortfolioRoot", "RoleOwners", "ScenarioRoot", "apply_portfolio_root", "apply_root",
     "apply_scenario_root", "criteria_of", "criteria_sha256", "current_portfolio_root", "current_scenario_root",
     "history", "portfolio_chain", "propose_portfolio_root", "propose_scenario_root", "read_root",
     "root_changes", "root_digest", "root_for_check", "scenario_chain", "sign_root", "working_tree_differences",

@@ -14,12 +14,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from releasegate.core import Refused
 from releasegate.scenarios import LoadedScenario
 
 from ._actors import ActorSigner
 from ._decision import (
     SIGNING_ROLES,
-    ApprovalRefused,
     approval_status,
     decision_digest,
     statement_of,
@@ -33,7 +33,6 @@ from ._policy import Condition, evaluate_policy, policy_digest
 from ._trust import (
     SCENARIO_EVENT,
     ScenarioRoot,
-    TrustRefused,
     _public,
     criteria_sha256,
     root_for_check,
@@ -79,7 +78,7 @@ def signed_root_or_none(scenario_id: str, ledger: Ledger | None = None) -> Scena
         from ._trust import current_scenario_root
 
         return current_scenario_root(ledger or Ledger.open(), scenario_id)
-    except TrustRefused:
+    except Refused:
         return None
 
 
@@ -171,7 +170,7 @@ def record_policy_approval(envelope: dict[str, Any], key: Ed25519PrivateKey, *, 
                            loaded: LoadedScenario, decision_path: str | Path, keyring: Keyring,
                            today: dt.date | None = None) -> tuple[dict[str, Any], LedgerEvent, list[Condition]]:
     """Sign as platform with the release-policy key when every policy condition holds; record the
-    policy digest and each condition's result in the ledger. ApprovalRefused lists every failure."""
+    policy digest and each condition's result in the ledger. Refused lists every failure."""
     from ._recording import evaluated_event
 
     auth = signing_authority(ledger, loaded, keyring)
@@ -200,7 +199,7 @@ def record_policy_approval(envelope: dict[str, Any], key: Ed25519PrivateKey, *, 
     if evaluated_event(ledger, digest) is None:
         reasons.append(f"decision {digest[:12]} is not in the ledger: record the evaluation first")
     if reasons:
-        raise ApprovalRefused(reasons)
+        raise Refused(reasons, code="approval")
     assert auth.root is not None and auth.root.release_policy
     policy = auth.root.release_policy
     signed = sign_envelope(envelope, key)
@@ -222,7 +221,7 @@ def released_under_chain(ledger: Ledger, scenario_id: str, envelope: dict[str, A
     promoted ([] when it does); None when the scenario has no signed chain (legacy rules)."""
     try:
         chain = scenario_chain(ledger, scenario_id)
-    except TrustRefused as exc:
+    except Refused as exc:
         return [f"trust chain does not verify: {r}" for r in exc.reasons]
     if not chain:
         return None
@@ -242,7 +241,7 @@ def trust_audit(ledger: Ledger, scenario_id: str, loaded: LoadedScenario | None,
     or identity the root in force did not name. Notes: first-seen signers, working-tree edits."""
     try:
         chain = scenario_chain(ledger, scenario_id)
-    except TrustRefused as exc:
+    except Refused as exc:
         return [f"trust chain does not verify: {r}" for r in exc.reasons], []
     if not chain:
         return [], []

@@ -15,8 +15,8 @@ import pytest
 from fake_upstream import Upstream
 from gateway_fixtures import World, build_world
 
+from releasegate.core import Refused
 from releasegate.gateway import (
-    EndpointRefused,
     GatewayServer,
     audit_endpoints,
     chat_url,
@@ -81,8 +81,9 @@ def test_endpoint_follows_promote_and_rollback_and_audit_repairs_it(story: tuple
     a = Upstream("A", "gemma3-270m", champion.weights_path).start()
     b = None
     try:
-        with pytest.raises(EndpointRefused, match="no verified replica serves"):
+        with pytest.raises(Refused, match="no verified replica serves") as refused:
             switch_endpoint(SID, ledger=ledger)
+        assert refused.value.code == "endpoint"
         record_replica(ledger, champion, api_base=a.api_base, served_model="gemma3-270m")
         result = switch_endpoint(SID, ledger=ledger)
         assert result.changed and [m.api_base for m in result.endpoint.primaries] == [a.api_base]

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from gateway_fixtures import World, world, world_template  # noqa: F401 (fixtures)
 
+from releasegate.core import Refused
 from releasegate.gateway import (
-    EndpointRefused,
     apply_endpoint,
     desired_endpoint,
     provider_key_findings,
@@ -42,7 +42,7 @@ def test_hosted_fallback_is_the_gateway_secret_the_contract_names(world: World) 
     hosted = spec.fallbacks[0]
     assert (hosted.hosted, hosted.secret, hosted.api_base) == (True, "support-triage/provider",
                                                                "https://api.provider.example/v1")
-    with pytest.raises(EndpointRefused, match="the platform sets it"):
+    with pytest.raises(Refused, match="the platform sets it"):
         apply_endpoint(spec)  # the platform has not stored the key yet: nothing invents one
     set_provider_secret("support-triage/provider", "sk-platform-only-0123456789", api_base=hosted.api_base)
     apply_endpoint(spec)

@@ -9,7 +9,8 @@ import pytest
 from gateway_fixtures import World, world, world_template  # noqa: F401 (fixtures)
 from releases_fixtures import INTRUDER
 
-from releasegate.gateway import ServeRefused, manifest_weight_digest, verify_servable, weights_manifest
+from releasegate.core import Refused
+from releasegate.gateway import manifest_weight_digest, verify_servable, weights_manifest
 from releasegate.gpu import weight_digest
 from releasegate.releases import Ledger
 
@@ -35,7 +36,7 @@ def test_weights_changed_on_disk_are_not_loaded(world: World) -> None:
     data = bytearray(weights.read_bytes())
     data[100] ^= 1
     weights.write_bytes(bytes(data))
-    with pytest.raises(ServeRefused) as refused:
+    with pytest.raises(Refused) as refused:
         verify_servable("support-triage", "champion")
     assert "refusing to load them" in str(refused.value)
 
@@ -43,11 +44,12 @@ def test_weights_changed_on_disk_are_not_loaded(world: World) -> None:
 def test_an_extra_file_or_symlink_in_the_weights_is_refused(world: World) -> None:
     folder = world.root / "models" / "gemma3-270m"
     (folder / "extra.bin").write_bytes(b"x")
-    with pytest.raises(ServeRefused, match="refusing to load them"):
+    with pytest.raises(Refused, match="refusing to load them") as refused:
         verify_servable("support-triage", "champion")
+    assert refused.value.code == "serve"
     (folder / "extra.bin").unlink()
     (folder / "link.bin").symlink_to(folder / "config.json")
-    with pytest.raises(ServeRefused, match="cannot be hashed"):
+    with pytest.raises(Refused, match="cannot be hashed"):
         verify_servable("support-triage", "champion")
 
 
@@ -66,7 +68,7 @@ def test_a_tampered_decision_in_the_ledger_is_not_served(world: World) -> None:
     with ledger.transaction() as conn:
         conn.execute(text("UPDATE ledger_events SET payload = :p WHERE seq = :s"),
                      {"p": json.dumps(promo.payload), "s": promo.seq})
-    with pytest.raises(ServeRefused) as refused:
+    with pytest.raises(Refused) as refused:
         verify_servable("support-triage", "champion")
     assert "no valid product signature" in str(refused.value)
     assert "no valid platform signature" in str(refused.value)
@@ -79,7 +81,7 @@ def test_a_decision_signed_by_someone_else_is_not_served(world: World, monkeypat
     data = yaml.safe_load(path.read_text())
     data["owners"]["product"]["id"] = INTRUDER
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(ServeRefused) as refused:
+    with pytest.raises(Refused) as refused:
         verify_servable("support-triage", "champion")
     assert f"the scenario's current owner is {INTRUDER}" in str(refused.value)
 
@@ -89,7 +91,7 @@ def test_a_revoked_decision_is_not_served(world: World) -> None:
     Ledger.open().append("decision_revoked", "support-triage",
                          {"decision_digest": release.decision_digest, "reason": "key compromised"},
                          subject=release.decision_digest, actor="security@platform.example")
-    with pytest.raises(ServeRefused, match="was revoked .*key compromised"):
+    with pytest.raises(Refused, match="was revoked .*key compromised"):
         verify_servable("support-triage", "champion")
 
 
@@ -112,12 +114,12 @@ def test_an_alias_moved_outside_releasegate_is_not_served(world: World) -> None:
     from releasegate.releases import mlflow_uri
     c = MlflowClient(tracking_uri=mlflow_uri(), registry_uri=mlflow_uri())
     c.set_registered_model_alias("support-triage", "champion", world.versions["smollm2-v2"])
-    with pytest.raises(ServeRefused, match="drift"):
+    with pytest.raises(Refused, match="drift"):
         verify_servable("support-triage", "champion")
 
 
 def test_nothing_promoted_is_nothing_to_serve(world: World) -> None:
-    with pytest.raises(ServeRefused, match="the ledger has no canary"):
+    with pytest.raises(Refused, match="the ledger has no canary"):
         verify_servable("support-triage", "canary")
 
 

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 from releases_fixtures import ESCALATION, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
 
+from releasegate.core import Refused
 from releasegate.releases import (
-    ApprovalRefused,
     Keyring,
     Ledger,
     approve,
@@ -58,22 +58,23 @@ def _version(envelope: dict, model: str = "gemma3-270m") -> SimpleNamespace:
 
 
 def test_non_owner_cannot_approve(scenario: LoadedScenario, keys: Keys) -> None:
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         approve(_decision(scenario), "product", load_private_key(keys.intruder), Keyring.load())
     assert refused.value.reasons == [f"intern@support.example is not the product owner ({PRODUCT})"]
+    assert refused.value.code == "approval" and refused.value.reasons[0].code == "approval"
 
 
 def test_one_identity_cannot_sign_both_roles(scenario: LoadedScenario, keys: Keys) -> None:
     ring = Keyring.load()
     env = approve(_decision(scenario), "product", load_private_key(keys.product), ring)
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         approve(env, "platform", load_private_key(keys.product), ring)
     assert f"{PRODUCT} is not the platform owner ({PLATFORM})" in refused.value.reasons
     assert any("cannot sign both roles" in r for r in refused.value.reasons)
 
 
 def test_fail_verdict_cannot_be_approved(scenario: LoadedScenario, keys: Keys) -> None:
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         approve(_decision(scenario, "FAIL"), "product", load_private_key(keys.product), Keyring.load())
     assert refused.value.reasons == ["verdict is FAIL: only a PASS (or a cited open exception) can be released"]
 
@@ -83,7 +84,7 @@ def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenar
     ledger = Ledger.open()
     env = _decision(scenario, "FAIL", exception_id="EX-7")
     ring = Keyring.load()
-    with pytest.raises(ApprovalRefused, match="no exception EX-7 on scenario support-triage"):
+    with pytest.raises(Refused, match="no exception EX-7 on scenario support-triage"):
         approve(env, "product", load_private_key(keys.product), ring, ledger=ledger)
     # The operating model records exceptions in the ledger; an open, unexpired one allows signing.
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
@@ -111,14 +112,14 @@ def test_exception_resolver_can_be_replaced_and_vetoes_are_final(scenario: Loade
     from releasegate.releases import ExceptionStatus
 
     set_exception_resolver(lambda ledger, sid, eid: ExceptionStatus(eid, False, "expired on 2026-01-01"))
-    with pytest.raises(ApprovalRefused, match="cannot be used: expired on 2026-01-01"):
+    with pytest.raises(Refused, match="cannot be used: expired on 2026-01-01"):
         approve(_decision(scenario, "FAIL", exception_id="EX-1"), "product",
                 load_private_key(keys.product), Keyring.load())
     # A failing critical check (evals' vetoed_by) is never waivable, whatever the exception says.
     verdict = make_verdict(scenario, decision="FAIL")
     vetoed = type(verdict)(**{**verdict.__dict__, "vetoed_by": ["non_inferiority"]})
     env = build_decision(scenario, vetoed, candidate_model_digest=weights_digest("gemma3-270m"), exception_id="EX-1")
-    with pytest.raises(ApprovalRefused, match=r"critical checks failed \(non_inferiority\)"):
+    with pytest.raises(Refused, match=r"critical checks failed \(non_inferiority\)"):
         approve(env, "product", load_private_key(keys.product), Keyring.load())
 
 

@@ -13,10 +13,8 @@ from operating_fixtures import LedgerClock, at
 from releases_fixtures import ESCALATION, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
 
 from releasegate.releases import (
-    ApprovalRefused,
     Keyring,
     Ledger,
-    OperatingRefused,
     approve,
     build_decision,
     champion_entry,
@@ -37,7 +35,7 @@ from releasegate.releases import (
     rollback_for_incident,
     statement_of,
 )
-from releasegate.core import InputError
+from releasegate.core import InputError, Refused
 from releasegate.scenarios import LoadedScenario, parse_scenario
 
 OWNER = "support-lead@support.example"
@@ -96,27 +94,28 @@ def test_open_exception_refuses_bad_input_and_writes_nothing(scenario: LoadedSce
 
 def test_review_and_close(scenario: LoadedScenario) -> None:
     ex = open_exception("support-triage", owner=OWNER, reason="why", expires=_later(90))
-    with pytest.raises(OperatingRefused) as refused:
+    with pytest.raises(Refused) as refused:
         review_exception(ex.exception_id, reviewer=OWNER)
     assert refused.value.reasons == [f"{OWNER} owns EX-1: a review needs a second person"]
+    assert refused.value.code == "operating"
     reviewed = review_exception("EX-1", reviewer=REVIEWER, note="still migrating")
     assert [r["reviewer"] for r in reviewed.reviews] == [REVIEWER]
     [event] = Ledger.open().events(event_type="exception_reviewed")
     assert event.payload["next_review_due"] == _later(30) and event.actor == REVIEWER
     closed = close_exception("EX-1", resolution="back on vLLM", actor="ops")
     assert not closed.is_open and closed.resolution == "back on vLLM" and closed.state() == "closed"
-    with pytest.raises(OperatingRefused, match="EX-1 is already closed"):
+    with pytest.raises(Refused, match="EX-1 is already closed"):
         close_exception("EX-1")
-    with pytest.raises(OperatingRefused, match="EX-1 is closed"):
+    with pytest.raises(Refused, match="EX-1 is closed"):
         review_exception("EX-1", reviewer=REVIEWER)
-    with pytest.raises(OperatingRefused, match="no exception EX-9 in the register"):
+    with pytest.raises(Refused, match="no exception EX-9 in the register"):
         close_exception("EX-9")
 
 
 def test_expired_exception_cannot_be_reviewed(scenario: LoadedScenario) -> None:
     open_exception("support-triage", owner=OWNER, reason="why", expires=_later(5))
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=6)
-    with pytest.raises(OperatingRefused, match=f"EX-1 expired on {_later(5)}: close it"):
+    with pytest.raises(Refused, match=f"EX-1 expired on {_later(5)}: close it"):
         review_exception("EX-1", reviewer=REVIEWER, now=later)
 
 
@@ -229,7 +228,7 @@ def test_cite_exception_refuses_a_hand_edited_unrecorded_envelope(scenario: Load
     statement = json.loads(base64.b64decode(env["payload"]))
     statement["predicate"]["verdict"]["reason"] = "edited by hand"  # any edit: another digest
     edited = {**env, "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
-    with pytest.raises(OperatingRefused) as refused:
+    with pytest.raises(Refused) as refused:
         cite_exception(edited, "EX-1", ledger=ledger)
     assert refused.value.reasons == [f"decision {decision_digest(edited)[:12]} is not recorded in the ledger: "
                                      "cite an exception only for a decision releasegate evaluated and recorded"]
@@ -240,11 +239,11 @@ def test_cite_exception_needs_escalation_and_is_refused_for_a_pass_or_unknown_ex
         scenario: LoadedScenario, keys: Keys) -> None:
     ledger = Ledger.open()
     env = _fail_decision(scenario)
-    with pytest.raises(OperatingRefused) as refused:
+    with pytest.raises(Refused) as refused:
         cite_exception(env, "EX-1", ledger=ledger)
     assert refused.value.reasons == ["exception EX-1 cannot be cited: no exception EX-1 on scenario support-triage"]
     passing = build_decision(scenario, make_verdict(scenario), candidate_model_digest=weights_digest("gemma3-270m"))
-    with pytest.raises(OperatingRefused, match="the verdict is PASS: a release on the golden path needs no exception"):
+    with pytest.raises(Refused, match="the verdict is PASS: a release on the golden path needs no exception"):
         cite_exception(passing, "EX-1", ledger=ledger)
 
     open_exception("support-triage", owner=OWNER, reason="ship despite the FAIL on 3 cases", expires=_later(14),
@@ -278,7 +277,7 @@ def test_an_unreviewed_exception_cannot_waive_a_fail(scenario: LoadedScenario, k
     clock.set(dt.datetime.now(dt.timezone.utc))
     env = build_decision(scenario, make_verdict(scenario, decision="FAIL"),
                          candidate_model_digest=weights_digest("gemma3-270m"), exception_id="EX-1")
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         approve(env, "product", load_private_key(keys.product), Keyring.load(), ledger=Ledger.open())
     assert refused.value.reasons == [
         f"verdict is FAIL and the cited exception EX-1 cannot be used: EX-1 was last reviewed on {t0.date()}, "
@@ -324,11 +323,11 @@ def test_rollback_for_incident_links_the_rollback(tool_policy_history: LoadedSce
     [event] = ledger.events(event_type="incident_linked")
     assert event.subject == "INC-1" and event.payload["ledger_seq"] == result.event.seq
     # The same row cannot be linked twice; a row that is not such a rollback is refused.
-    with pytest.raises(OperatingRefused, match=f"ledger row {result.event.seq} is already linked to INC-1"):
+    with pytest.raises(Refused, match=f"ledger row {result.event.seq} is already linked to INC-1"):
         link_action("INC-1", action="tool_policy_rollback", ledger=ledger)
-    with pytest.raises(OperatingRefused, match="ledger row 1 is not a model rollback of support-triage"):
+    with pytest.raises(Refused, match="ledger row 1 is not a model rollback of support-triage"):
         link_action("INC-1", action="model_rollback", ledger_seq=1, ledger=ledger)
-    with pytest.raises(OperatingRefused, match="no prompt rollback of support-triage since INC-1 opened"):
+    with pytest.raises(Refused, match="no prompt rollback of support-triage since INC-1 opened"):
         link_action("INC-1", action="prompt_rollback", ledger=ledger)
     with pytest.raises(InputError, match="unknown action 'reboot'"):
         link_action("INC-1", action="reboot", ledger=ledger)
@@ -338,10 +337,10 @@ def test_rollback_for_a_closed_incident_is_refused_before_anything_moves(tool_po
     ledger = Ledger.open()
     open_incident("support-triage", severity="sev3", summary="x", ledger=ledger)
     close_incident("INC-1", resolution="false alarm", ledger=ledger)
-    with pytest.raises(OperatingRefused, match=r"INC-1 is closed \(false alarm\)"):
+    with pytest.raises(Refused, match=r"INC-1 is closed \(false alarm\)"):
         rollback_for_incident("INC-1", "support-triage", target="tool_policy", reason="r", ledger=ledger)
     assert ledger.events(event_type="rolled_back") == []
-    with pytest.raises(OperatingRefused, match="no incident INC-7 in the ledger"):
+    with pytest.raises(Refused, match="no incident INC-7 in the ledger"):
         rollback_for_incident("INC-7", "support-triage", target="tool_policy", reason="r", ledger=ledger)
 
 
@@ -355,7 +354,7 @@ def test_close_incident_gives_time_to_restore(scenario: LoadedScenario, clock: L
     [event] = Ledger.open().events(event_type="incident_closed")
     assert event.payload == {"incident_id": "INC-1", "resolution": "rolled back the model", "closed_by": None,
                              "time_to_restore_s": 5400.0}
-    with pytest.raises(OperatingRefused, match="INC-1 is closed"):
+    with pytest.raises(Refused, match="INC-1 is closed"):
         close_incident("INC-1", resolution="again")
     open_incident("support-triage", severity="sev2", summary="another")
     with pytest.raises(InputError, match="how it was resolved is empty"):
@@ -405,7 +404,7 @@ def test_only_release_kinds_can_waive_a_verdict(scenario: LoadedScenario) -> Non
     ledger = Ledger.open()
     open_exception("support-triage", owner=OWNER, reason="hosted key", expires=_later(9), kind="direct_provider_key",
                    ledger=ledger)
-    with pytest.raises(OperatingRefused) as refused:
+    with pytest.raises(Refused) as refused:
         cite_exception(_fail_decision(scenario), "EX-1", ledger=ledger)
     assert refused.value.reasons == ["exception EX-1 cannot be cited: it is a direct_provider_key exception; only "
                                      "release_despite_fail or skipped_check exceptions can waive a verdict"]

@@ -203,6 +203,7 @@ def test_promote_with_mlflow_down_is_blocked_and_records_nothing(world: World) -
                      mlflow_uri="sqlite:////proc/no-such-dir/mlflow.db")
     assert not result.promoted and result.exit_code == 1
     assert result.reasons[0].startswith("MLflow registry unavailable: ")
+    assert result.refused is not None and result.refused.code == "promotion"
     assert len(Ledger.open().events()) == before
 
 

@@ -14,10 +14,10 @@ from securesystemslib.formats import encode_canonical
 from securesystemslib.signer import Signature, SSlibKey
 from trust_fixtures import LEDGER_KEY, ROOTS, edit_contract, init_portfolio, key, onboard
 
+from releasegate.core import Refused
 from releasegate.releases import Keyring, Ledger, generate_key, trust_audit
 from releasegate.releases._trust import (
     PIN_ENV,
-    TrustRefused,
     apply_root,
     current_portfolio_root,
     current_scenario_root,
@@ -67,19 +67,20 @@ def test_portfolio_root_is_the_first_event_and_the_pin_decides(ledger: Ledger, k
     monkeypatch.setenv(PIN_ENV, f"sha256:{first.payload['sha256']}")
     assert current_portfolio_root(ledger) is not None
     monkeypatch.setenv(PIN_ENV, "sha256:" + "ab" * 32)
-    with pytest.raises(TrustRefused, match="not the pinned trust root"):
+    with pytest.raises(Refused, match="not the pinned trust root") as refused:
         current_portfolio_root(ledger)
+    assert refused.value.code == "trust"
 
 
 def test_portfolio_root_below_threshold_is_refused(ledger: Ledger, keys: Keys) -> None:
-    with pytest.raises(TrustRefused, match="threshold"):
+    with pytest.raises(Refused, match="threshold"):
         init_portfolio(ledger, signers=ROOTS[:1])
     assert ledger.events() == []
 
 
 def test_pinned_root_with_an_empty_ledger_refuses(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PIN_ENV, "sha256:" + "ab" * 32)
-    with pytest.raises(TrustRefused, match="ledger has none"):
+    with pytest.raises(Refused, match="ledger has none"):
         current_scenario_root(ledger, "support-triage")
 
 
@@ -88,7 +89,7 @@ def test_onboarding_needs_the_portfolio_threshold(ledger: Ledger, scenario: Load
     md = propose_scenario_root(ledger, scenario, keyring=Keyring.load())
     for ident in (ROOTS[0], PRODUCT, PLATFORM):  # one root key of two
         sign_root(md, key(ident))
-    with pytest.raises(TrustRefused, match="portfolio root's threshold"):
+    with pytest.raises(Refused, match="portfolio root's threshold"):
         apply_root(ledger, md)
     assert current_scenario_root(ledger, "support-triage") is None
 
@@ -125,7 +126,7 @@ def test_rotation_signed_by_previous_owners_is_accepted(ledger: Ledger, scenario
     md = propose_scenario_root(ledger, scenario, keyring=Keyring.load())
     sign_root(md, key(PRODUCT))  # the new key accepts
     sign_root(md, key(PLATFORM))
-    with pytest.raises(TrustRefused, match="v1's product owners"):  # the old product key has not signed
+    with pytest.raises(Refused, match="v1's product owners"):  # the old product key has not signed
         apply_root(ledger, md)
     sign_root(md, old_product)
     ev = apply_root(ledger, md)
@@ -149,7 +150,7 @@ def test_version_signed_by_new_owners_alone_is_refused(ledger: Ledger, scenario:
     md = propose_scenario_root(ledger, edited, keyring=Keyring.load())
     for ident in (INTRUDER, ESCALATION):  # the attacker holds both new keys
         sign_root(md, key(ident))
-    with pytest.raises(TrustRefused) as exc:
+    with pytest.raises(Refused) as exc:
         apply_root(ledger, md)
     assert any("not signed by v1's product owners" in r for r in exc.value.reasons)
     assert any("not signed by v1's platform owners" in r for r in exc.value.reasons)
@@ -167,7 +168,7 @@ def test_expired_root_is_refused(ledger: Ledger, scenario: LoadedScenario, keys:
     md.signed.expires = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
     for ident in (PRODUCT, PLATFORM):
         sign_root(md, key(ident))
-    with pytest.raises(TrustRefused, match="expired"):
+    with pytest.raises(Refused, match="expired"):
         apply_root(ledger, md)
     # a renewal signed by the owners is accepted (no freeze on an expired root)
     md = propose_scenario_root(ledger, scenario, keyring=Keyring.load())
@@ -185,7 +186,7 @@ def test_replayed_older_root_is_refused(ledger: Ledger, scenario: LoadedScenario
         sign_root(md, key(ident))
     apply_root(ledger, md)
     from tuf.api.metadata import Metadata
-    with pytest.raises(TrustRefused, match="replayed older root"):
+    with pytest.raises(Refused, match="replayed older root"):
         apply_root(ledger, Metadata.from_dict(json.loads(json.dumps(v1))))
     # written straight into the ledger (chained, so `ledger verify` is clean): the chain refuses it
     ledger.append("trust_scenario_root", "support-triage", {"version": 1, "sha256": "x", "metadata": v1})

@@ -13,9 +13,9 @@ import yaml
 from releases_fixtures import ESCALATION, INTRUDER, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
 from trust_fixtures import BOT, ROOTS, edit_contract, key, onboard
 
+from releasegate.core import Refused
 from releasegate.evals import Check
 from releasegate.releases import (
-    ApprovalRefused,
     Keyring,
     Ledger,
     approve,
@@ -101,7 +101,7 @@ def test_repository_edit_of_owners_and_keyring_changes_nothing(scenario: LoadedS
     edited = edit_contract(scenario, lambda d: d["owners"].update(product={"id": INTRUDER},
                                                                    platform={"id": ACCOMPLICE}))
     env = _decision(edited, ledger, with_root=False)  # the attacker's decision names their identities
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         _approve(env, "product", INTRUDER, edited, ledger, tmp_path)
     assert any("is not in the keyring <signed trust root support-triage v1>" in r for r in refused.value.reasons)
     # signing the raw envelope bypasses approve(): promote still refuses, naming the signed owners
@@ -124,7 +124,7 @@ def test_swapped_key_for_an_existing_owner_is_refused(scenario: LoadedScenario, 
     swapped = Keyring(ring.path, {**entries, PRODUCT: dataclasses.replace(ring.entries[INTRUDER], identity=PRODUCT)})
     swapped.save()  # keyring.yaml now gives the product owner the intruder's key
     env = _decision(scenario, ledger)
-    with pytest.raises(ApprovalRefused, match="not in the keyring <signed trust root"):
+    with pytest.raises(Refused, match="not in the keyring <signed trust root"):
         record_approval(env, "product", key(INTRUDER), keyring=Keyring.load(), ledger=ledger,
                         decision_path=tmp_path / "d.json", loaded=scenario)
     env = approve(env, "product", key(INTRUDER), Keyring.load())  # the working-tree rule alone would accept
@@ -170,7 +170,7 @@ def test_rotation_old_key_can_no_longer_approve(scenario: LoadedScenario, ledger
         sign_root(md, k)
     apply_root(ledger, md)
     env = _decision(scenario, ledger)
-    with pytest.raises(ApprovalRefused, match="not in the keyring <signed trust root support-triage v2>"):
+    with pytest.raises(Refused, match="not in the keyring <signed trust root support-triage v2>"):
         record_approval(env, "product", old, keyring=Keyring.load(), ledger=ledger,
                         decision_path=tmp_path / "d.json", loaded=scenario)
     env = _approve(env, "product", PRODUCT, scenario, ledger, tmp_path)  # the new key signs
@@ -184,7 +184,7 @@ def test_loosened_margin_after_a_fail_needs_both_owners(scenario: LoadedScenario
     _decision(scenario, ledger, decision="FAIL")  # the FAIL that tempts someone to move the goalposts
     loosened = edit_contract(scenario, lambda d: d["success_criteria"].update(non_inferiority_margin=0.25))
     env = _decision(loosened, ledger)  # re-judged under the loosened margin: PASS
-    with pytest.raises(ApprovalRefused, match="not the current signed criteria"):
+    with pytest.raises(Refused, match="not the current signed criteria"):
         _approve(env, "product", PRODUCT, loosened, ledger, tmp_path)
     for ident in (PRODUCT, PLATFORM):
         env = sign_envelope(env, key(ident))
@@ -210,7 +210,7 @@ def test_expired_root_blocks_approve_and_promote(scenario: LoadedScenario, ledge
         env = sign_envelope(env, key(ident))
     time.sleep(2.2)
     assert any("expired" in r for r in _reasons(scenario, env, ledger))
-    with pytest.raises(ApprovalRefused, match="expired"):
+    with pytest.raises(Refused, match="expired"):
         _approve(_decision(scenario, ledger), "product", PRODUCT, scenario, ledger, tmp_path)
 
 
@@ -253,7 +253,7 @@ def test_policy_refuses_each_failed_condition(scenario: LoadedScenario, ledger: 
                                                             "summary": "x", "owner": "o", "escalation_path": []})
     today = dt.date.today() + dt.timedelta(days=91) if case == "expired" else None
     before = len(ledger.events(event_type="approved"))
-    with pytest.raises(ApprovalRefused) as refused:
+    with pytest.raises(Refused) as refused:
         record_policy_approval(env, key(BOT), ledger=ledger, loaded=scenario, decision_path=tmp_path / "d.json",
                                keyring=Keyring.load(), today=today)
     assert any(r.startswith(f"policy condition {condition} failed") for r in refused.value.reasons), refused.value.reasons
@@ -263,7 +263,7 @@ def test_policy_refuses_each_failed_condition(scenario: LoadedScenario, ledger: 
 def test_policy_key_must_be_the_policys(scenario: LoadedScenario, ledger: Ledger, tmp_path: Path) -> None:
     onboard(ledger, scenario, policy=POLICY)
     env = _decision(scenario, ledger, prompt_only=True)
-    with pytest.raises(ApprovalRefused, match="is not the release policy's key"):
+    with pytest.raises(Refused, match="is not the release policy's key"):
         record_policy_approval(env, key(INTRUDER), ledger=ledger, loaded=scenario,
                                decision_path=tmp_path / "d.json", keyring=Keyring.load())
     assert private_key_path(BOT).exists()

@@ -1,0 +1,28 @@
+"""What every CLI module shares: the two consoles and the one way a refusal is printed.
+
+A refusal (`releasegate.core.Refused`, or a list of problems such as a tampered ledger's) is
+printed the same way by every command: a red title line on stderr, then each reason on its own
+`  - ` line, and exit code 1 (the README's exit-code table: 0 done, 1 refused, 2 bad input).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_refusal(title: str, reasons: Iterable[str]) -> None:
+    err.print(f"[bold red]{title}[/]")
+    for r in reasons:
+        err.print(f"  - {r}")
+
+
+def refused(title: str, reasons: Iterable[str]) -> NoReturn:
+    """Print the refusal (title, then every reason) and exit 1."""
+    print_refusal(title, reasons)
+    raise typer.Exit(1)
