@@ -1,4 +1,7 @@
-"""What every CLI module shares: the two consoles and the one way a refusal is printed.
+"""What every CLI module shares: the two consoles, the help panels and the one way a refusal is printed.
+
+`releasegate --help` groups the commands by what a person does: every top-level command and
+command group names one of `PANELS` as its `rich_help_panel` (a test checks that none is left out).
 
 A refusal (`releasegate.core.Refused`, or a list of problems such as a tampered ledger's) is
 printed the same way by every command: a red title line on stderr, then each reason on its own
@@ -11,6 +14,16 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+
+SCENARIOS = "Scenarios"
+SERVING = "Serving"
+GATE = "Gate"
+RELEASES = "Releases"
+TRUST = "Trust"
+OPERATING = "Operating model"
+GATEWAY = "Gateway"
+FLOWS = "Flows"
+PANELS = (SCENARIOS, SERVING, GATE, RELEASES, TRUST, OPERATING, GATEWAY, FLOWS)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from releasegate.core import InputError
+from ._cli_common import FLOWS
 
 
 def evaluate_command(
@@ -89,7 +90,7 @@ def _warn_before_run(loaded: Any, dataset: Any, limit: int | None, console: Cons
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("evaluate")
+    @app.command("evaluate", rich_help_panel=FLOWS)
     def evaluate(
         scenario: str = typer.Option(..., "--scenario", help="Scenario id or path to its scenario.yaml"),
         candidate: str = typer.Option(..., "--candidate", help="Candidate model entry of the contract"),
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
                                 prefect_api=prefect_api)
         raise typer.Exit(code)
 
-    @app.command("regression")
+    @app.command("regression", rich_help_panel=FLOWS)
     def regression(
         scenario: list[str] | None = typer.Option(None, "--scenario", help="Scenario(s); default: all"),
         limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N cases"),

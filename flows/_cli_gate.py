@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from releasegate.core import InputError, atomic_write_text
+from ._cli_common import GATE
 
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
 
@@ -64,7 +65,7 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("score")
+    @app.command("score", rich_help_panel=GATE)
     def score(
         scenario: str = typer.Option(..., "--scenario", help="Scenario id or path to its scenario.yaml"),
         candidate: Path = typer.Option(..., "--candidate", help="Candidate generation records (Parquet)"),

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from releasegate.core import Refused
-from releasegate.flows._cli_common import err, out, refused
+from releasegate.flows._cli_common import GATEWAY, err, out, refused
 from releasegate.flows._cli_releases import LedgerUrl, MlflowUri, _actor
 
 
@@ -79,7 +79,7 @@ def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str
 
 def register(app: typer.Typer) -> None:
     gw = typer.Typer(help="The scenario endpoints on MLflow's AI Gateway.", no_args_is_help=True)
-    app.add_typer(gw, name="gateway")
+    app.add_typer(gw, name="gateway", rich_help_panel=GATEWAY)
 
     @gw.command("up")
     def gateway_up(

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from releasegate.core import InputError, Refused, atomic_write_text
 
-from ._cli_common import err, out, refused
+from ._cli_common import OPERATING, err, out, refused
 from ._cli_releases import LedgerUrl, MlflowUri, _actor
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
     inc_app = typer.Typer(help="Incidents: owner, escalation, linked rollbacks, MTTR.", no_args_is_help=True)
     decision_app = typer.Typer(help="Release decisions: cite an exception on a FAIL or INCONCLUSIVE one.",
                                 no_args_is_help=True)
-    app.add_typer(exc_app, name="exceptions")
-    app.add_typer(inc_app, name="incident")
-    app.add_typer(decision_app, name="decision")
+    app.add_typer(exc_app, name="exceptions", rich_help_panel=OPERATING)
+    app.add_typer(inc_app, name="incident", rich_help_panel=OPERATING)
+    app.add_typer(decision_app, name="decision", rich_help_panel=OPERATING)
 
     # ------------------------------------------------------------------ exceptions
     @exc_app.command("open")
@@ -223,7 +223,7 @@ def register(app: typer.Typer) -> None:
         out.print(table if records else "no incidents")
 
     # ------------------------------------------------------------------ governance
-    @app.command("governance")
+    @app.command("governance", rich_help_panel=OPERATING)
     def governance(
         html: Annotated[Path | None, typer.Option("--html", help="Also write the report as HTML here")] = None,
         as_json: AsJson = False, ledger_url: LedgerUrl = None,

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from releasegate.core import InputError
+from ._cli_common import GATE
 
 
 def plan_command(scenario: str, *, margin: float | None = None, power: float = 0.8,
@@ -92,7 +93,7 @@ def _table(result: dict[str, Any]) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("plan")
+    @app.command("plan", rich_help_panel=GATE)
     def plan(
         scenario: Annotated[str, typer.Option("--scenario", help="Scenario id or path to its scenario.yaml")],
         margin: Annotated[float | None, typer.Option("--margin", help="Non-inferiority margin (default: the contract's)")] = None,

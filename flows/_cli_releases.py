@@ -15,7 +15,7 @@ import typer
 
 from releasegate.core import InputError, Refused
 
-from ._cli_common import err, out, refused
+from ._cli_common import RELEASES, err, out, refused
 
 LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
                                                help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
@@ -60,9 +60,9 @@ def register(app: typer.Typer) -> None:
     keys_app = typer.Typer(help="Signing keys (Ed25519) and the repository keyring.", no_args_is_help=True)
     ledger_app = typer.Typer(help="The hash-chained release ledger.", no_args_is_help=True)
     guard_app = typer.Typer(help="Listen for MLflow alias webhooks and audit at once.", no_args_is_help=True)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(ledger_app, name="ledger")
-    app.add_typer(guard_app, name="guard")
+    app.add_typer(keys_app, name="keys", rich_help_panel=RELEASES)
+    app.add_typer(ledger_app, name="ledger", rich_help_panel=RELEASES)
+    app.add_typer(guard_app, name="guard", rich_help_panel=RELEASES)
 
     @keys_app.command("generate")
     def keys_generate(
@@ -80,7 +80,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"fingerprint: {entry.fingerprint}")
         out.print(entry.public_key_pem.rstrip())
 
-    @app.command("approve")
+    @app.command("approve", rich_help_panel=RELEASES)
     def approve_cmd(
         decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
         role: Annotated[str, typer.Option("--role", help="product | platform (| escalation with an exception)")],
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"approved as {role} by {ev.payload['identity']} ({ev.payload['fingerprint'][:16]}); "
                   f"ledger row {ev.seq}; {decision}")
 
-    @app.command("verify")
+    @app.command("verify", rich_help_panel=RELEASES)
     def verify_cmd(decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
                    keyring: KeyringOpt = None) -> None:
         """Print each signature's identity, role and validity (exit 1 if one does not verify)."""
@@ -247,7 +247,7 @@ def register(app: typer.Typer) -> None:
             out.print(f"{e.seq:>5} {e.created_at[:19]} {e.scenario_id} {e.event_type:<22} "
                       + " ".join(f"{k}={v}" for k, v in brief.items()))
 
-    @app.command("sync")
+    @app.command("sync", rich_help_panel=RELEASES)
     def sync_cmd(ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None) -> None:
         """Push ledger events that MLflow missed (exit 1 if some still fail)."""
         from releasegate.releases import Ledger, sync
@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
         if any(not r["ok"] for r in results):
             raise typer.Exit(1)
 
-    @app.command("promote")
+    @app.command("promote", rich_help_panel=RELEASES)
     def promote_cmd(
         scenario: Annotated[str, typer.Option("--scenario")],
         decision: Annotated[Path, typer.Option("--decision", help="The signed decision .dsse.json")],
@@ -291,7 +291,7 @@ def register(app: typer.Typer) -> None:
 
         follow_endpoint(scenario, ledger_url=ledger_url, mlflow_uri=mlflow_uri)
 
-    @app.command("rollback")
+    @app.command("rollback", rich_help_panel=RELEASES)
     def rollback_cmd(
         scenario: Annotated[str, typer.Option("--scenario")],
         reason: Annotated[str, typer.Option("--reason")],
@@ -323,7 +323,7 @@ def register(app: typer.Typer) -> None:
 
             follow_endpoint(scenario, ledger_url=ledger_url, mlflow_uri=mlflow_uri)
 
-    @app.command("audit")
+    @app.command("audit", rich_help_panel=RELEASES)
     def audit_cmd(
         scenario: Annotated[list[str] | None, typer.Option("--scenario")] = None,
         repair: Annotated[bool, typer.Option("--repair", help="Move drifted aliases back")] = False,

@@ -12,6 +12,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from ._cli_common import GATE
+
 console = Console(highlight=False, soft_wrap=True)
 
 
@@ -39,7 +41,7 @@ def report_command(decision: Path, out: Path | None = None, markdown: bool = Fal
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("report")
+    @app.command("report", rich_help_panel=GATE)
     def report(
         decision: Path = typer.Argument(..., help="Decision envelope (DSSE JSON) or verdict JSON"),
         out: Path | None = typer.Option(None, "--out", help="HTML file to write "

@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._cli_common import SCENARIOS
+
 if TYPE_CHECKING:
     from releasegate.scenarios import LoadedScenario
 
@@ -24,9 +26,9 @@ datasets_app = typer.Typer(help="Scenario datasets: content digests and contents
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(scenarios_app, name="scenarios")
-    app.add_typer(datasets_app, name="datasets")
-    app.command("init")(init)
+    app.add_typer(scenarios_app, name="scenarios", rich_help_panel=SCENARIOS)
+    app.add_typer(datasets_app, name="datasets", rich_help_panel=SCENARIOS)
+    app.command("init", rich_help_panel=SCENARIOS)(init)
 
 
 def _table(title: str, *columns: str) -> Table:

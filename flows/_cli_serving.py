@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from releasegate.core import InputError
+from ._cli_common import SERVING
 
 console = Console()
 err_console = Console(stderr=True)
@@ -49,7 +50,7 @@ def _entry_spec(scenario_ref: str | None, model: str, port_settings: dict) -> tu
 
 def register(app: typer.Typer) -> None:
     models_app = typer.Typer(help="Packaged models: convert (prepare) and list.", no_args_is_help=True)
-    app.add_typer(models_app, name="models")
+    app.add_typer(models_app, name="models", rich_help_panel=SERVING)
 
     @models_app.command("prepare")
     def models_prepare(
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
                           r["digest"][:16] or "-", r["prompt_style"], str(r["max_model_len"]))
         console.print(table)
 
-    @app.command("serve")
+    @app.command("serve", rich_help_panel=SERVING)
     def serve(
         model: Annotated[Optional[str], typer.Argument(help="Model (packaged name, folder, hub id) or, with --scenario, an entry")] = None,
         scenario: Annotated[Optional[str], typer.Option(help="Take serving settings from this scenario's entry")] = None,
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
         finally:
             server.stop()
 
-    @app.command("generate")
+    @app.command("generate", rich_help_panel=SERVING)
     def generate(
         scenario: Annotated[str, typer.Option(help="Scenario id or path")],
         model: Annotated[str, typer.Option(help="Model entry of the contract, e.g. smollm2-v1")],
@@ -151,7 +152,7 @@ def register(app: typer.Typer) -> None:
         if counts["errors"]:
             sys.exit(1)
 
-    @app.command("profile")
+    @app.command("profile", rich_help_panel=SERVING)
     def profile(
         scenario: Annotated[str, typer.Option(help="Scenario id or path (prompts and latency SLO)")],
         model: Annotated[Optional[str], typer.Option(help="Model entry to serve and profile")] = None,

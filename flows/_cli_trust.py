@@ -13,7 +13,7 @@ import typer
 
 from releasegate.core import Refused
 
-from ._cli_common import out, refused
+from ._cli_common import TRUST, out, refused
 from ._cli_releases import KeyringOpt, LedgerUrl, _actor
 
 ExpiresDays = Annotated[float, typer.Option("--expires-days", help="The root expires after this many days")]
@@ -22,7 +22,7 @@ ExpiresDays = Annotated[float, typer.Option("--expires-days", help="The root exp
 def register(app: typer.Typer) -> None:
     trust_app = typer.Typer(help="Signed trust roots: who may sign for a scenario, and its criteria.",
                             no_args_is_help=True)
-    app.add_typer(trust_app, name="trust")
+    app.add_typer(trust_app, name="trust", rich_help_panel=TRUST)
 
     def _apply_or_refuse(ledger, md) -> None:  # noqa: ANN001
         from releasegate.releases._trust import PIN_ENV, apply_root
