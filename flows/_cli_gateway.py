@@ -161,12 +161,15 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[str, typer.Option("--scenario")],
         mlflow_uri: MlflowUri = None, ledger_url: LedgerUrl = None,
     ) -> None:
-        """Production requests, tokens, latency (p95 vs the SLO) and cost from the endpoint's traces."""
-        from releasegate.gateway import gateway_usage
+        """Production requests, tokens, latency (p95 vs the SLO) and cost from the endpoint's traces, and the
+        spend in the contract's cost-budget window (`budget`, null without a cost_budget)."""
+        from releasegate.gateway import budget_status, gateway_usage
         from releasegate.releases import Ledger
 
-        print(json.dumps(gateway_usage(scenario, mlflow_uri=mlflow_uri, ledger=Ledger.open(ledger_url)).to_dict(),
-                         indent=2))
+        ledger = Ledger.open(ledger_url)
+        budget = budget_status(scenario, mlflow_uri=mlflow_uri, ledger=ledger)
+        print(json.dumps({**gateway_usage(scenario, mlflow_uri=mlflow_uri, ledger=ledger).to_dict(),
+                          "budget": budget.to_dict() if budget else None}, indent=2))
 
     @gw.command("show")
     def gateway_show(

@@ -61,9 +61,9 @@ __all__ += [
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
 
 __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"]
-from ._policy import check_request, count_prompt_tokens, policy_app, policy_reasons
+from ._policy import budget_reasons, check_request, count_prompt_tokens, policy_app, policy_reasons
 
-__all__ += ["check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]
-from ._usage import GatewayUsage, gateway_usage, portfolio_usage
+__all__ += ["budget_reasons", "check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]
+from ._usage import BudgetStatus, GatewayUsage, budget_status, gateway_usage, portfolio_usage
 
-__all__ += ["GatewayUsage", "gateway_usage", "portfolio_usage"]
+__all__ += ["BudgetStatus", "GatewayUsage", "budget_status", "gateway_usage", "portfolio_usage"]

@@ -76,6 +76,8 @@ class EndpointSpec:
     name: str
     models: tuple[LinkedModel, ...]
     guardrails: tuple[str, ...] = ()
+    # The contract's cost budget as MLflow budget policies on this endpoint (0 or 1 wanted).
+    budgets: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     @property
     def primaries(self) -> list[LinkedModel]:
@@ -87,13 +89,24 @@ class EndpointSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "models": [asdict(m) for m in self.models],
-                "guardrails": list(self.guardrails)}
+                "guardrails": list(self.guardrails), "budgets": [dict(b) for b in self.budgets]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EndpointSpec:
         models = tuple(LinkedModel(**{"fallback_order": None, "version": None, **m}) for m in data["models"])
-        return cls(data["name"], models,
-                   tuple(data.get("guardrails") or ()))
+        return cls(data["name"], models, tuple(data.get("guardrails") or ()),
+                   tuple(_budget_key(b) for b in data.get("budgets") or ()))
+
+
+def _budget_key(budget: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return (("usd", round(float(budget["usd"]), 6)), ("window", str(budget["window"])),
+            ("window_length", int(budget["window_length"])), ("action", str(budget["action"])))
+
+
+def contract_budgets(scenario: Any) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    """The cost owner's budget from the contract (`cost_budget`), as the endpoint's budget policies."""
+    b = scenario.cost_budget
+    return () if b is None else (_budget_key(b.model_dump()),)
 
 
 def endpoint_name(scenario_id: str) -> str:
@@ -165,7 +178,7 @@ def desired_endpoint(scenario: str, *, ledger: Ledger) -> EndpointSpec:
                 name=f"{sid}/{fallback_entry}/hosted", secret=entry.gateway_secret, api_base=entry.endpoint,
                 model_name=entry.model, linkage="FALLBACK", weight=1.0, fallback_order=1, entry=fallback_entry,
                 version=None, weight_digest="", hosted=True))
-    return EndpointSpec(endpoint_name(sid), tuple(models))
+    return EndpointSpec(endpoint_name(sid), tuple(models), budgets=contract_budgets(loaded.scenario))
 
 
 def expected_endpoint(ledger: Ledger, scenario_id: str) -> EndpointSpec | None:
@@ -228,9 +241,9 @@ def apply_endpoint(spec: EndpointSpec, *, mlflow_uri: str | None = None) -> None
     except MlflowException:
         ep = None
     if ep is None:
-        store.create_gateway_endpoint(name=spec.name, model_configs=configs,
-                                      routing_strategy=RoutingStrategy.REQUEST_BASED_TRAFFIC_SPLIT,
-                                      fallback_config=fallback, usage_tracking=True)
+        ep = store.create_gateway_endpoint(name=spec.name, model_configs=configs,
+                                           routing_strategy=RoutingStrategy.REQUEST_BASED_TRAFFIC_SPLIT,
+                                           fallback_config=fallback, usage_tracking=True)
     else:
         store.update_gateway_endpoint(ep.endpoint_id, model_configs=configs,
                                       routing_strategy=RoutingStrategy.REQUEST_BASED_TRAFFIC_SPLIT,
@@ -238,6 +251,48 @@ def apply_endpoint(spec: EndpointSpec, *, mlflow_uri: str | None = None) -> None
         have = {g.guardrail_id for g in store.list_endpoint_guardrail_configs(ep.endpoint_id)}
         for gid in sorted(have - set(spec.guardrails)):
             store.remove_guardrail_from_endpoint(ep.endpoint_id, gid)
+    _apply_budgets(store, ep.endpoint_id, spec.budgets)
+
+
+def _endpoint_budget_policies(store: Any, endpoint_id: str) -> list[Any]:
+    """MLflow's budget policies scoped to this endpoint (oldest first)."""
+    policies, token = [], None
+    while True:
+        page = store.list_budget_policies(page_token=token)
+        policies += [p for p in page if p.target_scope.value == "ENDPOINT" and p.target_value == endpoint_id]
+        token = page.token
+        if not token:
+            return sorted(policies, key=lambda p: (p.created_at, p.budget_policy_id))
+
+
+def _apply_budgets(store: Any, endpoint_id: str, budgets: tuple[tuple[tuple[str, Any], ...], ...]) -> None:
+    """Create or update one ENDPOINT-scoped USD policy per budget; delete any other on the endpoint."""
+    from mlflow.entities.gateway_budget_policy import (
+        BudgetAction,
+        BudgetDuration,
+        BudgetDurationUnit,
+        BudgetTargetScope,
+        BudgetUnit,
+    )
+
+    have = _endpoint_budget_policies(store, endpoint_id)
+    for i, budget in enumerate(dict(b) for b in budgets):
+        args = dict(budget_unit=BudgetUnit.USD, budget_amount=budget["usd"],
+                    duration=BudgetDuration(BudgetDurationUnit(budget["window"]), budget["window_length"]),
+                    target_scope=BudgetTargetScope.ENDPOINT, budget_action=BudgetAction(budget["action"]),
+                    target_value=endpoint_id)
+        if i < len(have):
+            if _policy_key(have[i]) != _budget_key(budget):
+                store.update_budget_policy(have[i].budget_policy_id, updated_by="releasegate", **args)
+        else:
+            store.create_budget_policy(created_by="releasegate", **args)
+    for extra in have[len(budgets):]:
+        store.delete_budget_policy(extra.budget_policy_id)
+
+
+def _policy_key(policy: Any) -> tuple[tuple[str, Any], ...]:
+    return _budget_key({"usd": policy.budget_amount, "window": policy.duration.unit.value,
+                        "window_length": policy.duration.value, "action": policy.budget_action.value})
 
 
 def read_endpoint(scenario_id: str, *, mlflow_uri: str | None = None) -> EndpointSpec | None:
@@ -260,7 +315,8 @@ def read_endpoint(scenario_id: str, *, mlflow_uri: str | None = None) -> Endpoin
             model_name=d.model_name if d else "?", linkage=m.linkage_type.value, weight=float(m.weight),
             fallback_order=m.fallback_order, entry="", version=None, weight_digest=""))
     guardrails = tuple(sorted(g.guardrail_id for g in store.list_endpoint_guardrail_configs(ep.endpoint_id)))
-    return EndpointSpec(ep.name, tuple(models), guardrails)
+    budgets = tuple(_policy_key(p) for p in _endpoint_budget_policies(store, ep.endpoint_id))
+    return EndpointSpec(ep.name, tuple(models), guardrails, budgets)
 
 
 def endpoint_differences(want: EndpointSpec, have: EndpointSpec | None) -> list[str]:
@@ -276,6 +332,9 @@ def endpoint_differences(want: EndpointSpec, have: EndpointSpec | None) -> list[
                    "is missing")
     if set(have.guardrails) != set(want.guardrails):
         out.append(f"guardrails {sorted(have.guardrails)} differ from the ledger's {sorted(want.guardrails)}")
+    if sorted(have.budgets) != sorted(want.budgets):
+        out.append(f"budget policies {[dict(b) for b in have.budgets]} differ from the ledger's "
+                   f"{[dict(b) for b in want.budgets]}")
     return out
 
 
@@ -362,7 +421,8 @@ def switch_endpoint(scenario: str, *, ledger: Ledger | None = None, mlflow_uri: 
     with ledger.scenario_lock(sid) as conn:
         spec = desired_endpoint(sid, ledger=ledger)
         before = expected_endpoint(ledger, sid)
-        if before is not None and {m.key() for m in before.models} == {m.key() for m in spec.models}:
+        if (before is not None and {m.key() for m in before.models} == {m.key() for m in spec.models}
+                and sorted(before.budgets) == sorted(spec.budgets)):
             ev = None
         else:
             ev = append_event(ledger, sid, GatewayEndpointSet(

@@ -5,7 +5,9 @@ and "a tool outside the allowed list" are deterministic checks they cannot expre
 is an OpenAI-compatible front (POST /v1/chat/completions, `model` = scenario id) that checks each
 request against the scenario's contract, refuses (HTTP 400, the reason in the body) and records
 the refusal in the ledger (`gateway_request_refused`), and forwards everything else unchanged to
-the scenario's endpoint on MLflow's AI Gateway. Output is capped at the budget's
+the scenario's endpoint on MLflow's AI Gateway. A contract `cost_budget` with action REJECT refuses
+requests once the window's spend (from the gateway's traces at the contract's price: MLflow prices
+self-hosted models at 0) reaches it; either action records `gateway_budget_exceeded` once per window. Output is capped at the budget's
 `max_output_tokens` (a larger `max_tokens` is lowered, a missing one set).
 
 Prompt tokens are counted by the scenario's champion replica (vLLM's POST /tokenize, the served
@@ -16,17 +18,19 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from fastapi import Request  # module level: FastAPI resolves the handler's annotations here
 
-from releasegate.releases import GatewayRequestRefused, Ledger, append_event
+from releasegate.releases import GatewayBudgetExceeded, GatewayRequestRefused, Ledger, append_event
 from releasegate.scenarios import Scenario, load_scenario
 
-from ._endpoint import live_replicas
+from ._endpoint import endpoint_name, live_replicas
 from ._server import chat_url
+from ._usage import BudgetStatus, budget_status
 
 
 def _tools(body: dict[str, Any]) -> list[str]:
@@ -73,14 +77,38 @@ def count_prompt_tokens(ledger: Ledger, scenario_id: str, body: dict[str, Any], 
     return math.ceil(len(text) / 3), "estimated (characters / 3): no replica tokenized it"
 
 
+def budget_reasons(scenario: Scenario, status: BudgetStatus | None, *, ledger: Ledger,
+                   actor: str | None = None) -> list[tuple[str, str]]:
+    """Over the cost budget: `gateway_budget_exceeded` once per window; REJECT refuses the request."""
+    budget = scenario.cost_budget
+    if status is None or budget is None or not status.exceeded:
+        return []
+    seen = ledger.events(scenario_id=scenario.id, event_type=GatewayBudgetExceeded.event_type)
+    if not any(e.payload["window_start"] == status.window_start for e in seen):
+        append_event(ledger, scenario.id, GatewayBudgetExceeded(
+            spend_usd=status.spend_usd, budget={"usd": budget.usd, "window": budget.window,
+                                                "window_length": budget.window_length, "action": budget.action},
+            window_start=status.window_start, cost_basis=status.cost_basis, owner=budget.owner),
+            subject=endpoint_name(scenario.id), actor=actor)
+    if budget.action != "REJECT":
+        return []
+    return [("cost_budget", f"the cost budget of {budget.usd} USD per {budget.window_length} {budget.window} is "
+                            f"spent: {status.spend_usd:.6f} USD since {status.window_start} ({status.cost_basis}; "
+                            f"owner {budget.owner})")]
+
+
 def check_request(scenario_id: str, body: dict[str, Any], *, ledger: Ledger,
                   counter: Callable[[Ledger, str, dict[str, Any]], tuple[int, str]] = count_prompt_tokens,
+                  budget: Callable[[str], BudgetStatus | None] | None = None,
                   actor: str | None = None) -> tuple[dict[str, Any] | None, list[str]]:
-    """(body to forward, []) or (None, reasons) after recording the refusal in the ledger."""
+    """(body to forward, []) or (None, reasons) after recording the refusal in the ledger.
+    `budget`: the scenario's spend in its budget window (None: no cost budget check)."""
     loaded = load_scenario(scenario_id)
     s = loaded.scenario
     tokens, how = counter(ledger, s.id, body)
     found = policy_reasons(s, body, tokens)
+    if budget is not None and s.cost_budget is not None:
+        found += budget_reasons(s, budget(s.id), ledger=ledger, actor=actor)
     if found:
         append_event(ledger, s.id, GatewayRequestRefused(
             kinds=sorted({k for k, _ in found}), reasons=[r for _, r in found], prompt_tokens=tokens,
@@ -96,8 +124,11 @@ def check_request(scenario_id: str, body: dict[str, Any], *, ledger: Ledger,
     return forward, []
 
 
-def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = "gateway-policy") -> Any:
-    """The FastAPI app: POST /v1/chat/completions (OpenAI-compatible, `model` = scenario id)."""
+def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = "gateway-policy",
+               budget_ttl_s: float = 10.0) -> Any:
+    """The FastAPI app: POST /v1/chat/completions (OpenAI-compatible, `model` = scenario id).
+    The spend against a contract's cost budget is read from the gateway's traces at most every
+    `budget_ttl_s` seconds per scenario (a search per request would cost more than the request)."""
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import JSONResponse, Response
@@ -105,6 +136,14 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
     app = FastAPI(title="releasegate policy layer")
     ledger = Ledger.open(ledger_url)
     target = chat_url(gateway_url)
+    spend: dict[str, tuple[float, BudgetStatus | None]] = {}
+
+    def budget(scenario_id: str) -> BudgetStatus | None:
+        hit = spend.get(scenario_id)
+        if hit is None or time.monotonic() - hit[0] >= budget_ttl_s:
+            hit = spend[scenario_id] = (time.monotonic(),
+                                        budget_status(scenario_id, mlflow_uri=gateway_url, ledger=ledger))
+        return hit[1]
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
@@ -116,7 +155,8 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
         except Exception as exc:
             return JSONResponse({"error": {"message": f"bad request: {exc}", "type": "invalid_request"}}, 400)
         try:
-            forward, reasons = await run_in_threadpool(check_request, scenario_id, body, ledger=ledger, actor=actor)
+            forward, reasons = await run_in_threadpool(check_request, scenario_id, body, ledger=ledger,
+                                                       budget=budget, actor=actor)
         except Exception as exc:  # unknown scenario, unreadable contract
             return JSONResponse({"error": {"message": str(exc), "type": "invalid_request"}}, 400)
         if forward is None:

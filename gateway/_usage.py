@@ -4,11 +4,12 @@ MLflow writes one trace per request to the endpoint's experiment (usage tracking
 token usage in `mlflow.trace.tokenUsage` and the request's duration. Latency p95 is compared with
 the contract's `latency_slo.latency_p95_s`. Cost uses the serving entry's contract price: tokens
 at a token price, or, GPU-priced, the replicas' accelerator-hours over the traced window
-(first to last request) at `usd_per_hour` x `count` x replicas. MLflow's own trace cost is 0 for a
+(the first request's start to the last one's end) at `usd_per_hour` x `count` x replicas. MLflow's own trace cost is 0 for a
 self-hosted model (no price for its name), so it is not used.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -48,7 +49,8 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledger | None = None,
-                  max_traces: int = 5000) -> GatewayUsage:
+                  max_traces: int = 5000, since_ms: int | None = None) -> GatewayUsage:
+    """Usage from the endpoint's traces (those from `since_ms`, epoch milliseconds, when given)."""
     from mlflow import MlflowClient
 
     loaded = load_contract(scenario)
@@ -59,12 +61,13 @@ def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
     traces, token = [], None
     while len(traces) < max_traces:
         page = client.search_traces(locations=[ep.experiment_id], max_results=500, page_token=token,
-                                    include_spans=False)
+                                    include_spans=False,
+                                    filter_string=None if since_ms is None else f"trace.timestamp_ms >= {since_ms}")
         traces += list(page)
         token = page.token
         if not token:
             break
-    durations, starts, tin, tout, errors = [], [], 0, 0, 0
+    durations, starts, ends, tin, tout, errors = [], [], [], 0, 0, 0
     for t in traces:
         info = t.info
         meta = info.trace_metadata or {}
@@ -72,10 +75,12 @@ def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
         tin += int(usage.get("input_tokens") or 0)
         tout += int(usage.get("output_tokens") or 0)
         errors += str(getattr(info.state, "value", info.state)) == "ERROR"
+        starts.append(info.request_time / 1000.0)
+        ends.append(starts[-1])
         if info.execution_duration is not None:
             durations.append(info.execution_duration / 1000.0)
-        starts.append(info.request_time / 1000.0)
-    window = (max(starts) - min(starts)) if len(starts) > 1 else 0.0
+            ends[-1] += durations[-1]
+    window = (max(ends) - min(starts)) if starts else 0.0  # first request's start to the last one's end
     slo = s.success_criteria.latency_slo.latency_p95_s if s.success_criteria.latency_slo else None
     p95 = _quantile(durations, 0.95)
     cost, basis = None, "no serving entry known"
@@ -92,6 +97,45 @@ def gateway_usage(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
             basis = f"{replicas} replica(s) x {entry.cost.count} {entry.cost.accelerator} over the traced window"
     return GatewayUsage(s.id, len(traces), errors, tin, tout, _quantile(durations, 0.5), p95, slo,
                         None if p95 is None or slo is None else p95 <= slo, cost, basis, window)
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    scenario_id: str
+    budget_usd: float
+    spend_usd: float
+    action: str  # REJECT | ALERT
+    window_start: str  # ISO time
+    cost_basis: str
+    owner: str | None
+
+    @property
+    def exceeded(self) -> bool:
+        return self.spend_usd >= self.budget_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exceeded": self.exceeded}
+
+
+def budget_status(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledger | None = None,
+                  now: dt.datetime | None = None) -> BudgetStatus | None:
+    """Spend in the contract's current budget window (None: the contract has no `cost_budget`).
+
+    MLflow's own budget tracking prices a self-hosted model at 0 (no price for its name), so the
+    spend here is the serving entry's contract price over the window's traces (as `gateway_usage`);
+    the window is aligned as MLflow aligns the endpoint's budget policy (epoch minutes/hours/days,
+    Sunday weeks, first of the month)."""
+    from mlflow.entities.gateway_budget_policy import BudgetDuration, BudgetDurationUnit
+    from mlflow.gateway.budget_tracker import _compute_window_start
+
+    s = load_contract(scenario).scenario
+    b = s.cost_budget
+    if b is None:
+        return None
+    start = _compute_window_start(BudgetDuration(BudgetDurationUnit(b.window), b.window_length),
+                                  now or dt.datetime.now(dt.timezone.utc))
+    usage = gateway_usage(s.id, mlflow_uri=mlflow_uri, ledger=ledger, since_ms=int(start.timestamp() * 1000))
+    return BudgetStatus(s.id, b.usd, usage.cost_usd or 0.0, b.action, start.isoformat(), usage.cost_basis, b.owner)
 
 
 def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None) -> dict[str, Any]:

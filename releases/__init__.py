@@ -123,6 +123,7 @@ __all__ += [
 
 # The gateway stage's ledger events (registered in _events.py; written by releasegate.gateway).
 from ._events import (
+    GatewayBudgetExceeded,
     GatewayDriftDetected,
     GatewayEndpointSet,
     GatewayRepaired,
@@ -131,5 +132,5 @@ from ._events import (
     ServingStopped,
 )
 
-__all__ += ["GatewayDriftDetected", "GatewayEndpointSet", "GatewayRepaired", "GatewayRequestRefused",
+__all__ += ["GatewayBudgetExceeded", "GatewayDriftDetected", "GatewayEndpointSet", "GatewayRepaired", "GatewayRequestRefused",
             "ServingStarted", "ServingStopped"]

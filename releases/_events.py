@@ -408,10 +408,19 @@ class GatewayLinkedModel(PayloadModel):
     hosted: bool = False  # a provider's API behind a platform-held gateway secret
 
 
+class GatewayBudget(PayloadModel):
+    """The contract's cost budget as an MLflow gateway budget policy (scope ENDPOINT, USD)."""
+    usd: float
+    window: Literal["MINUTES", "HOURS", "DAYS", "WEEKS", "MONTHS"]
+    window_length: int
+    action: Literal["REJECT", "ALERT"]
+
+
 class GatewayEndpointState(PayloadModel):
     name: str
     models: list[GatewayLinkedModel]
     guardrails: list[str] = []
+    budgets: list[GatewayBudget] = []  # rows written before budgets existed have none
 
 
 @event("gateway_endpoint_set", groups=("serving", "serving_endpoint"))
@@ -438,12 +447,24 @@ class GatewayRepaired(EventPayload):
 
 @event("gateway_request_refused", groups=("serving",))
 class GatewayRequestRefused(EventPayload):
-    """The policy layer refused a request (context budget, tool policy). Subject: "<scenario>:request"."""
-    kinds: list[Literal["context_budget", "tool_policy"]]
+    """The policy layer refused a request (context budget, tool policy, cost budget spent).
+    Subject: "<scenario>:request"."""
+    kinds: list[Literal["context_budget", "tool_policy", "cost_budget"]]
     reasons: list[str]
     prompt_tokens: int
     token_count: str  # how the tokens were counted
     tools: list[str]
+@event("gateway_budget_exceeded", groups=("serving",))
+class GatewayBudgetExceeded(EventPayload):
+    """The endpoint's spend in the current budget window reached the contract's cost budget (once per
+    window; REJECT: requests are refused from now on, ALERT: recorded only). Subject: the endpoint."""
+    spend_usd: float
+    budget: GatewayBudget
+    window_start: str  # ISO time, MLflow's window alignment
+    cost_basis: str
+    owner: str | None = None
+
+
 @event("promotion_intent")
 class PromotionIntent(EventPayload):
     """Committed before any alias moves (issue 13): the `promoted` payload planned, the model

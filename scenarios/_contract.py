@@ -133,6 +133,18 @@ class CacheStrategy(_Strict):
     owner: str | None = None
 
 
+class CostBudget(_Strict):
+    """The cost owner's budget for the scenario's gateway endpoint: releasegate writes it to MLflow's AI
+    Gateway as a budget policy (scope ENDPOINT, USD) and its policy layer enforces it on self-hosted
+    traffic, which MLflow prices at 0 (docs/GATEWAY.md)."""
+
+    usd: float = Field(gt=0.0, description="Spend allowed per window, in USD")
+    window: Literal["MINUTES", "HOURS", "DAYS", "WEEKS", "MONTHS"] = "MONTHS"
+    window_length: int = Field(1, ge=1, description="Windows of this many units (e.g. 1 MONTHS)")
+    action: Literal["REJECT", "ALERT"] = Field("REJECT", description="Over budget: refuse requests, or only alert")
+    owner: str | None = Field(None, description="The scenario's cost owner (owners.cost.id)")
+
+
 class PromptVersion(_Strict):
     system: str | None = None
     user: str = Field(description="Chat user message template ({{ variable }} placeholders)")
@@ -320,6 +332,7 @@ class Scenario(_Strict):
     context_budget: ContextBudget
     tool_policy: ToolPolicy = ToolPolicy()
     cache_strategy: CacheStrategy = CacheStrategy()
+    cost_budget: CostBudget | None = None
     incident_process: IncidentProcess = IncidentProcess()
     prompt_family: PromptFamily
     task: Task

@@ -56,6 +56,15 @@ def _other_owners(ls: LoadedScenario) -> Iterator[InputError]:
                            f"add {section}.owner with an identity")
 
 
+@rule("cost_budget_owner")
+def _cost_budget(ls: LoadedScenario) -> Iterator[InputError]:
+    budget, cost = ls.scenario.cost_budget, ls.scenario.owners.cost
+    if budget is not None and (cost is None or budget.owner != cost.id):
+        yield ls.error("cost_budget.owner", f"the budget's owner is {budget.owner or 'missing'}, not the scenario's "
+                       f"cost owner {cost.id if cost else '(none)'}: the cost owner sets the budget",
+                       "set cost_budget.owner to owners.cost.id")
+
+
 @rule("raci")
 def _raci(ls: LoadedScenario) -> Iterator[InputError]:
     raci = ls.scenario.raci

@@ -218,3 +218,90 @@ def test_audit_finds_an_upstream_serving_other_weights(story: tuple[World, str])
                    for f in findings for r in f.reasons)
     finally:
         impostor.stop()
+
+
+def _set_budget(world: World, usd: float, action: str = "REJECT") -> None:
+    import yaml
+
+    path = world.root / "datasets" / SID / "scenario.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["cost_budget"] = {"usd": usd, "window": "DAYS", "window_length": 1, "action": action,
+                           "owner": "finops@platform.example"}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _traces(url: str) -> int:
+    from releasegate.gateway import gateway_usage
+
+    return gateway_usage(SID, mlflow_uri=url).requests
+
+
+def test_cost_budget_is_an_endpoint_budget_policy_and_trips_on_self_hosted_spend(story: tuple[World, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    from releasegate.gateway import budget_status, policy_app
+    from releasegate.gateway._endpoint import gateway_store
+
+    world, url = story
+    ledger = Ledger.open()
+    release = verify_servable(SID, "champion")
+    upstream = Upstream("D", "gemma3-270m", release.weights_path).start()
+    try:
+        for rep in live_replicas(ledger, SID):
+            record_replica_stopped(ledger, SID, rep["api_base"], reason="test ended")
+        record_replica(ledger, release, api_base=upstream.api_base, served_model="gemma3-270m")
+        _set_budget(world, 1000.0)
+        result = switch_endpoint(SID, ledger=ledger)
+        assert result.changed and [dict(b) for b in result.endpoint.budgets] == [
+            {"usd": 1000.0, "window": "DAYS", "window_length": 1, "action": "REJECT"}]
+        store = gateway_store()
+        endpoint_id = store.get_gateway_endpoint(name=SID).endpoint_id
+        [policy] = [p for p in store.list_budget_policies() if p.target_value == endpoint_id]
+        assert (policy.target_scope.value, policy.budget_unit.value, policy.budget_amount, policy.budget_action.value,
+                policy.duration.unit.value, policy.duration.value) == ("ENDPOINT", "USD", 1000.0, "REJECT", "DAYS", 1)
+
+        time.sleep(10.5)  # MLflow's endpoint cache TTL: D serves from now on
+        before = _traces(url)
+        assert ask(url) == (200, "served-by:D")
+        while _traces(url) == before:
+            time.sleep(0.5)
+        status = budget_status(SID, mlflow_uri=url)
+        assert status is not None and status.spend_usd > 0 and not status.exceeded
+        assert status.cost_basis.startswith("1 replica(s) x 1 cpu")  # the contract's GPU price, not MLflow's 0
+
+        # The cost owner lowers the budget just above today's spend: releasegate updates MLflow's policy.
+        low = round(status.spend_usd + 2e-5, 6)  # 0.72 s of the contract's 0.10 USD/h (micro-dollars)
+        _set_budget(world, low)
+        assert switch_endpoint(SID, ledger=ledger).changed
+        [policy] = [p for p in store.list_budget_policies() if p.target_value == endpoint_id]
+        assert policy.budget_amount == low
+
+        client = TestClient(policy_app(url, budget_ttl_s=0))
+        body = {"model": SID, "messages": [{"role": "user", "content": "hi"}]}
+        time.sleep(1.5)  # the next trace widens the served window by >= 1.5 s: > 2e-5 USD
+        before = _traces(url)
+        r = client.post("/v1/chat/completions", json=body)
+        assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "served-by:D"
+        while _traces(url) == before:
+            time.sleep(0.5)
+        served = upstream.requests
+        for _ in range(2):  # refused, recorded; the budget's crossing is recorded once per window
+            r = client.post("/v1/chat/completions", json=body)
+            assert r.status_code == 400 and r.json()["error"]["type"] == "policy_refused"
+            assert "the cost budget of" in r.json()["error"]["message"]
+        assert upstream.requests == served  # nothing reached the upstream
+        refused = ledger.events(scenario_id=SID, event_type="gateway_request_refused")
+        assert [e.payload["kinds"] for e in refused[-2:]] == [["cost_budget"], ["cost_budget"]]
+        [crossed] = ledger.events(scenario_id=SID, event_type="gateway_budget_exceeded")
+        assert crossed.payload["spend_usd"] > crossed.payload["budget"]["usd"]
+        assert crossed.payload["owner"] == "finops@platform.example"
+
+        # Someone raises the budget in MLflow behind releasegate's back: drift, and repair restores it.
+        store.update_budget_policy(policy.budget_policy_id, budget_amount=5000.0)
+        [finding] = audit_endpoints(ledger=ledger, repair=True)
+        assert any(r.startswith("budget policies [{'usd': 5000.0") for r in finding.reasons) and finding.repaired
+        [policy] = [p for p in store.list_budget_policies() if p.target_value == endpoint_id]
+        assert policy.budget_amount == low
+        assert audit_endpoints(ledger=ledger) == []
+    finally:
+        upstream.stop()

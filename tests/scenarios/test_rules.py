@@ -49,6 +49,13 @@ BROKEN: dict[str, list[tuple[str, Mutation, str, str]]] = {
            f"{section.replace('_', ' ')} has no owner")
           for section in ("route_policy", "context_budget", "tool_policy", "cache_strategy", "prompt_family")],
     ],
+    "cost_budget_owner": [
+        ("budget-not-cost-owner", _set("cost_budget", {"usd": 50, "owner": "product-owner@support.example"}),
+         "cost_budget.owner", "the budget's owner is product-owner@support.example, not the scenario's cost owner "
+         "finops@platform.example: the cost owner sets the budget"),
+        ("budget-without-owner", _set("cost_budget", {"usd": 50}), "cost_budget.owner",
+         "the budget's owner is missing"),
+    ],
     "raci": [
         ("activity-missing", _delete("raci.cost_review"), "raci.cost_review",
          "RACI does not cover the activity 'cost_review'"),
