@@ -20,11 +20,10 @@ import socket
 import threading
 from typing import Any
 
-from releasegate.core import InputError
 
 from . import _registry as reg
 from ._events import PromotionAbandoned, Promoted, PromotionIntent, append_event  # noqa: F401
-from ._ledger import Ledger, LedgerEvent
+from ._ledger import Ledger, LedgerBusy, LedgerEvent, seconds_from_env
 
 FAULT_STEPS = ("after_intent", "after_model_alias", "after_previous_alias", "after_prompt_alias",
                "before_outcome_commit")
@@ -44,10 +43,8 @@ def unmark_live(seq: int) -> None:
         _LIVE.discard(seq)
 
 
-class PromotionBusy(InputError):
+class PromotionBusy(LedgerBusy):
     """Another promotion of this scenario is in flight: retry (exit 1, not bad input)."""
-
-    exit_code = 1
 
 
 def fault_point(step: str) -> None:
@@ -56,26 +53,14 @@ def fault_point(step: str) -> None:
         os._exit(137)
 
 
-def _seconds(var: str, default: float) -> float:
-    raw = os.environ.get(var, "")
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise InputError(f"{var}={raw!r} is not a number of seconds", field=var,
-                         fix=f"set it to e.g. {default:g}")
-    return value
-
-
 def lease_seconds() -> float:
     """How long an intent whose process cannot be checked counts as in flight."""
-    return _seconds("RELEASEGATE_PROMOTION_LEASE_S", DEFAULT_LEASE_S)
+    return seconds_from_env("RELEASEGATE_PROMOTION_LEASE_S", DEFAULT_LEASE_S)
 
 
 def busy_wait_seconds() -> float:
     """How long promote waits for another promotion in flight before saying busy, retry."""
-    return _seconds("RELEASEGATE_BUSY_WAIT_S", DEFAULT_BUSY_WAIT_S)
+    return seconds_from_env("RELEASEGATE_BUSY_WAIT_S", DEFAULT_BUSY_WAIT_S)
 
 
 def owner() -> dict[str, Any]:

@@ -60,6 +60,7 @@ from ._actors import ActorSigner, default_signer, is_privileged, sign_event
 from ._events import EVENTS, event_types
 
 GENESIS_HASH = "0" * 64
+DEFAULT_LOCK_WAIT_S = 10.0  # how long a write waits for another writer's SQLite lock
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 # Every list of event types derives from the registry in _events.py.
@@ -159,6 +160,60 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+def seconds_from_env(var: str, default: float) -> float:
+    """A finite, non-negative number of seconds from the environment (InputError naming it)."""
+    raw = os.environ.get(var, "")
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise InputError(f"{var}={raw!r} is not a number of seconds", field=var,
+                         fix=f"set it to e.g. {default:g}")
+    return value
+
+
+def lock_wait_seconds() -> float:
+    """How long a SQLite ledger write waits for another process's write lock (then: busy, retry)."""
+    return seconds_from_env("RELEASEGATE_LEDGER_LOCK_WAIT_S", DEFAULT_LOCK_WAIT_S)
+
+
+class LedgerBusy(InputError):
+    """Another process holds the ledger's write lock past the wait: retry (exit 1, not bad input)."""
+
+    exit_code = 1
+
+
+def _where(url: str) -> str:
+    """The ledger as a user names it: the SQLite file, or the database URL without its password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def database_error(url: str, exc: BaseException) -> InputError | None:
+    """The ledger fault behind a DBAPI error, as one line naming the ledger and the fix; None for
+    anything else. Read-only (file or folder mode, a read-only mount, a PostgreSQL role without
+    write grants) is exit 2; a write lock held past `lock_wait_seconds` is LedgerBusy (exit 1)."""
+    where, text_ = _where(url), str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None)
+    lowered = text_.lower()
+    if "database is locked" in lowered or "database table is locked" in lowered:
+        return LedgerBusy(f"ledger busy, retry: another process held its write lock for more than "
+                          f"{lock_wait_seconds():g} s", file=where,
+                          fix="retry in a moment (RELEASEGATE_LEDGER_LOCK_WAIT_S sets the wait)")
+    if "readonly database" in lowered or "read-only" in lowered or "unable to open database file" in lowered:
+        return InputError(f"the ledger cannot be written ({text_})", file=where,
+                          fix="make the file and its folder writable by this user (SQLite writes a journal "
+                              "beside the file), or point RELEASEGATE_LEDGER_URL at a writable ledger")
+    if sqlstate == "42501" or "permission denied" in lowered:
+        return InputError(f"the ledger's database role may not do this ({text_})", file=where,
+                          fix="GRANT SELECT, INSERT, UPDATE, DELETE on the ledger tables to "
+                                              "this role, or use a role that owns them")
+    return None
+
+
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
 
@@ -186,8 +241,13 @@ class Ledger:
                              field="--ledger-url", fix="use SQLite or PostgreSQL")
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 60})
+                try:
+                    Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise InputError(f"cannot create the ledger's folder ({exc.strerror})",
+                                     file=parsed.database, fix="make its folder writable by this user, or "
+                                     "point RELEASEGATE_LEDGER_URL at a writable ledger") from None
+            engine = create_engine(url, connect_args={"timeout": lock_wait_seconds()})
 
             @event.listens_for(engine, "connect")
             def _no_implicit_tx(dbapi_conn: Any, _record: Any) -> None:
@@ -201,6 +261,14 @@ class Ledger:
                 conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
         else:
             engine = create_engine(url, pool_pre_ping=True)
+
+        @event.listens_for(engine, "handle_error")
+        def _one_line(context: Any) -> None:
+            # A read-only or locked ledger is one line naming it and the fix, not a traceback.
+            error = database_error(url, context.original_exception)
+            if error is not None:
+                raise error from None
+
         ledger = cls(engine)
         fresh_file = parsed.get_backend_name() == "sqlite" and not (
             parsed.database and parsed.database != ":memory:" and Path(parsed.database).exists())

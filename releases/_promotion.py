@@ -31,7 +31,6 @@ from ._events import (
     append_event,
 )
 from ._intent import (
-    PromotionBusy,
     PromotionIntent,
     busy_wait_seconds,
     fault_point,
@@ -45,7 +44,7 @@ from ._intent import (
 from ._keys import Keyring
 from ._binding import promote_binding_reasons, registered_version, revoke_decision, rolled_back_as_bad
 from ._checkpoints import CheckpointResult, checkpoint_after_move
-from ._ledger import Ledger, LedgerEvent
+from ._ledger import Ledger, LedgerBusy, LedgerEvent
 from ._recording import _error_line, evaluated_event, expected_aliases
 from ._trust_checks import release_signature_reasons, released_under_chain, signing_authority
 
@@ -224,7 +223,7 @@ def promote(
                     prompt_alias=prompt_move, owner=owner()), subject=digest, actor=actor, conn=conn)
                 mark_live(intent.seq)
             break
-        except PromotionBusy:
+        except LedgerBusy:  # a promotion in flight, or the SQLite write lock held past its wait
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.2)
