@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases import open_exception
 
         record = open_exception(scenario, owner=owner, reason=reason, expires=expires, kind=kind,
-                                ledger=_LazyLedger(ledger_url), actor=_actor())  # type: ignore[arg-type]
+                                ledger=ledger_url, actor=_actor())
         out.print(f"opened {record.exception_id} on {record.scenario_id} ({record.kind}); owner {record.owner}; "
                   f"expires {record.expires}; review due {record.review_due}")
 
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
 
         with _refusals("review refused:"):
             record = review_exception(exception_id, reviewer=reviewer, note=note,
-                                      ledger=_LazyLedger(ledger_url))  # type: ignore[arg-type]
+                                      ledger=ledger_url)
         out.print(f"reviewed {exception_id} by {reviewer}; next review due {record.review_due}")
 
     @exc_app.command("close")
@@ -118,10 +118,10 @@ def register(app: typer.Typer) -> None:
         ledger_url: LedgerUrl = None,
     ) -> None:
         """Close an exception (the scenario is back on the golden path)."""
-        from releasegate.releases import Ledger, close_exception
+        from releasegate.releases import close_exception
 
         with _refusals("close refused:"):
-            close_exception(exception_id, resolution=resolution, ledger=Ledger.open(ledger_url), actor=_actor())
+            close_exception(exception_id, resolution=resolution, ledger=ledger_url, actor=_actor())
         out.print(f"closed {exception_id}")
 
     # ------------------------------------------------------------------ decision cite-exception
@@ -133,11 +133,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a new unsigned decision citing an exception; it needs product, platform AND
         escalation signatures before `promote`."""
-        from releasegate.releases import Ledger, read_decision, record_cited_decision, statement_of
+        from releasegate.releases import read_decision, record_cited_decision, statement_of
 
         envelope = read_decision(decision)
         with _refusals("citing refused:"):
-            result = record_cited_decision(envelope, exception_id, ledger=Ledger.open(ledger_url),
+            result = record_cited_decision(envelope, exception_id, ledger=ledger_url,
                                            mlflow_uri=mlflow_uri)
         approvers = statement_of(result["envelope"])["predicate"]["approvers"]
         out.print(f"new decision {result['decision_path']} cites {exception_id}; ledger row {result['ledger_seq']}")
@@ -156,7 +156,7 @@ def register(app: typer.Typer) -> None:
         """Open an incident: assigned to the contract's incident owner, escalation path shown."""
         from releasegate.releases import open_incident
 
-        record = open_incident(scenario, severity=severity, summary=summary, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
+        record = open_incident(scenario, severity=severity, summary=summary, ledger=ledger_url,
                                actor=_actor())
         out.print(f"opened {record.incident_id} ({record.severity}) on {record.scenario_id}: {record.summary}")
         out.print(f"assigned to: {record.owner}")
@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
 
         with _refusals("link refused:"):
             record = link_action(incident_id, action=action, ledger_seq=ledger_seq,
-                                 ledger=_LazyLedger(ledger_url), actor=_actor())  # type: ignore[arg-type]
+                                 ledger=ledger_url, actor=_actor())
         a = record.actions[-1]
         out.print(f"linked {a['action']} (ledger row {a['ledger_seq']}: {a['from_version']} -> {a['to_version']}) "
                   f"to {incident_id}")
@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases import close_incident
 
         with _refusals("close refused:"):
-            record = close_incident(incident_id, resolution=resolution, ledger=_LazyLedger(ledger_url),  # type: ignore[arg-type]
+            record = close_incident(incident_id, resolution=resolution, ledger=ledger_url,
                                     actor=_actor())
         ttr = record.time_to_restore
         out.print(f"closed {incident_id}; time to restore "
@@ -245,22 +245,6 @@ def register(app: typer.Typer) -> None:
                     out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}")
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
-
-
-class _LazyLedger:
-    """Opens the ledger on first use: the library checks the input first, so bad input creates
-    no database file (exit 2, nothing written)."""
-
-    def __init__(self, url: str | None) -> None:
-        self._url = url
-        self._ledger: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._ledger is None:
-            from releasegate.releases import Ledger
-
-            self._ledger = Ledger.open(self._url)
-        return getattr(self._ledger, name)
 
 
 def governance_command(ledger_url: str | None = None, html: Path | None = None) -> dict[str, Any]:

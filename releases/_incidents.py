@@ -119,7 +119,7 @@ def _check_severity(severity: str) -> str:
 
 
 def open_incident(
-    scenario: str, *, severity: str, summary: str, ledger: Ledger | None = None, actor: str | None = None,
+    scenario: str, *, severity: str, summary: str, ledger: Ledger | str | None = None, actor: str | None = None,
     source: str = "manual", conn: Any = None, extra: dict[str, Any] | None = None,
 ) -> IncidentRecord:
     """Open an incident assigned to the contract's incident owner, with its escalation path."""
@@ -130,7 +130,7 @@ def open_incident(
     if s.owners.incident is None:
         raise loaded.error("owners.incident", "the scenario has no incident owner to assign",
                            "add owners.incident.id")
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     fields = {"severity": sev, "summary": summary, "owner": s.owners.incident.id,
               "escalation_path": list(s.escalation_path), "runbook": s.incident_process.runbook,
               "rollback_targets": list(s.incident_process.rollback_targets), "source": source,
@@ -160,7 +160,7 @@ def check_incident_open(ledger: Ledger, incident_id: str, scenario_id: str | Non
 
 
 def link_action(
-    incident_id: str, *, action: str, ledger_seq: int | None = None, ledger: Ledger | None = None,
+    incident_id: str, *, action: str, ledger_seq: int | None = None, ledger: Ledger | str | None = None,
     actor: str | None = None,
 ) -> IncidentRecord:
     """Link a rollback to an open incident: the `rolled_back` row `ledger_seq`, or the latest
@@ -168,7 +168,7 @@ def link_action(
     if action not in ACTIONS:
         raise InputError(f"unknown action {action!r}", field="--action", fix=f"use one of: {', '.join(ACTIONS)}")
     target = ACTIONS[action]
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.transaction() as conn:
         record = check_incident_open(ledger, incident_id, conn=conn)
         rollbacks = [e for e in ledger.events(scenario_id=record.scenario_id, event_type="rolled_back", conn=conn)
@@ -194,10 +194,10 @@ def link_action(
     return get_incident(ledger, incident_id)
 
 
-def close_incident(incident_id: str, *, resolution: str, ledger: Ledger | None = None,
+def close_incident(incident_id: str, *, resolution: str, ledger: Ledger | str | None = None,
                    actor: str | None = None, now: dt.datetime | None = None) -> IncidentRecord:
     resolution = check_text(resolution, "--resolution", "how it was resolved")
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.transaction() as conn:
         record = check_incident_open(ledger, incident_id, conn=conn)
         ttr = ((now or utc_now()) - record.opened_at).total_seconds()
@@ -209,13 +209,13 @@ def close_incident(incident_id: str, *, resolution: str, ledger: Ledger | None =
 
 def rollback_for_incident(
     incident_id: str, scenario: str, *, reason: str, to: str | None = None, target: str = "model",
-    alias: str = "champion", ledger: Ledger | None = None, mlflow_uri: str | None = None,
+    alias: str = "champion", ledger: Ledger | str | None = None, mlflow_uri: str | None = None,
     actor: str | None = None,
 ) -> tuple[Any, IncidentRecord]:
     """`rollback`, linked to an open incident of the same scenario (checked before moving)."""
     from ._promotion import rollback
 
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     sid = load_contract(scenario).scenario.id
     check_incident_open(ledger, incident_id, sid)
     result = rollback(scenario, reason=reason, to=to, target=target, alias=alias, ledger=ledger,
@@ -226,7 +226,7 @@ def rollback_for_incident(
 
 # --------------------------------------------------------------------------- the flows' hooks
 def champion_entry(scenario_id: str, alias: str = "champion", *, mlflow_uri: str | None = None,
-                   ledger: Ledger | None = None) -> str | None:
+                   ledger: Ledger | str | None = None) -> str | None:
     """The contract model entry of the registered model version at `alias` (None: no alias).
 
     Read from the version's `candidate_entry` tag (set by the registry push); a version without
@@ -242,7 +242,7 @@ def champion_entry(scenario_id: str, alias: str = "champion", *, mlflow_uri: str
         return str(entry)
     from ._decision import statement_of
 
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     for e in reversed(ledger.events(scenario_id=scenario_id, event_type="promoted")):
         if e.payload.get("version") == str(mv.version) and e.payload.get("envelope"):
             return str(statement_of(e.payload["envelope"])["predicate"]["candidate"]["entry"])
@@ -251,7 +251,7 @@ def champion_entry(scenario_id: str, alias: str = "champion", *, mlflow_uri: str
 
 def open_regression_alert(
     scenario_id: str, *, champion: str, verdict_path: str | Path | None, report_path: str | Path | None,
-    severity: str = REGRESSION_SEVERITY, alias: str = "champion", ledger: Ledger | None = None,
+    severity: str = REGRESSION_SEVERITY, alias: str = "champion", ledger: Ledger | str | None = None,
     actor: str | None = "regression-check",
 ) -> str:
     """A champion failed its gate: `regression_detected` plus an incident for the incident owner,
@@ -263,7 +263,7 @@ def open_regression_alert(
         except ValueError:
             verdict = {}
     decision = verdict.get("decision", "FAIL")
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.scenario_lock(_ID_LOCK) as conn:
         incident = open_incident(
             scenario_id, severity=severity, ledger=ledger, actor=actor, source="regression", conn=conn,

@@ -229,6 +229,13 @@ class Ledger:
         self.signer: ActorSigner | None = None
 
     @classmethod
+    def of(cls, ledger: Ledger | str | None) -> Ledger:
+        """`ledger` itself, or the ledger at that URL (None: the default), opened now. Library
+        functions that take either open a URL only after their input checks, so bad input
+        creates no database file."""
+        return ledger if isinstance(ledger, Ledger) else cls.open(ledger)
+
+    @classmethod
     def open(cls, url: str | None = None) -> Ledger:
         url = _normalise_url(url or default_ledger_url())
         try:

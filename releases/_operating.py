@@ -199,7 +199,7 @@ def get_exception(ledger: Ledger, exception_id: str, conn: Any = None) -> Except
 
 def open_exception(
     scenario: str, *, owner: str, reason: str, expires: str | dt.date, kind: str = "other",
-    ledger: Ledger | None = None, actor: str | None = None, today: dt.date | None = None,
+    ledger: Ledger | str | None = None, actor: str | None = None, today: dt.date | None = None,
 ) -> ExceptionRecord:
     """Record a new exception; every input is checked before anything is written."""
     if kind not in EXCEPTION_KINDS:
@@ -214,7 +214,7 @@ def open_exception(
         raise InputError(f"expiry {expiry} is not in the future", field="--expires",
                          fix="an exception must end: pass a date after today")
     sid = load_contract(scenario).scenario.id
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.scenario_lock(_ID_LOCK) as conn:
         eid = next_id(ledger, conn, "EX", "exception_opened")
         append_event(ledger, sid, ExceptionOpened(
@@ -225,10 +225,10 @@ def open_exception(
 
 
 def review_exception(exception_id: str, *, reviewer: str, note: str | None = None,
-                     ledger: Ledger | None = None, now: dt.datetime | None = None) -> ExceptionRecord:
+                     ledger: Ledger | str | None = None, now: dt.datetime | None = None) -> ExceptionRecord:
     """Record a periodic review. Refused for a closed or expired exception, or by its own owner."""
     reviewer = check_identity(reviewer, "--reviewer")
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.transaction() as conn:
         record = get_exception(ledger, exception_id, conn)
         reasons = []
@@ -247,9 +247,9 @@ def review_exception(exception_id: str, *, reviewer: str, note: str | None = Non
     return get_exception(ledger, exception_id)
 
 
-def close_exception(exception_id: str, *, resolution: str | None = None, ledger: Ledger | None = None,
+def close_exception(exception_id: str, *, resolution: str | None = None, ledger: Ledger | str | None = None,
                     actor: str | None = None) -> ExceptionRecord:
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     with ledger.transaction() as conn:
         record = get_exception(ledger, exception_id, conn)
         if not record.is_open:
@@ -390,7 +390,7 @@ def _signed_root(ledger: Ledger, scenario_id: str) -> Any:
 
 
 def record_cited_decision(
-    envelope: dict[str, Any], exception_id: str, *, ledger: Ledger | None = None,
+    envelope: dict[str, Any], exception_id: str, *, ledger: Ledger | str | None = None,
     mlflow_uri: str | None = None,
 ) -> dict[str, Any]:
     """`cite_exception`, then record the new decision like an evaluation (ledger, then MLflow),
@@ -401,7 +401,7 @@ def record_cited_decision(
     from ._decision import decision_digest, statement_of
     from ._recording import evaluated_event, record_evaluation
 
-    ledger = ledger or Ledger.open()
+    ledger = Ledger.of(ledger)
     pred = statement_of(envelope)["predicate"]
     loaded = load_contract(pred["scenario_id"])
     cited = cite_exception(envelope, exception_id, ledger=ledger, loaded=loaded)
