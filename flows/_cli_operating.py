@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from releasegate.core import InputError, Refused, atomic_write_text
+from releasegate.core import Refused
 
 from ._cli_common import OPERATING, err, out, refused
 from ._cli_releases import LedgerUrl, MlflowUri, _actor
@@ -229,7 +229,9 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False, ledger_url: LedgerUrl = None,
     ) -> None:
         """The portfolio's operating model: owners, coverage, reviews, exceptions, incidents, MTTR."""
-        metrics = governance_command(ledger_url, html)
+        from releasegate.reports import governance_report
+
+        metrics = governance_report(ledger=ledger_url, html=html)
         if as_json:
             out.print(json.dumps(metrics, indent=2, sort_keys=True))
         else:
@@ -246,33 +248,6 @@ def register(app: typer.Typer) -> None:
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
 
-
-def governance_command(ledger_url: str | None = None, html: Path | None = None) -> dict[str, Any]:
-    """Metrics over every contract under the datasets folder; writes the HTML (atomically) if asked."""
-    from releasegate.releases import Ledger, governance_metrics
-    from releasegate.reports import render_governance_html
-    from releasegate.scenarios import read_scenario, scenario_paths
-
-    if html is not None and html.is_dir():
-        raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")
-    loaded, invalid = [], []
-    for path in scenario_paths():
-        ls, errors = read_scenario(path)
-        if ls is None:
-            invalid.append({"path": str(path), "error": str(errors[0]) if errors else "unreadable"})
-        else:
-            loaded.append(ls)
-    metrics = governance_metrics(Ledger.open(ledger_url), loaded)
-    metrics["invalid_contracts"] = invalid
-    from releasegate.gateway import portfolio_usage  # production traffic from the gateway's traces
-
-    metrics["gateway"] = portfolio_usage(Ledger.open(ledger_url), [ls.scenario.id for ls in loaded])
-    from releasegate.gateway import provider_key_findings
-
-    metrics["provider_keys_outside_gateway"] = provider_key_findings(loaded)
-    if html is not None:
-        atomic_write_text(html, render_governance_html(metrics))
-    return metrics
 
 
 def governance_tables(metrics: dict[str, Any]) -> list[Table]:

@@ -7,7 +7,9 @@ API
 ---
 - `render_report(ReportInput) -> str` and `write_report(ReportInput, path) -> sha256 hex`
 - `render_markdown(verdict, report_path=None) -> str`
-- `render_governance_html(metrics) -> str`: `releases.governance_metrics` as a self-contained page
+- `governance_report(ledger=None, html=None) -> dict`: the portfolio's governance metrics (every
+  contract, the gateway's traffic, provider keys outside it); writes the page with `html`
+- `render_governance_html(metrics) -> str`: those metrics as a self-contained page
 - `verdict_sentence(verdict) -> str`: the decision in words
 - `cases_from_scored(candidate, incumbent, scenario) -> DataFrame` from two `evals.ScoredRecords`
 - `cases_from_records(candidate_records, incumbent_records, dataset=None, ...) -> DataFrame`
@@ -36,7 +38,7 @@ A verdict without metrics (hand-built) shows "not in the verdict" where they wou
 from ._build import report_input_from_files, scenario_for
 from ._decision import DecisionDocument, load_decision
 from ._format import verdict_sentence
-from ._governance import render_governance_html
+from ._governance import governance_report, render_governance_html
 from ._html import render_report, write_report
 from ._input import (
     CASE_COLUMNS,
@@ -58,6 +60,7 @@ __all__ = [
     "cases_from_records",
     "cases_from_scored",
     "default_versions",
+    "governance_report",
     "load_decision",
     "render_governance_html",
     "render_markdown",

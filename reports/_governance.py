@@ -1,12 +1,20 @@
-"""The governance report as one self-contained HTML page (no script, no external asset).
+"""The governance report: its metrics gathered from the stages, and one self-contained HTML page.
 
-Renders `releases.governance_metrics(...)`; computes nothing. Accessible tables: a caption on
-each, `scope` on every header cell, text (not colour alone) for every state.
+`governance_report` gathers (releases' `governance_metrics` over every contract, the gateway's
+production traffic and provider keys outside it); `render_governance_html` renders them and
+computes nothing (no script, no external asset; accessible tables: a caption on each, `scope` on
+every header cell, text, not colour alone, for every state).
 """
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from releasegate.core import InputError, atomic_write_text
+
+if TYPE_CHECKING:
+    from releasegate.releases import Ledger
 
 _CSS = """
 :root { --ink:#1c2430; --muted:#5b6776; --line:#dde2e8; --bg:#f6f8fa; --ok:#00795a; --bad:#b84700; }
@@ -171,3 +179,30 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
 </body>
 </html>
 """
+
+
+def governance_report(*, ledger: Ledger | str | None = None, html: Path | None = None) -> dict[str, Any]:
+    """Metrics over every contract under the datasets folder (an invalid one is listed, not
+    counted), the gateway's traffic per scenario and provider keys used outside the gateway;
+    with `html`, the page too (written atomically). `releasegate governance` prints it."""
+    from releasegate.gateway import portfolio_usage, provider_key_findings
+    from releasegate.releases import Ledger, governance_metrics
+    from releasegate.scenarios import read_scenario, scenario_paths
+
+    if html is not None and html.is_dir():
+        raise InputError(f"{html} is a folder", field="--html", fix="pass a file name such as governance.html")
+    loaded, invalid = [], []
+    for path in scenario_paths():
+        ls, errors = read_scenario(path)
+        if ls is None:
+            invalid.append({"path": str(path), "error": str(errors[0]) if errors else "unreadable"})
+        else:
+            loaded.append(ls)
+    ledger = Ledger.of(ledger)
+    metrics = governance_metrics(ledger, loaded)
+    metrics["invalid_contracts"] = invalid
+    metrics["gateway"] = portfolio_usage(ledger, [ls.scenario.id for ls in loaded])  # production traffic
+    metrics["provider_keys_outside_gateway"] = provider_key_findings(loaded)
+    if html is not None:
+        atomic_write_text(html, render_governance_html(metrics))
+    return metrics

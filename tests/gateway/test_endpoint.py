@@ -199,8 +199,8 @@ def test_usage_from_the_gateway_traces(story: tuple[World, str]) -> None:
     assert usage.latency_p95_s is not None and usage.latency_slo_p95_s == 30.0 and usage.meets_latency_slo
     assert usage.cost_usd is not None and usage.cost_basis.startswith("1 replica(s) x 1 ")
     # Governance shows it per scenario (the CLI reads the same traces).
-    from releasegate.flows._cli_operating import governance_command
-    metrics = governance_command()
+    from releasegate.reports import governance_report
+    metrics = governance_report()
     assert metrics["gateway"][SID]["requests"] >= usage.requests
     assert metrics["gateway"][SID]["cost_usd"] is not None
 

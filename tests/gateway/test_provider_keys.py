@@ -59,5 +59,5 @@ def test_governance_flags_a_provider_key_outside_the_gateway(world: World) -> No
     findings = provider_key_findings([load_scenario(SID)])
     assert findings == {SID: ["hosted-v1: provider key read from $PROVIDER_API_KEY, outside the gateway: name a "
                               "gateway_secret (platform-held), or open an exception of kind direct_provider_key"]}
-    from releasegate.flows._cli_operating import governance_command
-    assert governance_command()["provider_keys_outside_gateway"] == findings
+    from releasegate.reports import governance_report
+    assert governance_report()["provider_keys_outside_gateway"] == findings
