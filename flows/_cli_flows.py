@@ -63,6 +63,8 @@ def evaluate_command(
     # soft_wrap: paths and commands stay on one line, ready to copy
     console.print(f"report:   {result.report_path}", soft_wrap=True)
     console.print(f"decision: {result.decision_path}", soft_wrap=True)
+    if result.mlflow_error:  # the gate's exit code still stands: the ledger has the evaluation
+        console.print(f"[bold yellow]warning:[/] {result.mlflow_error}", soft_wrap=True)
     if result.decision == "PASS":
         console.print("to approve:\n"
                       f"  releasegate approve {result.decision_path} --role product --key KEYFILE\n"
@@ -110,6 +112,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a candidate against the incumbent (a Prefect flow): generate, score, gate,
         report, and record the unsigned decision in the ledger and MLflow.
+
+        MLflow unreachable (RELEASEGATE_MLFLOW_TIMEOUT, default 5 s): a warning, recording skipped,
+        `releasegate sync` pushes it later; the exit code is still the gate's.
 
         Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 bad input."""
         code = evaluate_command(scenario, candidate, incumbent=incumbent, limit=limit, sequential=sequential,

@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         out.print(f"new decision {result['decision_path']} cites {exception_id}; ledger row {result['ledger_seq']}")
         out.print("sign it: " + ", ".join(f"{role} ({who})" for role, who in approvers.items()))
         if result.get("mlflow_error"):
-            out.print(f"MLflow not updated ({result['mlflow_error']}): run `releasegate sync`")
+            out.print(f"warning: {result['mlflow_error']}")
 
     # ------------------------------------------------------------------ incidents
     @inc_app.command("open")

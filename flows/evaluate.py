@@ -48,6 +48,7 @@ class EvaluationResult:
     cases_used: int
     cases_total: int
     markdown: str
+    mlflow_error: str | None = None  # MLflow unreachable: recording skipped, `sync` pushes it
 
     @property
     def exit_code(self) -> int:
@@ -122,7 +123,8 @@ def report_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent
 @task(name="record-decision", cache_policy=NO_CACHE)
 def record_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent: str,
                 report: str, report_sha256: str) -> dict[str, Any]:
-    """Unsigned decision -> ledger (first) -> MLflow. MLflow being down loses nothing."""
+    """Unsigned decision -> ledger (first) -> MLflow. MLflow being down loses nothing: the
+    result's `mlflow_error` says so (after RELEASEGATE_MLFLOW_TIMEOUT, not minutes of retries)."""
     loaded = load_scenario(scenario)
     _, cand_meta = read_records(candidate)
     envelope = releases.build_decision(loaded, verdict, candidate_model_digest=verdict.candidate.model_digest,
@@ -231,7 +233,7 @@ def evaluate_candidate(
         scenario_id=s.id, decision=verdict.decision, verdict_path=str(verdict_path),
         report_path=str(report_path), decision_path=str(recorded.get("decision_path", "")),
         run_dir=str(run_dir), ledger_seq=recorded.get("ledger_seq"), mlflow_run_id=recorded.get("run_id"),
-        cases_used=used, cases_total=len(ids), markdown=markdown)
+        cases_used=used, cases_total=len(ids), markdown=markdown, mlflow_error=recorded.get("mlflow_error"))
 
 
 def _sequential(loaded: Any, dataset: Any, ids: list[str], both: Any, ref: str,

@@ -94,8 +94,12 @@ def record_evaluation(
         return {**result, **{k: synced.get(k) for k in ("run_id", "model_version")}}
     try:
         pushed = reg.push_evaluated(ev, mlflow_uri)
+    except InputError:  # e.g. RELEASEGATE_MLFLOW_TIMEOUT is not a number
+        raise
     except Exception as exc:  # MLflow down: the ledger has it, `sync` will push it
-        return {**result, "mlflow_error": _error_line(exc)}
+        return {**result, "mlflow_error": f"MLflow at {reg.display_uri(mlflow_uri)} unreachable "
+                                          f"({_error_line(exc)}): recording skipped; `releasegate sync` "
+                                          "will push it"}
     ledger.mark_synced(ev.seq, detail=pushed)
     return {**result, "run_id": pushed["run_id"], "model_version": pushed["model_version"]}
 

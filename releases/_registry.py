@@ -52,8 +52,33 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+DEFAULT_MLFLOW_TIMEOUT_S = 5.0
+
+
+def _http_limits() -> None:
+    """A short, bounded wait on an MLflow server (issue 13). MLflow's HTTP client reads its
+    MLFLOW_HTTP_REQUEST_TIMEOUT (default 120 s), _MAX_RETRIES (7) and _BACKOFF_FACTOR (2) at each
+    request: about five minutes of retries against a server that is down. RELEASEGATE_MLFLOW_TIMEOUT
+    (seconds, default 5) sets the timeout; unless set by the user, two retries, one after 0 s and
+    one after 2 s. MLflow is a projection of the ledger: what a call misses, `sync` pushes later."""
+    from ._ledger import seconds_from_env
+
+    if os.environ.get("RELEASEGATE_MLFLOW_TIMEOUT"):
+        timeout = seconds_from_env("RELEASEGATE_MLFLOW_TIMEOUT", DEFAULT_MLFLOW_TIMEOUT_S)
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(max(1, math.ceil(timeout)))  # MLflow reads an int
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(DEFAULT_MLFLOW_TIMEOUT_S)))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
+def display_uri(uri: str | None = None) -> str:
+    """The MLflow URI as it may be printed: any password in it replaced by ***."""
+    return re.sub(r"(://[^/:@]+):[^/@]*@", r"\1:***@", mlflow_uri(uri))
+
+
 def client(uri: str | None = None) -> MlflowClient:
     _quiet()
+    _http_limits()
     from mlflow import MlflowClient
 
     uri = mlflow_uri(uri)
