@@ -178,7 +178,12 @@ def register(app: typer.Typer) -> None:
             "--require-checkpoint", help="Fail when no signed checkpoint is found")] = False,
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
-        """Check the hash chain, actor signatures and every checkpoint found: exit 1 naming the first diverging row."""
+        """Check the hash chain, actor signatures and every checkpoint found: exit 1 naming the first diverging row.
+
+        Privileged rows must be signed by a key of their scenario's signed root version in force at that row (the keyring only for scenarios without a root, never once a portfolio root is pinned).
+
+        Checkpoints must be signed by the ledger key of the pinned portfolio root, else RELEASEGATE_LEDGER_PUBKEY (PEM, path or sha256:fingerprint), else the keyring's, which a note calls out: anyone who can edit keyring.yaml could then sign checkpoints.
+        """
         from releasegate.releases import Keyring, Ledger
         from releasegate.releases._checkpoints import verify_ledger
 
@@ -206,8 +211,8 @@ def register(app: typer.Typer) -> None:
         from releasegate.releases._checkpoints import ledger_key_path, ledger_signing_key, write_checkpoint
 
         ledger = Ledger.open(ledger_url)
-        if ledger_signing_key() is None:
-            raise InputError("no ledger key", file=ledger_key_path(), field="RELEASEGATE_LEDGER_KEY",
+        if ledger_signing_key(ledger) is None:
+            raise InputError("no ledger key", file=ledger_key_path(ledger), field="RELEASEGATE_LEDGER_KEY",
                              fix="create one with `releasegate keys generate --identity releasegate-ledger` "
                                  "or point RELEASEGATE_LEDGER_KEY at it")
         result = write_checkpoint(ledger, keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, mlflow=use_mlflow,

@@ -27,6 +27,7 @@ from releasegate.releases import (
     expected_aliases,
     mlflow_uri as resolve_mlflow_uri,
     registered_model_name,
+    root_required_reasons,
     statement_of,
     verdict_gate_reasons,
 )
@@ -114,6 +115,7 @@ def decision_reasons(loaded: LoadedScenario, envelope: dict[str, Any], *, keyrin
         root = current_scenario_root(ledger, s.id)
     except Refused as exc:
         return reasons + [f"the scenario's trust root does not verify: {r}" for r in exc.reasons]
+    reasons += root_required_reasons(ledger, s.id)  # root-required mode: no fallback to the contract
     if root is not None:
         if root.is_expired():
             reasons.append(f"the scenario's trust root v{root.version} expired at {root.expires.isoformat()}")

@@ -92,7 +92,9 @@ __all__ += [
 # Trust roots (issue 14): the signed chain decides who may sign a scenario, never the working tree.
 # Other stages: `root = current_scenario_root(ledger, scenario_id)` (None without a root;
 # Refused when the chain does not verify), `root.keys_for(role)`, `root.owner(role)`,
-# `root.identity_of(keyid)`; `current_portfolio_root(ledger).ledger_keys()` for checkpoints.
+# `root.identity_of(keyid)`; `current_portfolio_root(ledger).ledger_keys()` for checkpoints;
+# `root_required_reasons(ledger, scenario_id)`: the refusal for an un-rooted scenario when the
+# portfolio root is pinned (or RELEASEGATE_REQUIRE_TRUST_ROOT=1), [] otherwise.
 from ._policy import Condition, evaluate_policy, policy_digest
 from ._trust import (
     PIN_ENV,
@@ -104,6 +106,8 @@ from ._trust import (
     current_portfolio_root,
     current_scenario_root,
     root_for_check,
+    root_required,
+    root_required_reasons,
     working_tree_differences,
 )
 from ._trust_checks import (
@@ -118,7 +122,7 @@ __all__ += [
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
     "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",
     "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
-    "root_for_check", "working_tree_differences",
+    "root_for_check", "root_required", "root_required_reasons", "working_tree_differences",
 ]
 
 # The gateway stage's ledger events (registered in _events.py; written by releasegate.gateway).

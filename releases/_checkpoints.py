@@ -15,9 +15,17 @@ published where the database's writers cannot rewrite it:
   WORM storage, `chattr +a`, or by pushing it to a protected branch;
 - a tag on the scenario's registered model in MLflow (`releasegate.checkpoint.<seq>`, and
   `releasegate.checkpoint` for the latest).
-The ledger key: `RELEASEGATE_LEDGER_KEY` (a PEM file) or `keys_dir()/<ledger identity>.pem`; its
-public key is the keyring entry of the ledger identity (`RELEASEGATE_LEDGER_IDENTITY`, default
-`releasegate-ledger`), so a key pasted into a checkpoint file is never trusted.
+The ledger key: `RELEASEGATE_LEDGER_KEY` (a PEM file) or `keys_dir()/<ledger identity>.pem`. Which
+public keys may sign checkpoints is anchored outside what the database's and the repository's
+writers control (`ledger_public_keys`): the pinned portfolio root's ledger keys; else
+`RELEASEGATE_LEDGER_PUBKEY` (a PEM, a path outside the checkout, or `sha256:<fingerprint>`: a
+protected CI variable); only as a last resort the keyring entry of the ledger identity
+(`RELEASEGATE_LEDGER_IDENTITY`, default `releasegate-ledger`), which `ledger verify` then says
+plainly. A key pasted into a checkpoint file is never trusted.
+
+Privileged rows' actor signatures are checked per row (`ActorAuthority`): against the keys of the
+row's scenario's signed root version in force at that row, the portfolio root for portfolio-level
+rows, and the keyring only for scenarios without a root (never in root-required mode).
 """
 from __future__ import annotations
 
@@ -32,11 +40,23 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from releasegate.core import InputError, atomic_write_bytes, canonical_json, keys_dir, state_dir
+from releasegate.core import InputError, Refused, atomic_write_bytes, canonical_json, keys_dir, state_dir
 
-from ._actors import ActorKeys, actor_problem, keyring_actor_keys
+from ._actors import ActorKeys, actor_problem, is_privileged, keyring_actor_keys
 from ._dsse import envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._keys import Keyring, fingerprint, load_private_key
+from ._trust import (
+    PIN_ENV,
+    PORTFOLIO_SCOPE,
+    SCENARIO_EVENT,
+    PortfolioRoot,
+    ScenarioRoot,
+    _pin,
+    _public,
+    portfolio_chain,
+    root_required,
+    scenario_chain,
+)
 
 if TYPE_CHECKING:
     from ._ledger import Ledger, LedgerEvent
@@ -55,14 +75,27 @@ def ledger_identity() -> str:
     return os.environ.get("RELEASEGATE_LEDGER_IDENTITY") or DEFAULT_LEDGER_IDENTITY
 
 
-def ledger_key_path() -> Path:
+def ledger_key_path(ledger: Ledger | None = None) -> Path:
+    """`RELEASEGATE_LEDGER_KEY`; else the key of the ledger identity the portfolio root names
+    (when this machine holds it and `RELEASEGATE_LEDGER_IDENTITY` does not say otherwise); else
+    `keys_dir()/<ledger identity>.pem`."""
     env = os.environ.get("RELEASEGATE_LEDGER_KEY")
-    return Path(env) if env else keys_dir() / f"{ledger_identity()}.pem"
+    if env:
+        return Path(env)
+    if ledger is not None and not os.environ.get("RELEASEGATE_LEDGER_IDENTITY"):
+        try:
+            chain = portfolio_chain(ledger)
+        except Refused:
+            chain = []
+        for ident in chain[-1].ledger_keys() if chain else ():
+            if (keys_dir() / f"{ident}.pem").is_file():
+                return keys_dir() / f"{ident}.pem"
+    return keys_dir() / f"{ledger_identity()}.pem"
 
 
-def ledger_signing_key() -> Ed25519PrivateKey | None:
+def ledger_signing_key(ledger: Ledger | None = None) -> Ed25519PrivateKey | None:
     """The ledger's private key, or None when none is configured (checkpoints are then skipped)."""
-    path = ledger_key_path()
+    path = ledger_key_path(ledger)
     if not path.exists():
         if os.environ.get("RELEASEGATE_LEDGER_KEY"):
             raise InputError("no such file", file=path, field="RELEASEGATE_LEDGER_KEY",
@@ -71,49 +104,174 @@ def ledger_signing_key() -> Ed25519PrivateKey | None:
     return load_private_key(path)
 
 
-def ledger_public_keys(keyring: Keyring, ledger: Ledger | None = None) -> dict[str, Ed25519PublicKey]:
-    """fingerprint -> public key of every key allowed to sign checkpoints; never a key found in a
-    checkpoint file. The pinned portfolio trust root's ledger keys when it names some, else the
-    keyring entry of the ledger identity."""
-    if ledger is not None:
-        from ._trust import portfolio_chain
+LEDGER_PUBKEY_ENV = "RELEASEGATE_LEDGER_PUBKEY"
+MAX_PUBKEY_BYTES = 16 * 1024
+WORKING_TREE_ANCHOR = ("checkpoints are anchored in the working tree (keyring.yaml): pin a portfolio root "
+                       f"(RELEASEGATE_TRUST_ROOT) that names the ledger key, or set {LEDGER_PUBKEY_ENV}")
 
+
+@dataclass(frozen=True)
+class LedgerKeys:
+    """The public keys allowed to sign checkpoints, where they come from, and a warning when that
+    place is one the database's or the repository's writers control."""
+
+    keys: dict[str, Ed25519PublicKey]  # fingerprint -> key
+    anchor: str
+    note: str | None = None
+
+
+def _pem_public_key(text: str, source: str) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_public_key(text.encode())
+    except ValueError:
+        key = None
+    if not isinstance(key, Ed25519PublicKey):
+        raise InputError("not an Ed25519 public key in PEM", file=source, field=LEDGER_PUBKEY_ENV,
+                         fix="give the ledger key's public PEM (`releasegate keys show`), a path to it, or "
+                             "sha256:<its fingerprint>")
+    return key
+
+
+def pinned_ledger_keys(keyring: Keyring) -> LedgerKeys | None:
+    """The ledger's public key given outside the working tree (`RELEASEGATE_LEDGER_PUBKEY`, e.g. a
+    protected CI variable): a PEM, a path to one outside this checkout, or `sha256:<fingerprint>`,
+    which pins the keyring's key with that fingerprint (an edited keyring then has no such key)."""
+    from releasegate.core import decode_utf8, project_root, read_bytes_bounded
+
+    value = os.environ.get(LEDGER_PUBKEY_ENV, "").strip()
+    if not value:
+        return None
+    if value.startswith("sha256:"):
+        fp = value.removeprefix("sha256:").lower()
+        if not _hex64(fp):
+            raise InputError("a fingerprint pin is sha256: and 64 hex digits", field=LEDGER_PUBKEY_ENV,
+                             fix="copy the ledger key's fingerprint from `releasegate keys list`")
+        entry = keyring.by_fingerprint(fp)
+        anchor = f"{LEDGER_PUBKEY_ENV} (sha256:{fp[:16]})"
+        if entry is None:
+            return LedgerKeys({}, f"{anchor}, which the keyring {keyring.path} does not hold (edited?)")
+        return LedgerKeys({fp: entry.key()}, anchor)
+    if value.startswith("-----BEGIN"):
+        key = _pem_public_key(value, LEDGER_PUBKEY_ENV)
+    else:
+        path = Path(value).expanduser().resolve()
+        if path.is_relative_to(project_root().resolve()):
+            raise InputError("the ledger's public key is inside the working tree, which the repository's writers "
+                             "control", file=path, field=LEDGER_PUBKEY_ENV,
+                             fix="keep it outside the checkout (a protected CI variable or file), or pin a "
+                                 "portfolio root")
+        data = read_bytes_bounded(path, max_bytes=MAX_PUBKEY_BYTES, what="ledger public key")
+        key = _pem_public_key(decode_utf8(data, file=path, what="ledger public key"), str(path))
+    fp = fingerprint(key)
+    return LedgerKeys({fp: key}, f"{LEDGER_PUBKEY_ENV} (sha256:{fp[:16]})")
+
+
+def ledger_public_keys(keyring: Keyring, ledger: Ledger | None = None) -> LedgerKeys:
+    """Every key allowed to sign checkpoints; never a key found in a checkpoint file. In order:
+    a pinned portfolio root's ledger keys (every version: checkpoints signed before a rotation
+    stay verifiable), `RELEASEGATE_LEDGER_PUBKEY`, an unpinned portfolio root's, and as a last
+    resort the keyring entry of the ledger identity (said plainly by `ledger verify`)."""
+    env = pinned_ledger_keys(keyring)
+    chain = []
+    if ledger is not None:
         try:
             chain = portfolio_chain(ledger)
-        except Exception:  # noqa: BLE001 - a broken portfolio chain is the trust checks' finding
+        except Refused:  # a broken portfolio chain is the actor checks' finding
             chain = []
-        # every version's ledger keys: checkpoints signed before a rotation stay verifiable
-        named = {fingerprint(k): k for root in chain for k in root.ledger_keys().values()}
-        if named:
-            return named
+    named = {fingerprint(k): k for root in chain for k in root.ledger_keys().values()}
+    if named and _pin():
+        if env is not None and not set(env.keys) & set(named):
+            raise InputError(f"{env.anchor} is not a ledger key of the pinned portfolio root", field=LEDGER_PUBKEY_ENV,
+                             fix="unset it (the pinned root names the ledger key) or give the root's ledger key")
+        return LedgerKeys(named, "of the pinned portfolio root")
+    if env is not None:
+        return env
+    if named:
+        return LedgerKeys(named, "of the portfolio root in the ledger",
+                          f"checkpoints are anchored in a portfolio root that is not pinned: set {PIN_ENV}")
     entry = keyring.entries.get(ledger_identity())
-    return {entry.fingerprint: entry.key()} if entry else {}
+    anchor = f"{ledger_identity()} in {keyring.path}" if entry else \
+        f"(the keyring {keyring.path} has no {ledger_identity()} entry)"
+    return LedgerKeys({entry.fingerprint: entry.key()} if entry else {}, anchor, WORKING_TREE_ANCHOR)
 
 
-def actor_keys(ledger: Ledger, keyring: Keyring) -> ActorKeys:
-    """identity -> keys that may sign its privileged rows: the keyring, plus each scenario's
-    signed trust root (owners and the release policy's key)."""
-    keys = keyring_actor_keys(keyring)
-    from ._trust import scenario_chain
+@dataclass
+class ActorAuthority:
+    """Whose keys may sign each privileged row, decided per row and per scenario:
+    - a scenario with a signed root: the keys of the root version in force at that row (applied
+      at an earlier seq), so rows signed before a rotation verify and the old key after it does not;
+    - a portfolio-level row: the portfolio root version in force;
+    - otherwise the keyring (`keyring.yaml`), except in root-required mode (`root_required`),
+      where such a row is refused.
+    A key added to the keyring for an owner's identity never signs a rooted scenario's rows."""
 
-    for sid in ledger.scenario_ids():
+    keyring: Keyring
+    required: str | None
+    portfolio: list[PortfolioRoot]
+    portfolio_broken: list[str]
+    chains: dict[str, list[ScenarioRoot]]
+    broken: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, ledger: Ledger, keyring: Keyring) -> ActorAuthority:
+        portfolio: list[PortfolioRoot] = []
+        portfolio_broken: list[str] = []
         try:
-            chain = scenario_chain(ledger, sid)
-        except Exception:  # noqa: BLE001 - a broken root chain is the trust checks' finding, not this one
-            continue
-        for root in chain:  # every version: rows signed before a key rotation stay verifiable
-            _add_root_keys(keys, root)
-    return keys
+            portfolio = portfolio_chain(ledger)
+        except Refused as exc:
+            portfolio_broken = exc.reasons
+        chains: dict[str, list[ScenarioRoot]] = {}
+        broken: dict[str, list[str]] = {}
+        for sid in ledger.scenario_ids((SCENARIO_EVENT,)):
+            try:
+                chains[sid] = scenario_chain(ledger, sid)
+            except Refused as exc:
+                broken[sid] = exc.reasons
+        return cls(keyring, root_required(), portfolio, portfolio_broken, chains, broken)
+
+    def keys_for(self, ev: LedgerEvent) -> tuple[ActorKeys, str] | str:
+        """(identity -> keys, where they come from) for this row, or why no key may sign it."""
+        sid = ev.scenario_id
+        if sid == PORTFOLIO_SCOPE:
+            if self.portfolio_broken:
+                return f"the portfolio trust chain does not verify: {self.portfolio_broken[0]}"
+            in_force = [p for p in self.portfolio if (p.ledger_seq or 0) < ev.seq]
+            if in_force:
+                root = in_force[-1]
+                md = root.metadata.signed
+                return ({ident: {kid: _public(md.keys[kid])} for ident, kid in root.root_identities.items()},
+                        f"portfolio root v{root.version}")
+        elif sid in self.broken:
+            return f"the trust chain of {sid} does not verify: {self.broken[sid][0]}"
+        else:
+            in_force_s = [r for r in self.chains.get(sid, []) if (r.ledger_seq or 0) < ev.seq]
+            if in_force_s:
+                keys: ActorKeys = {}
+                _add_root_keys(keys, in_force_s[-1])
+                return keys, f"the signed root v{in_force_s[-1].version} of {sid} in force at this row"
+        if self.required:
+            return (f"no signed root of {sid} was in force at this row and {self.required}: "
+                    "the keyring cannot authenticate it")
+        return keyring_actor_keys(self.keyring), f"the keyring {self.keyring.path} ({sid} has no signed root)"
+
+    def problem(self, ev: LedgerEvent) -> str | None:
+        """Why a privileged row's actor is not authenticated (None when it is, or need not be)."""
+        if not is_privileged(ev.event_type) or ev.canon is None:
+            return None
+        resolved = self.keys_for(ev)
+        if isinstance(resolved, str):
+            return f"row {ev.seq} ({ev.event_type}, actor {ev.actor!r}): {resolved}"
+        return actor_problem(ev, *resolved)
 
 
-def _add_root_keys(keys: ActorKeys, root: Any) -> None:
+def _add_root_keys(keys: ActorKeys, root: ScenarioRoot) -> None:
     """The owners' keys and the release policy's key named in one scenario root version."""
     for ident, entry in root.keyring().entries.items():
         keys.setdefault(ident, {})[entry.fingerprint] = entry.key()
     policy = root.release_policy
     if policy and policy.get("keyid") in root.metadata.signed.keys:
-        from ._trust import _public
-
         keys.setdefault(str(policy["identity"]), {})[policy["keyid"]] = _public(
             root.metadata.signed.keys[policy["keyid"]])
 
@@ -332,16 +490,19 @@ def write_checkpoint(ledger: Ledger, *, keyring: Keyring | None = None, key: Ed2
     Publication failures do not undo anything (the database is the record; the checkpoint is
     evidence about it): they are returned, and the next checkpoint covers the same rows.
     """
-    key = key or ledger_signing_key()
+    key = key or ledger_signing_key(ledger)
     if key is None:
-        return CheckpointResult(None, skipped=f"no ledger key ({ledger_key_path()}): no checkpoint written; "
+        return CheckpointResult(None, skipped=f"no ledger key ({ledger_key_path(ledger)}): no checkpoint written; "
                                 f"create one with `releasegate keys generate --identity {ledger_identity()}`")
     keyring = keyring or Keyring.load()
-    keys = ledger_public_keys(keyring, ledger)
+    anchor = ledger_public_keys(keyring, ledger)
+    keys = anchor.keys
     if fingerprint(key.public_key()) not in keys:
-        raise InputError(f"the ledger key {fingerprint(key.public_key())[:16]} is not the keyring's "
-                         f"{ledger_identity()} key", file=ledger_key_path(), field="RELEASEGATE_LEDGER_KEY",
-                         fix=f"add it with `releasegate keys generate --identity {ledger_identity()}`")
+        raise InputError(f"the key {fingerprint(key.public_key())[:16]} is not the ledger key {anchor.anchor}",
+                         file=ledger_key_path(ledger),
+                         field="RELEASEGATE_LEDGER_KEY",
+                         fix=f"use that key (RELEASEGATE_LEDGER_KEY), or add it with `releasegate keys generate "
+                             f"--identity {ledger_identity()}` when the keyring is the anchor")
     folders = checkpoint_dirs()
     previous = latest_published(folders, keys)
     envelope = build_checkpoint(ledger, key, previous, conn=conn)
@@ -403,9 +564,12 @@ def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_
                   use_mlflow: bool = True, observe: Any = None) -> LedgerVerification:
     """The chain, and its consistency with every signed checkpoint found."""
     keyring = keyring or Keyring.load()
-    keys = ledger_public_keys(keyring, ledger)
-    who = actor_keys(ledger, keyring)
+    anchor = ledger_public_keys(keyring, ledger)
+    keys = anchor.keys
+    who = ActorAuthority.load(ledger, keyring)
     result = LedgerVerification()
+    if anchor.note:
+        result.notes.append(anchor.note)
     found, result.problems = collect_checkpoints(
         files=checkpoint_files, folders=folders, scenario_ids=ledger.scenario_ids() if use_mlflow else (),
         mlflow_uri=mlflow_uri, use_mlflow=use_mlflow)
@@ -414,10 +578,8 @@ def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_
         if checkpoint_signed(cp, keys):
             valid.append(cp)
         else:
-            result.problems.append(
-                f"checkpoint {cp.source} (seq {cp.seq}) is not signed by the ledger key "
-                + (f"{ledger_identity()} in {keyring.path}" if keys else
-                   f"(the keyring {keyring.path} has no {ledger_identity()} entry)"))
+            result.problems.append(f"checkpoint {cp.source} (seq {cp.seq}) is not signed by the ledger key "
+                                   f"{anchor.anchor}")
     result.checkpoints = sorted({cp.digest: cp for cp in valid}.values(), key=lambda c: (c.seq, c.source))
     known: dict[int, tuple[str, str]] = {}
     for cp in result.checkpoints:
@@ -445,7 +607,7 @@ def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_
         last = ev.seq
         if ev.seq in known:
             actual[ev.seq] = ev.hash
-        problem = actor_problem(ev, who, f"the keyring {keyring.path} or the scenario's trust root")
+        problem = who.problem(ev)
         if problem:
             actor_problems.append(problem)
         if observe is not None:

@@ -356,6 +356,9 @@ def cite_exception(envelope: dict[str, Any], exception_id: str, *, ledger: Ledge
     if not status.usable:
         reasons.append(f"exception {exception_id} cannot be cited: {status.reason}")
     reasons += recorded_decision_reasons(ledger, envelope)
+    from ._trust import root_required_reasons
+
+    reasons += root_required_reasons(ledger, loaded.scenario.id)
     if reasons:
         raise Refused(reasons, code="operating")
     return build_decision(

@@ -323,6 +323,11 @@ def _rollback(
         raise loaded.error("incident_process.rollback_targets", f"{target} rollback is not in the "
                            "contract's incident process", f"add {target} to rollback_targets")
     ledger = ledger or Ledger.open()
+    from ._trust import root_required_reasons
+
+    refused = root_required_reasons(ledger, sid)  # issue 14: root-required mode
+    if refused:
+        raise Refused(refused, code="rollback")
     if target == "tool_policy":
         return _rollback_tool_policy(loaded, ledger, reason=reason, to=to, actor=actor)
     c = reg.client(mlflow_uri)

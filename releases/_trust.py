@@ -55,6 +55,8 @@ PORTFOLIO_EVENT = "trust_portfolio_root"
 SCENARIO_EVENT = "trust_scenario_root"
 TRUST_EVENTS = event_types("trust")  # (PORTFOLIO_EVENT, SCENARIO_EVENT)
 PIN_ENV = "RELEASEGATE_TRUST_ROOT"
+# Root-required mode before the portfolio is pinned (a pinned portfolio always requires roots).
+REQUIRE_ENV = "RELEASEGATE_REQUIRE_TRUST_ROOT"
 OWNER_ROLES = ("product", "platform", "quality", "cost", "incident", "escalation")
 CHAIN_ROLES = ("product", "platform")  # their thresholds sign the next version
 DEFAULT_EXPIRY_DAYS = 365
@@ -339,6 +341,39 @@ def _check_scenario(md: Metadata[Root], prev: ScenarioRoot | None, portfolio: di
 def _pin() -> str | None:
     pin = os.environ.get(PIN_ENV, "").strip()
     return pin.removeprefix("sha256:") if pin else None
+
+
+def root_required() -> str | None:
+    """Why every scenario must have a signed scenario root (None when it need not): the portfolio
+    root is pinned (`RELEASEGATE_TRUST_ROOT`), or `RELEASEGATE_REQUIRE_TRUST_ROOT=1` asks for it
+    before the pin exists. Then a scenario without a root cannot fall back to the contract's owners
+    and `keyring.yaml`, which anyone who can edit the repository controls."""
+    if _pin():
+        return f"{PIN_ENV} pins a portfolio root"
+    value = os.environ.get(REQUIRE_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return None
+    if value in ("1", "true", "yes", "on"):
+        return f"{REQUIRE_ENV} is set"
+    raise InputError(f"{REQUIRE_ENV}={value[:20]!r} is not a switch", field=REQUIRE_ENV,
+                     fix="set it to 1 (every scenario needs a signed root) or unset it")
+
+
+def missing_root_reason(scenario_id: str, why: str) -> str:
+    """The refusal for a scenario without a signed root in root-required mode, with the fix."""
+    return (f"{scenario_id} has no signed scenario root and {why}: every scenario needs one (the contract's "
+            f"owners and keyring.yaml are only a proposal). Onboard it: `releasegate trust propose --scenario "
+            f"{scenario_id} --out ROOT.json`, `releasegate trust sign ROOT.json --key KEY` (the portfolio root "
+            "threshold and the new product and platform owners), `releasegate trust apply ROOT.json`")
+
+
+def root_required_reasons(ledger: Ledger, scenario_id: str) -> list[str]:
+    """[] unless root-required mode is on and the scenario has no signed root (a broken chain is
+    refused by `root_for_check` with its own reason)."""
+    why = root_required()
+    if why is None or ledger.events(scenario_id=scenario_id, event_type=SCENARIO_EVENT):
+        return []
+    return [missing_root_reason(scenario_id, why)]
 
 
 def _load(payload: dict[str, Any]) -> Metadata[Root]:
@@ -721,7 +756,7 @@ def history(ledger: Ledger, scenario_id: str | None = None) -> list[LedgerEvent]
 
 def root_for_check(ledger: Ledger, scenario_id: str) -> tuple[ScenarioRoot | None, list[str]]:
     """(current root, reasons to refuse) for a signature check: a broken chain or an expired root
-    refuses; no root at all is (None, [])."""
+    refuses; no root at all is (None, []), or a refusal in root-required mode (`root_required`)."""
     try:
         root = current_scenario_root(ledger, scenario_id)
     except Refused as exc:
@@ -729,14 +764,15 @@ def root_for_check(ledger: Ledger, scenario_id: str) -> tuple[ScenarioRoot | Non
     if root is not None and root.is_expired():
         return root, [f"the signed root v{root.version} of {scenario_id} expired on "
                       f"{root.expires.isoformat()}: its owners must sign a new version"]
-    return root, []
+    why = root_required() if root is None else None
+    return root, [missing_root_reason(scenario_id, why)] if why else []
 
 
 __all__ = [
-    "CHAIN_ROLES", "OWNER_ROLES", "PIN_ENV", "PORTFOLIO_EVENT", "SCENARIO_EVENT", "TRUST_EVENTS",
+    "CHAIN_ROLES", "OWNER_ROLES", "PIN_ENV", "PORTFOLIO_EVENT", "REQUIRE_ENV", "SCENARIO_EVENT", "TRUST_EVENTS",
     "PortfolioRoot", "RoleOwners", "ScenarioRoot", "apply_portfolio_root", "apply_root",
     "apply_scenario_root", "criteria_of", "criteria_sha256", "current_portfolio_root", "current_scenario_root",
     "history", "portfolio_chain", "propose_portfolio_root", "propose_scenario_root", "read_root",
-    "root_changes", "root_digest", "root_for_check", "scenario_chain", "sign_root", "working_tree_differences",
+    "root_changes", "root_digest", "root_for_check", "root_required", "root_required_reasons", "scenario_chain", "sign_root", "working_tree_differences",
     "write_root",
 ]

@@ -24,7 +24,8 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         mp.setenv("RELEASEGATE_MODELS_DIR",
                   os.environ.get("RELEASEGATE_MODELS_DIR", str(ROOT / ".releasegate" / "models")))
         for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI", "RELEASEGATE_LEDGER_KEY",
-                    "RELEASEGATE_ACTOR_KEY", "RELEASEGATE_CHECKPOINT_DIR", "RELEASEGATE_LEDGER_IDENTITY"):
+                    "RELEASEGATE_ACTOR_KEY", "RELEASEGATE_CHECKPOINT_DIR", "RELEASEGATE_LEDGER_IDENTITY",
+                    "RELEASEGATE_TRUST_ROOT", "RELEASEGATE_REQUIRE_TRUST_ROOT", "RELEASEGATE_LEDGER_PUBKEY"):
             mp.delenv(var, raising=False)
         yield
 
@@ -38,7 +39,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RELEASEGATE_KEYRING", str(tmp_path / "keyring.yaml"))
     monkeypatch.setenv("RELEASEGATE_ACTOR", "test-runner")
     for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI", "RELEASEGATE_LEDGER_KEY",
-                "RELEASEGATE_ACTOR_KEY", "RELEASEGATE_CHECKPOINT_DIR", "RELEASEGATE_LEDGER_IDENTITY"):
+                "RELEASEGATE_ACTOR_KEY", "RELEASEGATE_CHECKPOINT_DIR", "RELEASEGATE_LEDGER_IDENTITY",
+                "RELEASEGATE_TRUST_ROOT", "RELEASEGATE_REQUIRE_TRUST_ROOT", "RELEASEGATE_LEDGER_PUBKEY"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 

@@ -291,3 +291,63 @@ def test_another_ledger_cannot_drop_the_root(scenario: LoadedScenario, ledger: L
     init_portfolio(other, signers=ROOTS[1:])  # other signatures: another document (Ed25519 is deterministic)
     monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
     assert any("not the pinned trust root" in r for r in _reasons(scenario, env, other))
+
+
+@pytest.mark.parametrize("switch", ["pin", "require"])
+def test_root_required_mode_refuses_an_unrooted_scenario(scenario: LoadedScenario, ledger: Ledger, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, switch: str) -> None:
+    """The original one-person attack on a scenario never onboarded: the repository names two
+    identities the attacker holds keys for as owners, keyring.yaml has both keys. With the portfolio
+    root pinned (or RELEASEGATE_REQUIRE_TRUST_ROOT=1) approve, promote, rollback, cite-exception and
+    gateway verify refuse with the fix, and nothing moves."""
+    from trust_fixtures import init_portfolio
+
+    from releasegate.gateway._verify import decision_reasons
+    from releasegate.releases import cite_exception, rollback
+    from releasegate.releases._trust import REQUIRE_ENV
+
+    init_portfolio(ledger)
+    pin = ledger.events(event_type="trust_portfolio_root")[0].payload["sha256"]
+    if switch == "pin":
+        monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
+        why = "RELEASEGATE_TRUST_ROOT pins a portfolio root"
+    else:
+        monkeypatch.setenv(REQUIRE_ENV, "1")
+        why = f"{REQUIRE_ENV} is set"
+    edited = edit_contract(scenario, lambda d: d["owners"].update(
+        product={"id": INTRUDER}, platform={"id": ACCOMPLICE}))
+    env = _decision(edited, ledger, with_root=False)
+    refusal = (f"support-triage has no signed scenario root and {why}: every scenario needs one (the contract's "
+               "owners and keyring.yaml are only a proposal). Onboard it: `releasegate trust propose --scenario "
+               "support-triage --out ROOT.json`, `releasegate trust sign ROOT.json --key KEY` (the portfolio root "
+               "threshold and the new product and platform owners), `releasegate trust apply ROOT.json`")
+    before = len(ledger.events())
+    for role, ident in (("product", INTRUDER), ("platform", ACCOMPLICE)):
+        with pytest.raises(Refused) as caught:
+            record_approval(env, role, key(ident), keyring=Keyring.load(), ledger=ledger,
+                            decision_path=tmp_path / "d.dsse.json", loaded=edited)
+        assert caught.value.reasons == [refusal]
+    assert not (tmp_path / "d.dsse.json").exists()
+    for ident in (INTRUDER, ACCOMPLICE):  # signed by hand, outside releasegate
+        env = sign_envelope(env, key(ident))
+    reasons = _reasons(edited, env, ledger)
+    assert reasons[0] == refusal and any(r.startswith("missing approval: no valid product") for r in reasons)
+    with pytest.raises(Refused) as caught:
+        rollback("support-triage", reason="attack", ledger=ledger)
+    assert caught.value.reasons == [refusal]
+    failing = _decision(edited, ledger, decision="FAIL", with_root=False)
+    with pytest.raises(Refused) as refused:
+        cite_exception(failing, "EX-1", ledger=ledger, loaded=edited)
+    assert refusal in refused.value.reasons
+    assert refusal in decision_reasons(edited, env, keyring=Keyring.load(), ledger=ledger)
+    assert [e.event_type for e in ledger.events()[before:]] == ["evaluated"]  # nothing approved, nothing moved
+    # onboarded (signed by the portfolio threshold and the real owners), the same release goes through
+    monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
+    onboard_existing = propose_scenario_root(ledger, scenario, keyring=Keyring.load(), release_policy=None)
+    for ident in (*ROOTS[:2], PRODUCT, PLATFORM):
+        sign_root(onboard_existing, key(ident))
+    apply_root(ledger, onboard_existing)
+    env = _decision(scenario, ledger)
+    env = _approve(env, "product", PRODUCT, scenario, ledger, tmp_path)
+    env = _approve(env, "platform", PLATFORM, scenario, ledger, tmp_path)
+    assert _reasons(scenario, env, ledger) == []
