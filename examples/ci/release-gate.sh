@@ -5,7 +5,7 @@
 #   examples/ci/release-gate.sh --check SCENARIO DECISION [ALIAS]   (validate the arguments only)
 #
 # The arguments come from workflow inputs and file names: they are validated here (a scenario id,
-# a decisions/... .dsse.json path without "..", an alias name) and only ever expanded quoted.
+# a .dsse.json path of plain characters without "..", an alias name) and only ever expanded quoted.
 # Exit codes (from `releasegate promote`): 0 promoted (or already the alias), 1 blocked (gate not
 # PASS, an approval missing or invalid, digests stale, decision replayed), 2 bad input.
 # Environment: RELEASEGATE_LEDGER_URL (postgresql+psycopg://...), RELEASEGATE_MLFLOW_URI,
@@ -29,7 +29,8 @@ bad_input() {
   exit 2
 }
 [[ "$scenario" =~ ^[a-z0-9][a-z0-9_-]{0,63}$ ]] || bad_input "scenario id must match [a-z0-9][a-z0-9_-]*"
-[[ "$decision" =~ ^decisions/[A-Za-z0-9._/-]+\.dsse\.json$ ]] || bad_input "decision must be decisions/....dsse.json"
+[[ "$decision" =~ ^[A-Za-z0-9_/][A-Za-z0-9._/-]*\.dsse\.json$ ]] \
+  || bad_input "decision must be a .dsse.json path of letters, digits and ._/- (not starting with -)"
 [[ "$decision" != *..* ]] || bad_input "decision path must not contain '..'"
 [[ "$alias_name" =~ ^[a-z][a-z0-9_-]{0,63}$ ]] || bad_input "alias must match [a-z][a-z0-9_-]*"
 if [ "$check_only" = 1 ]; then

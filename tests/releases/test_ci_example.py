@@ -84,7 +84,8 @@ def test_the_quoting_check_catches_an_unquoted_input():
 @pytest.mark.parametrize("args", [
     ["support-triage", "decisions/support-triage/a$(touch PWNED).dsse.json"],
     ["support-triage", "decisions/../../etc/passwd.dsse.json"],
-    ["support-triage", "/tmp/x.dsse.json"],
+    ["support-triage", "--help.dsse.json"],  # an option, not a file
+    ["support-triage", "decisions/x/y.json"],
     ["$(touch PWNED)", "decisions/x/y.dsse.json"],
     ["support-triage", "decisions/x/y.dsse.json", "champion; touch PWNED"],
     ["support-triage", "decisions/x/y.dsse.json\nscenario=other"],
