@@ -59,6 +59,24 @@ class Check:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Where a side's generation records came from (issue 15): `attested` when a runner the
+    scenario trusts signed them (a DSSE in-toto attestation beside the records, verified at
+    evaluate), `self-declared` otherwise (recorded elsewhere, or no runner key configured)."""
+    __pydantic_config__ = _STRICT
+    status: Literal["attested", "self-declared"]
+    records_sha256: str  # the file the attestation covers (a subset of it may have been gated)
+    runner: str | None = None  # the runner identity that signed (attested only)
+    runner_keyid: str | None = None
+    attestation_sha256: str | None = None  # sha256 of the attestation envelope file
+    trusted_by: str | None = None  # what named the runner's key, e.g. "signed root v2"
+
+    @property
+    def attested(self) -> bool:
+        return self.status == "attested"
+
+
+@dataclass(frozen=True)
 class ModelSide:
     __pydantic_config__ = _STRICT
     entry: str  # contract model entry, e.g. "gemma3-v1"
@@ -66,6 +84,7 @@ class ModelSide:
     model_digest: str
     prompt_version: str
     records_sha256: str
+    evidence: Evidence | None = None  # None in verdicts built before issue 15: self-declared
 
 
 @dataclass(frozen=True)
@@ -230,6 +249,11 @@ class Verdict:
     @classmethod
     def from_json(cls, text: str) -> Verdict:
         return cls.from_dict(json.loads(text))
+
+    def with_evidence(self, candidate: Evidence, incumbent: Evidence) -> Verdict:
+        """This verdict with each side's evidence provenance."""
+        return dataclasses.replace(self, candidate=dataclasses.replace(self.candidate, evidence=candidate),
+                                   incumbent=dataclasses.replace(self.incumbent, evidence=incumbent))
 
     @property
     def failing_checks(self) -> list[Check]:

@@ -25,7 +25,7 @@ def evaluate_command(
     """Library form of the command: validate, run the flow, print; returns the exit code."""
     from releasegate.scenarios import load_dataset_for, load_scenario
 
-    from ._cli_gate import checks_table
+    from ._cli_gate import checks_table, print_evidence
     from ._prefect_env import configure_prefect
 
     console = console or Console()
@@ -42,6 +42,10 @@ def evaluate_command(
         if path is not None and not path.is_file():
             raise InputError("file not found", file=path, field=flag, fix="pass a Parquet file of generation records")
 
+    # An attestation that does not verify, or an untrusted runner: exit 2 before Prefect starts.
+    from releasegate.releases import evidence_inputs
+
+    evidence_inputs(loaded, dataset.sha256, {"candidate": candidate_records, "incumbent": incumbent_records})
     _warn_before_run(loaded, dataset, limit, console)
     configure_prefect(prefect_api)
     from .evaluate import evaluate_candidate
@@ -57,6 +61,7 @@ def evaluate_command(
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     console.print(checks_table(verdict))
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    print_evidence(verdict, console)
     if verdict.sequential:
         console.print(f"sequential: used {result.cases_used} of {result.cases_total} cases "
                       f"({verdict.sequential.stop_reason})")
@@ -105,8 +110,12 @@ def register(app: typer.Typer) -> None:
         endpoint: list[str] | None = typer.Option(
             None, "--endpoint", help="Candidate endpoint URL; repeat for replicas (cases are split)"),
         incumbent_endpoint: list[str] | None = typer.Option(None, "--incumbent-endpoint", help="Incumbent endpoint URL"),
-        candidate_records: Path | None = typer.Option(None, "--candidate-records", help="Use recorded generations"),
-        incumbent_records: Path | None = typer.Option(None, "--incumbent-records", help="Use recorded generations"),
+        candidate_records: Path | None = typer.Option(
+            None, "--candidate-records",
+            help="Use recorded generations; attested when a trusted runner's <file>.att.json verifies, "
+                 "else self-declared"),
+        incumbent_records: Path | None = typer.Option(
+            None, "--incumbent-records", help="Use recorded generations (attested or self-declared, as above)"),
         prefect_api: str | None = typer.Option(None, "--prefect-api", envvar="PREFECT_API_URL",
                                                help="Prefect server URL (default: temporary local server)"),
     ) -> None:
@@ -115,6 +124,11 @@ def register(app: typer.Typer) -> None:
 
         MLflow unreachable (RELEASEGATE_MLFLOW_TIMEOUT, default 5 s): a warning, recording skipped,
         `releasegate sync` pushes it later; the exit code is still the gate's.
+
+        Evidence provenance: records generated here are signed by the configured runner
+        (RELEASEGATE_RUNNER identity, or RELEASEGATE_RUNNER_KEY) into <records>.att.json;
+        recorded ones are verified against theirs. Each side is reported as attested or
+        self-declared; an attestation that does not verify is exit 2.
 
         Exit codes: 0 PASS, 1 FAIL, 3 INCONCLUSIVE, 2 bad input."""
         code = evaluate_command(scenario, candidate, incumbent=incumbent, limit=limit, sequential=sequential,

@@ -41,11 +41,20 @@ def checks_table(verdict: Any) -> Table:
     return table
 
 
+def print_evidence(verdict: Any, console: Console) -> None:
+    """Each side's evidence provenance (issue 15): attested by a trusted runner, or self-declared."""
+    from releasegate.reports import evidence_words
+
+    for side in ("candidate", "incumbent"):
+        console.print(f"evidence: {side} records {evidence_words(getattr(verdict, side).evidence)}",
+                      soft_wrap=True, highlight=False)
+
+
 def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
                   seed: int | None = None, console: Console | None = None) -> int:
     """Library form of the command: returns the exit code (raises InputError on bad input)."""
     from releasegate.evals import DECISION_EXIT_CODES, run_gate_on_files
-    from releasegate.releases import gate_checks  # the exceptions register's check, as in `evaluate`
+    from releasegate.releases import gate_checks, records_evidence  # as in `evaluate`
     from releasegate.scenarios import load_dataset_for, load_scenario
 
     console = console or Console()
@@ -53,12 +62,16 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
         raise InputError("is a folder, not a file", file=out, field="--out",
                          fix="name the verdict file to write, e.g. verdict.json")
     loaded = load_scenario(scenario)
-    verdict = run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, seed=seed,
-                                extra_checks=gate_checks())
+    dataset = load_dataset_for(loaded)
+    # Evidence provenance (issue 15): an attestation beside a file must verify (else exit 2).
+    evidence = [records_evidence(path, loaded, dataset.sha256) for path in (candidate, incumbent)]
+    verdict = run_gate_on_files(loaded, dataset, candidate, incumbent, seed=seed,
+                                extra_checks=gate_checks()).with_evidence(*evidence)
     if out is not None:
         atomic_write_text(out, verdict.to_json())
     console.print(checks_table(verdict))
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    print_evidence(verdict, console)
     if out is not None:
         console.print(f"verdict written to {out}")
     return DECISION_EXIT_CODES[verdict.decision]

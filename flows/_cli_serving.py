@@ -128,27 +128,40 @@ def register(app: typer.Typer) -> None:
         concurrency: Annotated[Optional[int], typer.Option(help="Override the entry's concurrency")] = None,
         no_cache: Annotated[bool, typer.Option("--no-cache", help="Ignore and do not fill the cache")] = False,
     ) -> None:
-        """Generate records for a scenario's cases with one model entry (cached, resumable)."""
+        """Generate records for a scenario's cases with one model entry (cached, resumable).
+
+        With a runner configured (RELEASEGATE_RUNNER identity, or RELEASEGATE_RUNNER_KEY), the
+        runner signs the records: <out>.att.json, a DSSE in-toto attestation that `evaluate
+        --candidate-records` verifies (attested evidence). Without one they are self-declared."""
+        import datetime as dt
+
         from releasegate.gpu import ServingError, generate_records
         from releasegate.core import state_dir
+        from releasegate.releases import attest_records, evidence_inputs
         from releasegate.scenarios import load_dataset_for, load_scenario, write_records
 
         loaded = load_scenario(scenario)
         loaded.scenario.model_entry(model)  # unknown entry: InputError before any work
         dataset = load_dataset_for(loaded)
         path = out or state_dir() / "records" / loaded.scenario.id / f"{model}.parquet"
+        _, runner = evidence_inputs(loaded, dataset.sha256, {"records": None})  # untrusted: refused before work
+        started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         try:
             frame, meta = generate_records(loaded, dataset, model, endpoint=endpoint or None, limit=limit,
                                            cache=not no_cache, concurrency=concurrency, progress=True)
         except ServingError as exc:
             _serving_error(exc)
         write_records(frame, path, meta)
+        attestation = attest_records(path, runner, started_at=started_at) if runner is not None else None
         counts = meta["counts"]
         ok = frame[frame["error"].isna()]
         console.print(
             f"{counts['cases']} cases: {counts['generated']} generated, {counts['cached']} cached, "
             f"{counts['errors']} errors; cost ${meta['cost']['total_usd']:.6f}; "
             f"latency p50 {ok['latency_s'].median():.2f} s -> {path}", highlight=False)
+        console.print(f"attested by runner {runner.identity}: {attestation}" if runner is not None else
+                      "self-declared: no runner configured (set RELEASEGATE_RUNNER to sign the records)",
+                      highlight=False, soft_wrap=True)
         if counts["errors"]:
             sys.exit(1)
 

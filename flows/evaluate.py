@@ -194,6 +194,12 @@ def evaluate_candidate(
     s.model_entry(candidate), s.model_entry(incumbent)  # fail early on unknown entries
     sequential = s.success_criteria.sequential if sequential is None else sequential
     ids = dataset.ids[:limit] if limit else dataset.ids
+    # Evidence provenance (issue 15), before anything is written: recorded generations are
+    # verified against their attestation (none: self-declared); a configured runner that the
+    # scenario would not trust is refused before it generates anything.
+    evidence, runner = releases.evidence_inputs(loaded, dataset.sha256, {"candidate": candidate_records,
+                                                                          "incumbent": incumbent_records})
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     run_dir = _run_dir(s.id, candidate)
     ref = str(loaded.path)
     # Records cover a subset of the cases with --limit or when a sequential run stops early.
@@ -221,6 +227,12 @@ def evaluate_candidate(
                 candidate_endpoints = [servers.enter_context(gpu.endpoint_for(s, candidate))]
             cand_path, inc_path, verdict, used = _sequential(loaded, dataset, ids, both, ref, batch_size)
 
+    for side, path in (("candidate", cand_path), ("incumbent", inc_path)):
+        if side not in evidence:  # generated here: the runner signs what it produced
+            if runner is not None:
+                releases.attest_records(path, runner, started_at=started_at)
+            evidence[side] = releases.records_evidence(path, loaded, dataset.sha256)
+    verdict = verdict.with_evidence(evidence["candidate"], evidence["incumbent"])
     verdict_path = run_dir / "verdict.json"
     verdict_path.write_text(verdict.to_json())
     report_path = run_dir / "report.html"

@@ -2,6 +2,7 @@
 
 The public face of the releases stage. Later stages (reports, flows) import from here only.
 """
+from ._attestation import attest_records, check_runner_trusted, evidence_inputs, records_evidence, runner_signer
 from ._audit import (
     AliasFinding,
     AuditReport,
@@ -43,6 +44,7 @@ from ._recording import expected_aliases, record_approval, record_evaluation, sy
 
 __all__ = [
     "ESCALATION_ROLE", "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
+    "attest_records", "check_runner_trusted", "evidence_inputs", "records_evidence", "runner_signer",
     "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
     "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",

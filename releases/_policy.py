@@ -12,7 +12,14 @@ Conditions (all must hold):
   `weights_allowlist` (the candidate's weight digest is in the policy's allow-list);
 - `check:<name>`: each check the policy requires (e.g. cost_ratio, latency_p95) ran and passed;
 - `no_open_incident`: no open incident of the listed severities on the scenario;
-- `policy_not_expired`: today is on or before the policy's expiry date.
+- `policy_not_expired`: today is on or before the policy's expiry date;
+- `evidence_attested`: both sides' generation records were attested by a trusted runner (always
+  required for a policy approval, issue 15).
+
+Evidence provenance (issue 15): `runners` lists the runner identities whose attestations of
+generation records are trusted (their keys go into the root); `require_attested_evidence: true`
+makes approve and promote refuse any decision, signed by people or by policy, whose evidence is
+self-declared on either side. Both are left out of the stored policy while unset.
 """
 from __future__ import annotations
 
@@ -26,7 +33,8 @@ from ._keys import Keyring
 
 CHANGE_KINDS = ("prompt_only", "weights_allowlist")
 POLICY_FIELDS = ("identity", "expires", "change_kinds", "weights_allowlist", "require_checks",
-                 "no_open_incidents")
+                 "no_open_incidents", "runners", "require_attested_evidence")
+EVIDENCE_SIDES = ("candidate", "incumbent")
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,25 @@ def normalise_policy(policy: dict[str, Any], keyring: Keyring, *, source: str = 
     if any(len(d) != 64 for d in allow):
         raise InputError("weights_allowlist holds sha256 digests (64 hex)", file=source,
                          field="weights_allowlist", fix="list the weight digests from `releasegate models list`")
+    runners = policy.get("runners") or []
+    if not isinstance(runners, list) or not all(isinstance(r, str) for r in runners):
+        raise InputError("runners lists runner identities", file=source, field="runners",
+                         fix="e.g. runners: [runner@platform.example]")
+    missing = [r for r in runners if r not in keyring.entries]
+    if missing:
+        raise InputError(f"runner {missing[0]} has no public key in the keyring", file=source, field="runners",
+                         fix=f"run `releasegate keys generate --identity {missing[0]}`")
+    require_attested = policy.get("require_attested_evidence", False)
+    if not isinstance(require_attested, bool):
+        raise InputError(f"require_attested_evidence must be true or false, not {require_attested!r}", file=source,
+                         field="require_attested_evidence", fix="use true or false")
+    evidence: dict[str, Any] = {}  # left out while unset: policies without them keep their digest
+    if runners:
+        evidence["runners"] = {r: keyring.entries[r].fingerprint for r in runners}
+    if require_attested:
+        evidence["require_attested_evidence"] = True
     return {
+        **evidence,
         "identity": identity, "keyid": entry.fingerprint, "expires": expires.isoformat(),
         "change_kinds": kinds, "weights_allowlist": allow,
         "require_checks": [str(c) for c in policy.get("require_checks", ["cost_ratio", "latency_p95"])],
@@ -79,6 +105,21 @@ def normalise_policy(policy: dict[str, Any], keyring: Keyring, *, source: str = 
 
 def policy_digest(policy: dict[str, Any]) -> str:
     return canonical_sha256(policy)
+
+
+def self_declared_sides(predicate: dict[str, Any]) -> list[str]:
+    """The sides of a decision whose evidence is not attested (a verdict without the field: both)."""
+    verdict = predicate.get("verdict") or {}
+    return [side for side in EVIDENCE_SIDES
+            if ((verdict.get(side) or {}).get("evidence") or {}).get("status") != "attested"]
+
+
+def evidence_refusals(policy: dict[str, Any] | None, predicate: dict[str, Any]) -> list[str]:
+    """Why a release policy that requires attested evidence refuses this decision ([] otherwise)."""
+    if not policy or not policy.get("require_attested_evidence"):
+        return []
+    return [f"the release policy requires attested evidence: the {side} records are self-declared "
+            "(re-run the evaluation with a trusted runner)" for side in self_declared_sides(predicate)]
 
 
 def evaluate_policy(policy: dict[str, Any], predicate: dict[str, Any], *, open_incident_severities: list[str],
@@ -108,6 +149,10 @@ def evaluate_policy(policy: dict[str, Any], predicate: dict[str, Any], *, open_i
     blocking = sorted(s for s in open_incident_severities if s in policy.get("no_open_incidents", []))
     conds.append(Condition("no_open_incident", not blocking,
                            f"open incident(s): {', '.join(blocking)}" if blocking else "none open"))
+    unattested = self_declared_sides(predicate)
+    conds.append(Condition("evidence_attested", not unattested,
+                           f"self-declared evidence: {', '.join(unattested)} records" if unattested
+                           else "both sides' records attested by a trusted runner"))
     expires = dt.date.fromisoformat(policy["expires"])
     conds.append(Condition("policy_not_expired", today <= expires, f"policy expires {expires.isoformat()}"))
     return conds

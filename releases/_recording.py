@@ -119,10 +119,13 @@ def record_approval(
     owners = None
     if loaded is not None:
         # Owners and keys from the scenario's signed root when it has one (issue 14).
+        from ._policy import evidence_refusals
         from ._trust_checks import criteria_reasons, signing_authority
 
         auth = signing_authority(ledger, loaded, keyring)
-        refusals = auth.refusals + criteria_reasons(auth, loaded, statement_of(envelope)["predicate"])
+        pred = statement_of(envelope)["predicate"]
+        refusals = (auth.refusals + criteria_reasons(auth, loaded, pred)
+                    + evidence_refusals(auth.root.release_policy if auth.root else None, pred))
         if refusals:
             raise Refused(refusals, code="approval")
         keyring = auth.keyring

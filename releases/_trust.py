@@ -549,6 +549,12 @@ def propose_scenario_root(ledger: Ledger, loaded: LoadedScenario, *, keyring: Ke
             keys[policy["keyid"]] = prev.metadata.signed.keys[policy["keyid"]]
         elif entry is not None:
             keys[entry.fingerprint] = _entry_key(entry)
+        for ident, kid in policy.get("runners", {}).items():  # trusted runners' keys (issue 15)
+            runner = keyring.entries.get(ident)
+            if prev is not None and kid in prev.metadata.signed.keys:
+                keys[kid] = prev.metadata.signed.keys[kid]
+            elif runner is not None and runner.fingerprint == kid:
+                keys[kid] = _entry_key(runner)
     criteria = criteria_of(loaded)
     ext = {"kind": "scenario", "scenario_id": sid, "portfolio_root_sha256": anchor, "owners": owners,
            "criteria_json": canonical_json(criteria).decode(), "criteria_sha256": canonical_sha256(criteria),

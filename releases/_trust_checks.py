@@ -29,7 +29,7 @@ from ._dsse import sign_envelope, signature_valid
 from ._keys import Keyring, fingerprint
 from ._events import Approved, append_event
 from ._ledger import Ledger, LedgerEvent
-from ._policy import Condition, evaluate_policy, policy_digest
+from ._policy import Condition, evaluate_policy, evidence_refusals, policy_digest
 from ._trust import (
     SCENARIO_EVENT,
     ScenarioRoot,
@@ -152,6 +152,7 @@ def release_signature_reasons(auth: SigningAuthority, loaded: LoadedScenario | N
                        + (f" under the {auth.source}" if auth.root else "")
                        + (f" (signatures seen: {'; '.join(bad)})" if bad else ""))
     reasons += status.problems
+    reasons += evidence_refusals(auth.root.release_policy if auth.root else None, pred)
     signer_ids = {c.identity for c in status.approved.values()}
     if len(status.approved) >= 2 and len(signer_ids) < len(status.approved):
         reasons.append("one identity signed for two roles: two keys need two different people")

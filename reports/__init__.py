@@ -37,7 +37,7 @@ A verdict without metrics (hand-built) shows "not in the verdict" where they wou
 """
 from ._build import report_input_from_files, scenario_for
 from ._decision import DecisionDocument, load_decision
-from ._format import verdict_sentence
+from ._format import evidence_words, verdict_sentence
 from ._governance import governance_report, render_governance_html
 from ._html import render_report, write_report
 from ._input import (
@@ -60,6 +60,7 @@ __all__ = [
     "cases_from_records",
     "cases_from_scored",
     "default_versions",
+    "evidence_words",
     "governance_report",
     "load_decision",
     "render_governance_html",

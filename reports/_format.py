@@ -7,10 +7,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from releasegate.evals import Check, Verdict
+from releasegate.evals import Check, Evidence, Verdict
 
 STATUS_WORDS = {"pass": "passed", "fail": "failed", "inconclusive": "undecided", "skipped": "skipped"}
 STATUS_SYMBOLS = {"pass": "✓", "fail": "✗", "inconclusive": "?", "skipped": "–"}
+
+
+def evidence_words(evidence: Evidence | None) -> str:
+    """A side's evidence provenance in words (a verdict without the field: self-declared)."""
+    if evidence is None or not evidence.attested:
+        return "self-declared (no runner attestation)"
+    return (f"attested by {evidence.runner} (key {str(evidence.runner_keyid)[:12]}, "
+            f"attestation sha256 {str(evidence.attestation_sha256)[:12]})")
 
 
 def unit_of(metric: str) -> str:

@@ -39,6 +39,7 @@ from ._format import (
     STATUS_WORDS,
     confidence_words,
     cost_ratio_check,
+    evidence_words,
     fmt,
     fmt_interval,
     fmt_threshold,
@@ -323,6 +324,8 @@ def render_report(report: ReportInput) -> str:
         for label, key in (("contract entry", "entry"), ("model", "model"),
                            ("weights sha256", "model_digest"), ("prompt version", "prompt_version"),
                            ("generation records sha256", "records_sha256"))]
+    provenance_models.append(("evidence provenance", evidence_words(verdict.incumbent.evidence),
+                              evidence_words(verdict.candidate.evidence)))
     provenance = [("scenario", verdict.scenario_id), ("contract sha256", verdict.contract_sha256),
                   ("dataset sha256", verdict.dataset_sha256), ("cases", f"{verdict.n:,}"),
                   ("confidence", conf), ("seed", str(verdict.seed)), ("verdict schema", verdict.schema)]

@@ -6,7 +6,7 @@ from pathlib import Path
 from releasegate.evals import Verdict
 
 from ._noise import noise_lines
-from ._format import STATUS_WORDS, fmt, fmt_interval, fmt_threshold, verdict_sentence
+from ._format import STATUS_WORDS, evidence_words, fmt, fmt_interval, fmt_threshold, verdict_sentence
 
 _ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 
@@ -29,6 +29,8 @@ def render_markdown(verdict: Verdict, report_path: str | Path | None = None) -> 
         f"| Summary | {_cell(verdict_sentence(verdict))} |",
         f"| Checks | {len(verdict.checks) - len(failing)} of {len(verdict.checks)} passed or skipped |",
         f"| Failing checks | {_cell(', '.join(f'`{c.name}`' for c in failing)) or 'none'} |",
+        f"| Evidence | candidate {_cell(evidence_words(verdict.candidate.evidence))}; "
+        f"incumbent {_cell(evidence_words(verdict.incumbent.evidence))} |",
     ]
     if report_path is not None:
         text = str(report_path)

@@ -11,6 +11,13 @@ from ._contract import (
     ScorerSpec,
     SuccessCriteria,
 )
+from ._attestation import (
+    GenerationPredicate,
+    attestation_path,
+    generation_predicate,
+    generation_statement,
+    predicate_mismatches,
+)
 from ._evidence import check_record_meta, check_record_values, check_records_match
 from ._dataset import ScenarioDataset, file_sha256, load_dataset_for, load_rows
 from ._load import LoadedScenario, parse_scenario, read_scenario
@@ -22,6 +29,11 @@ from ._scaffold import scaffold_scenario, template_dir
 from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
 
 __all__ = [
+    "GenerationPredicate",
+    "attestation_path",
+    "generation_predicate",
+    "generation_statement",
+    "predicate_mismatches",
     "RECORD_COLUMNS",
     "RecordsMeta",
     "check_produced_meta",

@@ -70,6 +70,18 @@ def make_verdict(loaded: LoadedScenario, *, decision: str = "PASS", candidate: s
     )
 
 
+def attested(verdict: Verdict) -> Verdict:
+    """The verdict with both sides' evidence attested by a runner (as `evaluate` records it when a
+    trusted runner generated, or signed, both record sets)."""
+    from releasegate.evals import Evidence
+
+    def side(sha: str) -> Evidence:
+        return Evidence(status="attested", records_sha256=sha, runner="runner@platform.example",
+                        runner_keyid="a" * 64, attestation_sha256="b" * 64, trusted_by="signed root v1")
+
+    return verdict.with_evidence(side(verdict.candidate.records_sha256), side(verdict.incumbent.records_sha256))
+
+
 @dataclass
 class Keys:
     product: Path

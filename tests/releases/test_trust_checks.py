@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from releases_fixtures import ESCALATION, INTRUDER, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest, write_scenario
+from releases_fixtures import (ESCALATION, INTRUDER, PLATFORM, PRODUCT, Keys, attested, make_verdict, weights_digest,
+                               write_scenario)
 from trust_fixtures import BOT, ROOTS, edit_contract, key, onboard
 
 from releasegate.core import Refused
@@ -54,12 +55,14 @@ def _pass_checks(verdict):  # noqa: ANN001, ANN202
 
 
 def _decision(loaded: LoadedScenario, ledger: Ledger, *, decision: str = "PASS", prompt_only: bool = False,
-              checks: bool = True, with_root: bool = True) -> dict:
+              checks: bool = True, with_root: bool = True, evidence: bool = True) -> dict:
     model = "smollm2-135m-instruct" if prompt_only else "gemma3-270m"
     verdict = make_verdict(loaded, decision=decision, candidate="smollm2-v3" if prompt_only else "gemma3-v1",
                            model=model)
     if checks:
         verdict = _pass_checks(verdict)
+    if evidence:
+        verdict = attested(verdict)
     root = current_scenario_root(ledger, loaded.scenario.id) if with_root else None
     env = build_decision(loaded, verdict, candidate_model_digest=weights_digest(model), trust_root=root)
     ledger.append("evaluated", loaded.scenario.id, {"decision_digest": decision_digest(env)})
@@ -223,7 +226,7 @@ def test_policy_approval_releases_a_prompt_only_pass_with_one_person(scenario: L
                                                  decision_path=tmp_path / "d.json", keyring=Keyring.load())
     assert all(c.passed for c in conditions) and {c.name for c in conditions} >= {
         "verdict_pass", "no_exception", "change_kind", "check:cost_ratio", "check:latency_p95",
-        "no_open_incident", "policy_not_expired"}
+        "no_open_incident", "policy_not_expired", "evidence_attested"}
     assert ev.payload["by_policy"] is True and len(ev.payload["policy_sha256"]) == 64
     assert _reasons(scenario, env, ledger) == []
     # promote re-checks: an open sev2 incident after the approval blocks the release
@@ -235,15 +238,16 @@ def test_policy_approval_releases_a_prompt_only_pass_with_one_person(scenario: L
 @pytest.mark.parametrize("case, condition", [
     ("fail", "verdict_pass"), ("weights", "change_kind"), ("no_checks", "check:cost_ratio"),
     ("incident", "no_open_incident"), ("expired", "policy_not_expired"), ("exception", "no_exception"),
+    ("self_declared", "evidence_attested"),
 ])
 def test_policy_refuses_each_failed_condition(scenario: LoadedScenario, ledger: Ledger, tmp_path: Path,
                                               case: str, condition: str) -> None:
     onboard(ledger, scenario, policy=POLICY)
     env = _decision(scenario, ledger, decision="FAIL" if case == "fail" else "PASS",
-                    prompt_only=case != "weights", checks=case != "no_checks")
+                    prompt_only=case != "weights", checks=case != "no_checks", evidence=case != "self_declared")
     if case == "exception":
         from releasegate.releases import statement_of
-        verdict = _pass_checks(make_verdict(scenario, candidate="smollm2-v3", model="smollm2-135m-instruct"))
+        verdict = attested(_pass_checks(make_verdict(scenario, candidate="smollm2-v3", model="smollm2-135m-instruct")))
         env = build_decision(scenario, verdict, candidate_model_digest=weights_digest("smollm2-135m-instruct"),
                              exception_id="EX-1", trust_root=current_scenario_root(ledger, "support-triage"))
         ledger.append("evaluated", "support-triage", {"decision_digest": decision_digest(env)})

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import yaml
-from releases_fixtures import INTRUDER, PLATFORM, PRODUCT, Keys, make_verdict, weights_digest
+from releases_fixtures import INTRUDER, PLATFORM, PRODUCT, Keys, attested, make_verdict, weights_digest
 from test_trust_checks import _pass_checks
 from trust_fixtures import BOT, ROOTS
 from typer.testing import CliRunner
@@ -41,7 +41,7 @@ def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Ke
     assert code == 0, out
 
     # a prompt-only PASS (smollm2 weights, prompt v3), recorded in the ledger and MLflow
-    verdict = _pass_checks(make_verdict(scenario, candidate="smollm2-v3", model="smollm2-135m-instruct"))
+    verdict = attested(_pass_checks(make_verdict(scenario, candidate="smollm2-v3", model="smollm2-135m-instruct")))
     env = build_decision(scenario, verdict, candidate_model_digest=weights_digest("smollm2-135m-instruct"),
                          trust_root=signed_root_or_none("support-triage"))
     rec = record_evaluation(scenario, verdict, env)
