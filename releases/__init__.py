@@ -35,7 +35,6 @@ from ._decision import (
 from ._dsse import PAYLOAD_TYPE, pae
 from ._events import EVENTS, EventPayload, append_event, event_types, parse_payload
 from ._predicate import DecisionPredicate, predicate_json_schema
-from ._exceptions import ExceptionStatus, resolve_exception, set_exception_resolver
 from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
 from ._ledger import EVENT_TYPES, Ledger, LedgerEvent, default_ledger_url
 from ._registry import mlflow_uri, registered_model_name
@@ -45,19 +44,19 @@ from ._recording import expected_aliases, record_approval, record_evaluation, sy
 __all__ = [
     "ESCALATION_ROLE", "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
     "attest_records", "check_runner_trusted", "evidence_inputs", "records_evidence", "runner_signer",
-    "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "ExceptionStatus", "Keyring",
+    "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
     "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",
     "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",
     "expected_aliases", "fingerprint", "generate_key", "handle_webhook", "load_private_key",
     "mlflow_uri", "pae", "promote", "promotion_reasons", "read_decision", "record_approval",
-    "record_evaluation", "registered_model_name", "resolve_exception", "rollback", "serve_guard",
-    "set_exception_resolver", "sign_webhook", "statement_of", "subject_digest", "sync",
+    "record_evaluation", "registered_model_name", "rollback", "serve_guard",
+    "sign_webhook", "statement_of", "subject_digest", "sync",
     "verdict_gate_reasons", "verify_webhook", "write_decision",
 ]
 
-# The operating model (issue 8): exceptions register, incidents, governance. Importing
-# `_operating` installs the register's exception resolver (open, unexpired AND reviewed).
+# The operating model (issue 8): exceptions register (`_exceptions`, with the one rule for a
+# usable exception, `exception_status`), incidents, governance.
 from ._governance import governance_metrics
 from ._incidents import (
     IncidentRecord,
@@ -69,12 +68,14 @@ from ._incidents import (
     open_regression_alert,
     rollback_for_incident,
 )
-from ._operating import (
+from ._exceptions import (
     EXCEPTION_KINDS,
     REVIEW_INTERVAL_DAYS,
     ExceptionRecord,
+    ExceptionStatus,
     cite_exception,
     close_exception,
+    exception_status,
     exceptions_check,
     gate_checks,
     list_exceptions,
@@ -84,8 +85,8 @@ from ._operating import (
 )
 
 __all__ += [
-    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "IncidentRecord",
-    "champion_entry", "cite_exception", "close_exception", "close_incident", "exceptions_check",
+    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "ExceptionStatus", "IncidentRecord",
+    "champion_entry", "cite_exception", "close_exception", "close_incident", "exception_status", "exceptions_check",
     "gate_checks", "governance_metrics", "link_action", "list_exceptions", "list_incidents",
     "open_exception", "open_incident", "open_regression_alert", "record_cited_decision",
     "review_exception", "rollback_for_incident",

@@ -24,7 +24,7 @@ from releasegate.core import InputError, Refused, atomic_write_text, load_json_b
 from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
-from ._exceptions import resolve_exception
+from ._exceptions import exception_status
 from ._keys import Keyring, fingerprint
 from ._predicate import check_predicate
 
@@ -296,8 +296,8 @@ def approval_status(envelope: dict[str, Any], keyring: Keyring) -> ApprovalStatu
 def verdict_gate_reasons(envelope: dict[str, Any], ledger: Ledger | None) -> list[str]:
     """Why this decision's verdict does not allow a release ([] when it does).
 
-    PASS allows it. FAIL/INCONCLUSIVE allow it only through a cited exception that the exception
-    resolver (the operating model's register) reports open and unexpired.
+    PASS allows it. FAIL/INCONCLUSIVE allow it only through a cited exception that the register's
+    `exception_status` finds usable (open, of a release kind, unexpired and reviewed).
     """
     predicate = statement_of(envelope)["predicate"]
     decision = predicate["verdict"].get("decision")
@@ -310,7 +310,7 @@ def verdict_gate_reasons(envelope: dict[str, Any], ledger: Ledger | None) -> lis
                 "which no exception can waive"]
     if not exception_id:
         return [f"verdict is {decision}: only a PASS (or a cited open exception) can be released"]
-    status = resolve_exception(ledger, predicate["scenario_id"], exception_id)
+    status = exception_status(ledger, predicate["scenario_id"], exception_id)
     if status.usable:
         return []
     return [f"verdict is {decision} and the cited exception {exception_id} cannot be used: {status.reason}"]

@@ -33,9 +33,10 @@ from typing import Any
 from releasegate.scenarios import LoadedScenario, file_sha256
 
 from ._events import EVENTS
+from ._exceptions import REVIEW_INTERVAL_DAYS, fold_exceptions
 from ._incidents import fold_incidents
 from ._ledger import Ledger, LedgerEvent
-from ._operating import REVIEW_INTERVAL_DAYS, fold_exceptions, parse_time, utc_now
+from ._operating import parse_time, utc_now
 from ._trust_governance import manual_platform_approval, portfolio_trust, trust_metrics
 
 SCHEMA = "releasegate.governance/v1"

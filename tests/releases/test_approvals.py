@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,21 +18,15 @@ from releasegate.releases import (
     decision_digest,
     load_private_key,
     promotion_reasons,
-    set_exception_resolver,
 )
 from releasegate.releases._dsse import sign_envelope
 from releasegate.scenarios import LoadedScenario, parse_scenario
 
 
-@pytest.fixture
-def ledger_resolver() -> Iterator[None]:
-    """Test the hook with releasegate's ledger default, whatever resolver the register installed."""
-    from releasegate.releases._exceptions import current_exception_resolver, ledger_exception_resolver
-
-    installed = current_exception_resolver()
-    set_exception_resolver(ledger_exception_resolver)
-    yield
-    set_exception_resolver(installed)
+def _exception_opened(ledger: Ledger, exception_id: str, expires: dt.date, kind: str = "release_despite_fail") -> None:
+    ledger.append("exception_opened", "support-triage", {
+        "exception_id": exception_id, "kind": kind, "owner": PRODUCT, "reason": "known regression",
+        "expires": expires.isoformat()})
 
 
 def _decision(loaded: LoadedScenario, decision: str = "PASS", **kw: object) -> dict:
@@ -79,16 +72,15 @@ def test_fail_verdict_cannot_be_approved(scenario: LoadedScenario, keys: Keys) -
     assert refused.value.reasons == ["verdict is FAIL: only a PASS (or a cited open exception) can be released"]
 
 
-def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenario, keys: Keys,
-                                                          ledger_resolver: None) -> None:
+def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenario, keys: Keys) -> None:
     ledger = Ledger.open()
     env = _decision(scenario, "FAIL", exception_id="EX-7")
     ring = Keyring.load()
     with pytest.raises(Refused, match="no exception EX-7 on scenario support-triage"):
         approve(env, "product", load_private_key(keys.product), ring, ledger=ledger)
-    # The operating model records exceptions in the ledger; an open, unexpired one allows signing.
-    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
-    ledger.append("exception_opened", "support-triage", {"exception_id": "EX-7", "expires": tomorrow})
+    # The operating model records exceptions in the ledger; an open, unexpired, reviewed one of a
+    # release kind allows signing.
+    _exception_opened(ledger, "EX-7", dt.date.today() + dt.timedelta(days=1))
     env = approve(env, "product", load_private_key(keys.product), ring, ledger=ledger)
     env = approve(env, "platform", load_private_key(keys.platform), ring, ledger=ledger)
     # ...and a release despite a FAIL also needs the escalation path's first approver.
@@ -107,12 +99,18 @@ def test_cited_exception_is_the_hook_for_releasing_a_fail(scenario: LoadedScenar
     assert reasons == ["verdict is FAIL and the cited exception EX-7 cannot be used: the exception is closed"]
 
 
-def test_exception_resolver_can_be_replaced_and_vetoes_are_final(scenario: LoadedScenario, keys: Keys,
-                                                                  ledger_resolver: None) -> None:
-    from releasegate.releases import ExceptionStatus
-
-    set_exception_resolver(lambda ledger, sid, eid: ExceptionStatus(eid, False, "expired on 2026-01-01"))
-    with pytest.raises(Refused, match="cannot be used: expired on 2026-01-01"):
+def test_an_unusable_exception_refuses_and_vetoes_are_final(scenario: LoadedScenario, keys: Keys) -> None:
+    ledger = Ledger.open()
+    _exception_opened(ledger, "EX-1", dt.date(2026, 1, 1))  # expired
+    _exception_opened(ledger, "EX-2", dt.date.today() + dt.timedelta(days=30), kind="direct_provider_key")
+    with pytest.raises(Refused, match="cannot be used: EX-1 expired on 2026-01-01"):
+        approve(_decision(scenario, "FAIL", exception_id="EX-1"), "product",
+                load_private_key(keys.product), Keyring.load(), ledger=ledger)
+    # the same rule everywhere: a provider-key exception is no licence to ship a FAIL
+    with pytest.raises(Refused, match="cannot be used: it is a direct_provider_key exception"):
+        approve(_decision(scenario, "FAIL", exception_id="EX-2"), "product",
+                load_private_key(keys.product), Keyring.load(), ledger=ledger)
+    with pytest.raises(Refused, match="cannot be used: no ledger to look the exception up in"):
         approve(_decision(scenario, "FAIL", exception_id="EX-1"), "product",
                 load_private_key(keys.product), Keyring.load())
     # A failing critical check (evals' vetoed_by) is never waivable, whatever the exception says.

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from releasegate.releases import EVENT_TYPES, EVENTS, Ledger, append_event, event_types, parse_payload
-from releasegate.releases import _audit, _governance, _incidents, _operating, _recording, _registry
+from releasegate.releases import _audit, _exceptions, _governance, _incidents, _recording, _registry
 from releasegate.releases._events import (
     Approved,
     EventPayload,
@@ -26,7 +26,7 @@ def test_every_list_of_event_types_derives_from_the_registry() -> None:
     assert EVENT_TYPES == tuple(EVENTS)
     assert _recording.ALIAS_EVENTS == _audit.ALIAS_EVENTS == ("promoted", "rolled_back", "alias_repaired")
     assert _registry.SYNCED_EVENT_TYPES == ("evaluated", "approved")
-    assert _operating.EXCEPTION_EVENTS == ("exception_opened", "exception_reviewed", "exception_closed")
+    assert _exceptions.EXCEPTION_EVENTS == ("exception_opened", "exception_reviewed", "exception_closed")
     assert _incidents.INCIDENT_EVENTS == ("incident_opened", "incident_linked", "incident_closed")
     assert {s.support_load for s in EVENTS.values() if s.support_load} == {"exceptions", "rollbacks", "alias_repairs"}
     # the five old lists disagreed on these: each is now registered exactly once
