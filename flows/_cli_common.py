@@ -6,6 +6,10 @@ command group names one of `PANELS` as its `rich_help_panel` (a test checks that
 A refusal (`releasegate.core.Refused`, or a list of problems such as a tampered ledger's) is
 printed the same way by every command: a red title line on stderr, then each reason on its own
 `  - ` line, and exit code 1 (the README's exit-code table: 0 done, 1 refused, 2 bad input).
+
+Free text in a printed line (names, reasons, summaries, file names: whatever a contract, a ledger
+row or an argument can carry) goes through `shown`: an ANSI escape sequence is printed as `\x1b`,
+never run, and rich markup such as `[/x]` is printed as it is, never parsed (or crashed on).
 """
 from __future__ import annotations
 
@@ -14,6 +18,9 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from releasegate.core import printable
 
 SCENARIOS = "Scenarios"
 SERVING = "Serving"
@@ -29,10 +36,21 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def shown(value: object) -> str:
+    """Free text for a rich print: control characters and ANSI escapes made visible
+    (core.printable), rich markup such as `[red]` printed literally."""
+    return escape(printable(value))
+
+
+def print_error(message: object) -> None:
+    """The one `error: ... (fix: ...)` line of bad input, on stderr, with its free text escaped."""
+    err.print(f"[bold red]error:[/] {shown(message)}")
+
+
 def print_refusal(title: str, reasons: Iterable[str]) -> None:
     err.print(f"[bold red]{title}[/]")
     for r in reasons:
-        err.print(f"  - {r}")
+        err.print(f"  - {shown(r)}")
 
 
 def refused(title: str, reasons: Iterable[str]) -> NoReturn:

@@ -12,7 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from releasegate.core import InputError, atomic_write_text
-from ._cli_common import GATE
+
+from ._cli_common import GATE, print_error
 
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
 
@@ -91,6 +92,6 @@ def register(app: typer.Typer) -> None:
         try:
             code = score_command(scenario, candidate, incumbent, out, seed)
         except InputError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         raise typer.Exit(code)

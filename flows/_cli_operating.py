@@ -16,7 +16,7 @@ from rich.table import Table
 
 from releasegate.core import Refused
 
-from ._cli_common import OPERATING, err, out, refused
+from ._cli_common import OPERATING, err, out, refused, shown
 from ._cli_releases import LedgerUrl, MlflowUri, _actor
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
@@ -69,7 +69,8 @@ def register(app: typer.Typer) -> None:
 
         record = open_exception(scenario, owner=owner, reason=reason, expires=expires, kind=kind,
                                 ledger=ledger_url, actor=_actor())
-        out.print(f"opened {record.exception_id} on {record.scenario_id} ({record.kind}); owner {record.owner}; "
+        out.print(f"opened {record.exception_id} on {shown(record.scenario_id)} ({shown(record.kind)}); "
+                  f"owner {shown(record.owner)}; "
                   f"expires {record.expires}; review due {record.review_due}")
 
     @exc_app.command("list")
@@ -83,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
         records = list_exceptions(Ledger.open(ledger_url), scenario_id=scenario, overdue=overdue)
         if as_json:
-            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
+            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True), markup=False)
             return
         table = Table(title="Exceptions" + (" (overdue)" if overdue else ""))
         for col in ("id", "scenario", "kind", "owner", "state", "expires", "review due", "reason / problems"):
@@ -91,9 +92,9 @@ def register(app: typer.Typer) -> None:
         for r in records:
             state = r.state()
             style = {"overdue": "bold red", "closed": "dim"}.get(state, "green")
-            table.add_row(r.exception_id, r.scenario_id, r.kind, r.owner, f"[{style}]{state}[/]",
-                          str(r.expires), str(r.review_due) if r.is_open else "-",
-                          "; ".join(r.problems()) or r.reason)
+            table.add_row(shown(r.exception_id), shown(r.scenario_id), shown(r.kind), shown(r.owner),
+                          f"[{style}]{state}[/]", str(r.expires), str(r.review_due) if r.is_open else "-",
+                          shown("; ".join(r.problems()) or r.reason))
         out.print(table if records else "no exceptions")
 
     @exc_app.command("review")
@@ -109,7 +110,7 @@ def register(app: typer.Typer) -> None:
         with _refusals("review refused:"):
             record = review_exception(exception_id, reviewer=reviewer, note=note,
                                       ledger=ledger_url)
-        out.print(f"reviewed {exception_id} by {reviewer}; next review due {record.review_due}")
+        out.print(f"reviewed {shown(exception_id)} by {shown(reviewer)}; next review due {record.review_due}")
 
     @exc_app.command("close")
     def exceptions_close(
@@ -122,7 +123,7 @@ def register(app: typer.Typer) -> None:
 
         with _refusals("close refused:"):
             close_exception(exception_id, resolution=resolution, ledger=ledger_url, actor=_actor())
-        out.print(f"closed {exception_id}")
+        out.print(f"closed {shown(exception_id)}")
 
     # ------------------------------------------------------------------ decision cite-exception
     @decision_app.command("cite-exception")
@@ -140,10 +141,11 @@ def register(app: typer.Typer) -> None:
             result = record_cited_decision(envelope, exception_id, ledger=ledger_url,
                                            mlflow_uri=mlflow_uri)
         approvers = statement_of(result["envelope"])["predicate"]["approvers"]
-        out.print(f"new decision {result['decision_path']} cites {exception_id}; ledger row {result['ledger_seq']}")
-        out.print("sign it: " + ", ".join(f"{role} ({who})" for role, who in approvers.items()))
+        out.print(f"new decision {shown(result['decision_path'])} cites {shown(exception_id)}; "
+                  f"ledger row {result['ledger_seq']}")
+        out.print("sign it: " + shown(", ".join(f"{role} ({who})" for role, who in approvers.items())))
         if result.get("mlflow_error"):
-            out.print(f"warning: {result['mlflow_error']}")
+            out.print(f"warning: {shown(result['mlflow_error'])}")
 
     # ------------------------------------------------------------------ incidents
     @inc_app.command("open")
@@ -158,11 +160,12 @@ def register(app: typer.Typer) -> None:
 
         record = open_incident(scenario, severity=severity, summary=summary, ledger=ledger_url,
                                actor=_actor())
-        out.print(f"opened {record.incident_id} ({record.severity}) on {record.scenario_id}: {record.summary}")
-        out.print(f"assigned to: {record.owner}")
-        out.print("escalation path: " + (" -> ".join(record.escalation_path) or "none in the contract"))
+        out.print(f"opened {record.incident_id} ({shown(record.severity)}) on {shown(record.scenario_id)}: "
+                  f"{shown(record.summary)}")
+        out.print(f"assigned to: {shown(record.owner)}")
+        out.print("escalation path: " + shown(" -> ".join(record.escalation_path) or "none in the contract"))
         if record.runbook:
-            out.print(f"runbook: {record.runbook}")
+            out.print(f"runbook: {shown(record.runbook)}")
 
     @inc_app.command("link")
     def incident_link(
@@ -179,8 +182,8 @@ def register(app: typer.Typer) -> None:
             record = link_action(incident_id, action=action, ledger_seq=ledger_seq,
                                  ledger=ledger_url, actor=_actor())
         a = record.actions[-1]
-        out.print(f"linked {a['action']} (ledger row {a['ledger_seq']}: {a['from_version']} -> {a['to_version']}) "
-                  f"to {incident_id}")
+        out.print(shown(f"linked {a['action']} (ledger row {a['ledger_seq']}: {a['from_version']} -> "
+                        f"{a['to_version']}) to {incident_id}"))
 
     @inc_app.command("close")
     def incident_close(
@@ -195,7 +198,7 @@ def register(app: typer.Typer) -> None:
             record = close_incident(incident_id, resolution=resolution, ledger=ledger_url,
                                     actor=_actor())
         ttr = record.time_to_restore
-        out.print(f"closed {incident_id}; time to restore "
+        out.print(f"closed {shown(incident_id)}; time to restore "
                   f"{_hours(ttr.total_seconds() / 3600 if ttr else None)}; {len(record.actions)} linked action(s)")
 
     @inc_app.command("list")
@@ -209,17 +212,18 @@ def register(app: typer.Typer) -> None:
 
         records = list_incidents(Ledger.open(ledger_url), scenario_id=scenario, open_only=open_only)
         if as_json:
-            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True))
+            out.print(json.dumps([r.to_dict() for r in records], indent=2, sort_keys=True), markup=False)
             return
         table = Table(title="Incidents")
         for col in ("id", "scenario", "severity", "owner", "state", "opened", "time to restore", "actions", "summary"):
             table.add_column(col, overflow="fold")
         for r in records:
             ttr = r.time_to_restore
-            table.add_row(r.incident_id, r.scenario_id, r.severity, r.owner,
+            table.add_row(shown(r.incident_id), shown(r.scenario_id), shown(r.severity), shown(r.owner),
                           "open" if r.is_open else "closed", r.opened_at.strftime("%Y-%m-%d %H:%M"),
                           _hours(ttr.total_seconds() / 3600) if ttr else "-",
-                          ", ".join(f"{a['action']}@{a['ledger_seq']}" for a in r.actions) or "-", r.summary)
+                          shown(", ".join(f"{a['action']}@{a['ledger_seq']}" for a in r.actions) or "-"),
+                          shown(r.summary))
         out.print(table if records else "no incidents")
 
     # ------------------------------------------------------------------ governance

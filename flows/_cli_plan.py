@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from releasegate.core import InputError
-from ._cli_common import GATE
+
+from ._cli_common import GATE, print_error
 
 
 def plan_command(scenario: str, *, margin: float | None = None, power: float = 0.8,
@@ -123,7 +124,7 @@ def register(app: typer.Typer) -> None:
                                   repeats=counts, sequential_runs=sequential_runs, batch_size=batch_size,
                                   ledger_url=ledger_url)
         except InputError as exc:
-            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_error(exc)
             raise typer.Exit(exc.exit_code) from None
         if as_json:
             typer.echo(json.dumps(result, indent=2, sort_keys=True))

@@ -15,7 +15,7 @@ import typer
 
 from releasegate.core import InputError, Refused
 
-from ._cli_common import RELEASES, err, out, refused
+from ._cli_common import RELEASES, err, out, refused, shown
 
 LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
                                                help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
@@ -44,7 +44,7 @@ def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) ->
     if auth.root is not None:
         err.print(f"signers and criteria from {auth.source} of {loaded.scenario.id} (the ledger), not the working tree")
     for note in auth.notes:
-        err.print(f"[yellow]note:[/] {note} (not in force: propose, sign and apply a new root version)")
+        err.print(f"[yellow]note:[/] {shown(note)} (not in force: propose, sign and apply a new root version)")
 
 
 def _checkpoint_said(result: object) -> None:
@@ -110,9 +110,9 @@ def register(app: typer.Typer) -> None:
             except Refused as exc:
                 refused("policy approval refused:", exc.reasons)
             for c in conditions:
-                out.print(f"  {'pass' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+                out.print(f"  {'pass' if c.passed else 'FAIL'}  {shown(c.name)}: {shown(c.detail)}")
             out.print(f"approved as platform by policy {ev.payload['policy_sha256'][:16]} "
-                      f"({ev.payload['identity']}); ledger row {ev.seq}; {decision}")
+                      f"({shown(ev.payload['identity'])}); ledger row {ev.seq}; {shown(decision)}")
             return
         _trust_notes(str(loaded.path), ledger_url, keyring)
         try:
@@ -121,8 +121,8 @@ def register(app: typer.Typer) -> None:
                                          loaded=loaded, mlflow_uri=mlflow_uri)
         except Refused as exc:
             refused("approval refused:", exc.reasons)
-        out.print(f"approved as {role} by {ev.payload['identity']} ({ev.payload['fingerprint'][:16]}); "
-                  f"ledger row {ev.seq}; {decision}")
+        out.print(f"approved as {role} by {shown(ev.payload['identity'])} ({ev.payload['fingerprint'][:16]}); "
+                  f"ledger row {ev.seq}; {shown(decision)}")
 
     @app.command("verify", rich_help_panel=RELEASES)
     def verify_cmd(decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
             auth = signing_authority(Ledger.open(), load_contract(pred["scenario_id"]), ring)
             if auth.root is not None:
                 ring = auth.keyring
-                out.print(f"keys from {auth.source} of {pred['scenario_id']}")
+                out.print(f"keys from {shown(auth.source)} of {shown(pred['scenario_id'])}")
                 if policy_signature(auth, envelope):
                     by_policy = auth.root.release_policy
         except InputError:
@@ -150,20 +150,20 @@ def register(app: typer.Typer) -> None:
         status = approval_status(envelope, ring)
         if by_policy and "platform" in status.missing_roles:  # policy_signature() verified it
             status.approved["platform"] = next(s for s in status.signatures if s.keyid == by_policy["keyid"])
-        out.print(f"decision {status.decision_digest[:16]} scenario {pred['scenario_id']} "
+        out.print(f"decision {status.decision_digest[:16]} scenario {shown(pred['scenario_id'])} "
                   f"verdict {pred['verdict']['decision']}")
         for s in status.signatures:
             mark = "valid" if s.valid else "INVALID"
             if by_policy and s.keyid == by_policy["keyid"]:
-                out.print(f"  {by_policy['identity']}  role=platform  key={s.keyid[:16]}  valid: by the signed "
+                out.print(f"  {shown(by_policy['identity'])}  role=platform  key={s.keyid[:16]}  valid: by the signed "
                           "release policy (its conditions are re-checked at promote)")
                 continue
-            out.print(f"  {s.identity or '(unknown key)'}  role={','.join(s.roles) or '-'}  "
-                      f"key={s.keyid[:16]}  {mark}: {s.reason}")
+            out.print(f"  {shown(s.identity or '(unknown key)')}  role={shown(','.join(s.roles) or '-')}  "
+                      f"key={s.keyid[:16]}  {mark}: {shown(s.reason)}")
         for role in status.missing_roles:
-            out.print(f"  missing: {role} ({status.required[role]})")
+            out.print(f"  missing: {shown(role)} ({shown(status.required[role])})")
         for p in status.problems:
-            out.print(f"  problem: {p}")
+            out.print(f"  problem: {shown(p)}")
         out.print("fully approved" if status.fully_approved else "not fully approved")
         if any(not s.valid and not (by_policy and s.keyid == by_policy["keyid"]) for s in status.signatures):
             raise typer.Exit(1)
@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
         result = verify_ledger(Ledger.open(ledger_url), keyring=keys, checkpoint_files=files,
                                mlflow_uri=mlflow_uri, use_mlflow=use_mlflow)
         for note in result.notes:
-            err.print(f"note: {note}")
+            err.print(f"note: {shown(note)}")
         if require_checkpoint and not result.checkpoints:
             result.problems.append("no signed checkpoint found (--require-checkpoint)")
         if result.problems:
@@ -223,9 +223,9 @@ def register(app: typer.Typer) -> None:
             cp = result.checkpoint
             out.print(f"checkpoint at row {cp.seq} (head {cp.head_hash[:16]}, digest {cp.digest[:16]})")
             for where in result.published:
-                out.print(f"  published: {where}")
+                out.print(f"  published: {shown(where)}")
         for e in result.errors:
-            err.print(f"  not published: {e}")
+            err.print(f"  not published: {shown(e)}")
         if result.errors:
             raise typer.Exit(1)
 
@@ -244,13 +244,13 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 d = e.to_dict()
                 d["payload"] = {k: v for k, v in d["payload"].items() if k != "envelope"}
-                out.print(json.dumps(d, sort_keys=True))
+                out.print(json.dumps(d, sort_keys=True), markup=False)
                 continue
             brief = {k: v for k, v in e.payload.items()
                      if k in ("alias", "version", "from_version", "to_version", "role", "identity", "verdict",
                               "target", "reason", "candidate_entry", "actual_version", "expected_version")}
-            out.print(f"{e.seq:>5} {e.created_at[:19]} {e.scenario_id} {e.event_type:<22} "
-                      + " ".join(f"{k}={v}" for k, v in brief.items()))
+            out.print(f"{e.seq:>5} {e.created_at[:19]} {shown(e.scenario_id)} {e.event_type:<22} "
+                      + " ".join(f"{k}={shown(v)}" for k, v in brief.items()))
 
     @app.command("sync", rich_help_panel=RELEASES)
     def sync_cmd(ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None) -> None:
@@ -341,18 +341,19 @@ def register(app: typer.Typer) -> None:
                        keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor())
         for sid, lines in report.recovered.items():
             for line in lines:
-                out.print(f"RECOVERED {sid}: {line}")
+                out.print(f"RECOVERED {shown(sid)}: {shown(line)}")
         for sid, aliases in report.checked.items():
-            out.print(f"{sid}: " + (", ".join(f"{a}={v}" for a, v in sorted(aliases.items())) or "no aliases"))
+            out.print(f"{shown(sid)}: " + (shown(", ".join(f"{a}={v}" for a, v in sorted(aliases.items())))
+                                           or "no aliases"))
         for f in report.findings:
-            out.print(f"DRIFT {f.scenario_id} {f.alias}: " + "; ".join(f.reasons)
-                      + (f" -> repaired to {f.expected_version or 'no alias'}" if f.repaired else ""))
+            out.print(f"DRIFT {shown(f.scenario_id)} {shown(f.alias)}: " + shown("; ".join(f.reasons))
+                      + (f" -> repaired to {shown(f.expected_version or 'no alias')}" if f.repaired else ""))
         for sid, problems in report.trust_problems.items():
             for p in problems:
-                out.print(f"TRUST {sid}: {p}")
+                out.print(f"TRUST {shown(sid)}: {shown(p)}")
         for sid, notes in report.trust_notes.items():
             for n in notes:
-                out.print(f"trust {sid}: {n}")
+                out.print(f"trust {shown(sid)}: {shown(n)}")
         if not report.findings:
             out.print("all aliases match the ledger")
         from releasegate.flows._cli_gateway import audit_endpoint_lines
@@ -360,7 +361,7 @@ def register(app: typer.Typer) -> None:
         lines, endpoints_clean = audit_endpoint_lines(scenario, repair=repair, ledger_url=ledger_url,
                                                       mlflow_uri=mlflow_uri)
         for line in lines:
-            out.print(line)
+            out.print(shown(line))
         _checkpoint_said(report.checkpoint)
         raise typer.Exit(report.exit_code or (0 if endpoints_clean else 1))
 
@@ -380,7 +381,7 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"environment variable {secret_env} is not set", field="--secret-env",
                              fix="export the secret you gave `MlflowClient().create_webhook(..., secret=...)`")
         server = serve_guard(secret, host=host, port=port, repair=repair, ledger_url=ledger_url,
-                             mlflow_uri=mlflow_uri, log=lambda m: err.print(m))
+                             mlflow_uri=mlflow_uri, log=lambda m: err.print(shown(m)))
         err.print(f"guard listening on http://{host}:{port}/ (model_version_alias.created)")
         try:
             server.serve_forever()

@@ -94,9 +94,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the scenario's next root from the working tree (contract owners, keyring keys, criteria),
         or with --portfolio the portfolio root's next version (rotation: signed by the current threshold)."""
-        import yaml
-
-        from releasegate.core import InputError
+        from releasegate.core import InputError, load_yaml_strict
         from releasegate.releases import Keyring, Ledger
         from releasegate.releases._trust import (
             current_scenario_root,
@@ -130,11 +128,10 @@ def register(app: typer.Typer) -> None:
         if no_policy:
             release_policy = None
         elif policy is not None:
-            try:
-                release_policy = yaml.safe_load(policy.read_text())
-            except (OSError, yaml.YAMLError) as exc:
-                raise InputError(f"cannot read the policy: {exc}", file=policy,
-                                 fix="pass a YAML mapping: identity, expires, change_kinds, ...") from None
+            release_policy, _ = load_yaml_strict(policy, what="release policy")
+            if not isinstance(release_policy, dict):
+                raise InputError("a release policy is a YAML mapping", file=policy,
+                                 fix="pass a YAML mapping: identity, expires, change_kinds, ...")
         ledger = Ledger.open(ledger_url)
         try:
             prev = current_scenario_root(ledger, loaded.scenario.id)

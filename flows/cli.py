@@ -11,11 +11,10 @@ import importlib
 import sys
 
 import typer
-from rich.console import Console
 
 from releasegate.core import InputError, Refused
 
-from ._cli_common import print_refusal
+from ._cli_common import print_error, print_refusal
 
 app = typer.Typer(
     name="releasegate",
@@ -25,8 +24,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     add_completion=False,
 )
-
-err_console = Console(stderr=True)
 
 _COMMAND_MODULES = (
     "releasegate.flows._cli_scenarios",
@@ -54,12 +51,12 @@ def main() -> None:
         print_refusal(f"refused ({exc.code}):", exc.reasons)
         sys.exit(exc.exit_code)
     except InputError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(exc)
         sys.exit(exc.exit_code)
     except OSError as exc:  # a path the user named cannot be read or written (too long, no such folder)
         where = str(exc.filename or "")[:200] + ("..." if len(str(exc.filename or "")) > 200 else "")
-        err_console.print(f"[bold red]error:[/] {where + ': ' if where else ''}{exc.strerror or exc} "
-                          "(fix: choose a shorter name or a writable location)", highlight=False, soft_wrap=True)
+        print_error(f"{where + ': ' if where else ''}{exc.strerror or exc} "
+                    "(fix: choose a shorter name or a writable location)")
         sys.exit(2)
 
 

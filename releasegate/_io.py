@@ -164,6 +164,13 @@ def _refuse_constant(name: str) -> Any:
     raise _NonFinite(name)
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e400: json reads it as infinity
+        raise _NonFinite(f"{text[:40]} (beyond the largest float)")
+    return value
+
+
 class _NonFinite(ValueError):
     pass
 
@@ -190,7 +197,7 @@ def load_json_bounded(source: str | Path | bytes, *, max_bytes: int = MAX_DOCUME
     text, file = _bounded_text(source, max_bytes=max_bytes, file=file, what=what)
     try:
         value = json.loads(text, object_pairs_hook=_refuse_duplicate_keys,
-                           parse_constant=_refuse_constant)
+                           parse_constant=_refuse_constant, parse_float=_finite_float)
     except _DuplicateKey as exc:
         raise InputError(f"{what} has the key {exc.key!r} twice", file=_where(file), field=exc.key,
                          fix="remove the duplicate: readers disagree on which one counts") from None

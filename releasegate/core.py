@@ -1,4 +1,5 @@
-"""Primitives every stage may import: the input error, the refusal, paths, atomic writes, canonical JSON."""
+"""Primitives every stage may import: the input error, the refusal, paths, atomic writes, canonical JSON,
+bounded strict readers, and `printable` for free text shown on a terminal."""
 from ._errors import InputError, Reason, Refused
 from ._io import (
     CANONICAL_JSON_SCHEME,
@@ -16,6 +17,7 @@ from ._io import (
     read_text_bounded,
 )
 from ._paths import datasets_dir, keys_dir, project_root, state_dir
+from ._text import printable
 
 __all__ = [
     "CANONICAL_JSON_SCHEME",
@@ -32,6 +34,7 @@ __all__ = [
     "keys_dir",
     "load_json_bounded",
     "load_yaml_strict",
+    "printable",
     "project_root",
     "read_bytes_bounded",
     "read_text_bounded",

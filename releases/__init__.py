@@ -32,7 +32,7 @@ from ._decision import (
     verdict_gate_reasons,
     write_decision,
 )
-from ._dsse import PAYLOAD_TYPE, pae
+from ._dsse import PAYLOAD_TYPE, check_signatures, pae
 from ._events import EVENTS, EventPayload, append_event, event_types, parse_payload
 from ._predicate import DecisionPredicate, predicate_json_schema
 from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
@@ -46,7 +46,7 @@ __all__ = [
     "attest_records", "check_runner_trusted", "evidence_inputs", "records_evidence", "runner_signer",
     "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
-    "approval_status", "approve", "audit", "build_decision", "canonical_json", "decision_digest",
+    "approval_status", "approve", "audit", "build_decision", "canonical_json", "check_signatures", "decision_digest",
     "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",
     "expected_aliases", "fingerprint", "generate_key", "handle_webhook", "load_private_key",
     "mlflow_uri", "pae", "promote", "promotion_reasons", "read_decision", "record_approval",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from releasegate.core import InputError
+from releasegate.core import InputError, load_json_bounded
 from releasegate.scenarios import scenario_paths
 
 from . import _registry as reg
@@ -223,10 +223,10 @@ def handle_webhook(secret: str, headers: Mapping[str, str], body: bytes,
     problem = verify_webhook(secret, headers, body)
     if problem:
         return 401, {"error": problem}
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return 400, {"error": "body is not JSON"}
+    try:  # the same bounded, strict reader as every file: UTF-8 only, depth, no duplicate keys
+        message = load_json_bounded(body, max_bytes=MAX_WEBHOOK_BYTES, what="webhook body")
+    except InputError as exc:
+        return 400, {"error": str(exc)}
     if not isinstance(message, dict) or not isinstance(message.get("data", {}), dict):
         return 400, {"error": "body is not a JSON object with an object `data`"}
     delivery = {k.lower(): v for k, v in headers.items()}.get(DELIVERY_ID_HEADER.lower(), "")
@@ -259,6 +259,8 @@ def serve_guard(secret: str, *, host: str = "127.0.0.1", port: int = 8787, repai
         return model in _scenario_ids(ledger)
 
     class Handler(BaseHTTPRequestHandler):
+        timeout = 10  # seconds per socket read: a client that announces a body and stalls is dropped
+
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             try:
                 length = int(self.headers.get("Content-Length") or "")

@@ -40,10 +40,18 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from releasegate.core import InputError, Refused, atomic_write_bytes, canonical_json, keys_dir, state_dir
+from releasegate.core import (
+    InputError,
+    Refused,
+    atomic_write_bytes,
+    canonical_json,
+    keys_dir,
+    load_json_bounded,
+    state_dir,
+)
 
 from ._actors import ActorKeys, actor_problem, is_privileged, keyring_actor_keys
-from ._dsse import envelope_payload, make_envelope, sign_envelope, signature_valid
+from ._dsse import check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._keys import Keyring, fingerprint, load_private_key
 from ._trust import (
     PIN_ENV,
@@ -327,8 +335,12 @@ def parse_checkpoint(envelope: Any, source: str) -> Checkpoint:
     if not isinstance(envelope.get("signatures"), list):
         raise bad("no signatures list")
     try:
+        check_signatures(envelope)
+    except InputError as exc:
+        raise bad(f"{exc.field}: {exc.message}") from None
+    try:
         raw = envelope_payload(envelope)
-        body = json.loads(raw)
+        body = load_json_bounded(raw, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint payload")
     except (InputError, ValueError):
         raise bad("payload is not base64 JSON") from None
     if not isinstance(body, dict) or body.get("_type") != CHECKPOINT_TYPE:
@@ -361,18 +373,11 @@ def checkpoint_signed(cp: Checkpoint, keys: dict[str, Ed25519PublicKey]) -> bool
 def read_checkpoint_file(path: str | Path) -> Checkpoint:
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_CHECKPOINT_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read checkpoint: {exc.strerror}", file=path, field="--checkpoint",
-                         fix="pass a checkpoint file written by `releasegate ledger checkpoint`") from None
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise InputError(f"checkpoint file is larger than {MAX_CHECKPOINT_BYTES} bytes", file=path,
-                         field="--checkpoint", fix="pass a checkpoint file, not another file")
-    try:
-        envelope = json.loads(data)
-    except ValueError:
-        raise InputError("checkpoint file is not JSON", file=path, field="--checkpoint",
+        envelope = load_json_bounded(path, max_bytes=MAX_CHECKPOINT_BYTES, what="checkpoint file")
+    except InputError as exc:
+        message = (f"checkpoint file is not JSON ({exc.message}, line {exc.line})"
+                   if exc.message.startswith("invalid JSON") else exc.message)
+        raise InputError(message, file=path, field="--checkpoint",
                          fix="pass a checkpoint file written by `releasegate ledger checkpoint`") from None
     return parse_checkpoint(envelope, str(path))
 
@@ -468,7 +473,8 @@ def mlflow_checkpoints(scenario_ids: Iterable[str], mlflow_uri: str | None) -> t
                 continue
             source = f"mlflow:{name}#{key}"
             try:
-                found.append(parse_checkpoint(json.loads(value), source))
+                found.append(parse_checkpoint(load_json_bounded(value.encode(), max_bytes=MAX_CHECKPOINT_BYTES,
+                                                                file=source, what="checkpoint tag"), source))
             except (ValueError, InputError) as exc:
                 problems.append(f"{source}: {exc}")
     return found, problems

@@ -23,7 +23,7 @@ from releasegate.evals import Verdict, check_verdict_document
 from releasegate.core import InputError, Refused, atomic_write_text, load_json_bounded, state_dir
 from releasegate.scenarios import LoadedScenario
 
-from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
+from ._dsse import PAYLOAD_TYPE, check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._exceptions import exception_status
 from ._keys import Keyring, fingerprint
 from ._predicate import check_predicate
@@ -208,6 +208,7 @@ def read_decision(path: str | Path) -> dict[str, Any]:
                          fix="pass a .dsse.json decision file")
     try:
         statement_of(envelope)
+        check_signatures(envelope)
     except InputError as exc:
         raise InputError(exc.message, file=path, field=exc.field, fix=exc.fix) from None
     return envelope

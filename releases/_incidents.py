@@ -13,12 +13,11 @@ Open and close times (the events' created_at) give the time to restore; MTTR is 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from releasegate.core import InputError, Refused
+from releasegate.core import InputError, Refused, load_json_bounded
 from releasegate.scenarios import load_contract
 
 from ._events import IncidentClosed, IncidentLinked, IncidentOpened, RegressionDetected, append_event, event_types
@@ -259,9 +258,10 @@ def open_regression_alert(
     verdict: dict[str, Any] = {}
     if verdict_path and Path(verdict_path).is_file():
         try:
-            verdict = json.loads(Path(verdict_path).read_text())
-        except ValueError:
-            verdict = {}
+            loaded = load_json_bounded(verdict_path, what="verdict")
+        except InputError:
+            loaded = {}
+        verdict = loaded if isinstance(loaded, dict) else {}
     decision = verdict.get("decision", "FAIL")
     ledger = Ledger.of(ledger)
     with ledger.scenario_lock(_ID_LOCK) as conn:

@@ -42,7 +42,15 @@ from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Role, Root, T
 from tuf.api.serialization import DeserializationError
 from tuf.api.serialization.json import JSONSerializer
 
-from releasegate.core import InputError, Refused, atomic_write_bytes, canonical_json, canonical_sha256, state_dir
+from releasegate.core import (
+    InputError,
+    Refused,
+    atomic_write_bytes,
+    canonical_json,
+    canonical_sha256,
+    load_json_bounded,
+    state_dir,
+)
 from releasegate.scenarios import LoadedScenario
 
 from ._events import TrustPortfolioRoot, TrustScenarioRoot, append_event, event_types
@@ -215,7 +223,7 @@ class ScenarioRoot:
 
     @property
     def criteria(self) -> dict[str, Any]:
-        return json.loads(self.ext["criteria_json"])
+        return _criteria_of(self.ext)
 
     @property
     def criteria_sha256(self) -> str:
@@ -252,6 +260,17 @@ def _role_result(delegator: Root, role: RoleOwners, role_name: str, md: Metadata
         role_name: DelegatedRole(role_name, sorted(keys), role.threshold, True, paths=[])}))
     result = targets.get_verification_result(role_name, md.signed_bytes, md.signatures)
     return bool(result), len(result.signed)
+
+
+def _criteria_of(ext: dict[str, Any]) -> Any:
+    """A scenario root's criteria, read with the bounded strict JSON reader; Refused otherwise."""
+    text = ext.get("criteria_json")
+    if not isinstance(text, str):
+        raise Refused([f"{EXT}.criteria_json is not a JSON string"], code="trust")
+    try:
+        return load_json_bounded(text.encode("utf-8", "surrogatepass"), what="criteria_json")
+    except InputError as exc:
+        raise Refused([f"{EXT}.criteria_json: {exc.message}"], code="trust") from None
 
 
 def _ext(md: Metadata[Root], kind: str) -> dict[str, Any]:
@@ -291,12 +310,13 @@ def _check_scenario(md: Metadata[Root], prev: ScenarioRoot | None, portfolio: di
                     *, now: dt.datetime | None) -> list[str]:
     try:
         ext = _ext(md, "scenario")
+        criteria = _criteria_of(ext)
     except Refused as exc:
         return exc.reasons
     reasons: list[str] = []
     v = md.signed.version
     new = ScenarioRoot(md, root_digest(md))
-    if canonical_sha256(json.loads(ext["criteria_json"])) != ext["criteria_sha256"]:
+    if canonical_sha256(criteria) != ext.get("criteria_sha256"):
         reasons.append(f"scenario root v{v}: criteria_sha256 does not match its criteria")
     want = 1 if prev is None else prev.version + 1
     if v != want:
@@ -572,12 +592,13 @@ def sign_root(md: Metadata[Root], private_key: Ed25519PrivateKey) -> Metadata[Ro
 
 def read_root(path: str | Path) -> Metadata[Root]:
     path = Path(path)
+    data = load_json_bounded(path, what="trust root")
+    if not isinstance(data, dict):
+        raise InputError("a trust root is a JSON object (signed, signatures)", file=path,
+                         fix="pass a file written by `releasegate trust propose` or `trust init`")
     try:
-        md = Metadata[Root].from_bytes(path.read_bytes())
-    except OSError as exc:
-        raise InputError(f"cannot read root: {exc.strerror}", file=path,
-                         fix="pass a file written by `releasegate trust propose` or `trust init`") from None
-    except (DeserializationError, ValueError, KeyError, TypeError) as exc:
+        md = Metadata[Root].from_dict(data)
+    except (DeserializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"not TUF root metadata: {str(exc).splitlines()[0][:200]}", file=path,
                          fix="pass a file written by `releasegate trust propose` or `trust init`") from None
     if not isinstance(md.signed, Root) or not isinstance(md.signed.unrecognized_fields.get(EXT), dict):
@@ -714,7 +735,7 @@ def root_changes(prev: PortfolioRoot | ScenarioRoot | None, md: Metadata[Root]) 
                 changes.append(f"{what} changed: {k} {str(a[k])[:16]} -> {str(b[k])[:16]}")
     pe, ne = prev.metadata.signed.unrecognized_fields[EXT], md.signed.unrecognized_fields[EXT]
     if pe.get("criteria_sha256") != ne.get("criteria_sha256"):
-        ca, cb = _flatten(json.loads(pe["criteria_json"])), _flatten(json.loads(ne["criteria_json"]))
+        ca, cb = _flatten(_criteria_of(pe)), _flatten(_criteria_of(ne))
         for k in sorted(set(ca) | set(cb)):
             if ca.get(k) != cb.get(k):
                 changes.append(f"criteria changed: {k} {ca.get(k)!r} -> {cb.get(k)!r}")

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from releasegate.core import InputError, load_json_bounded
 from releasegate.evals import Verdict, check_verdict_document
-from releasegate.releases import statement_of
+from releasegate.releases import check_signatures, statement_of
 
 _FIX = "pass a decision envelope (.dsse.json) or the verdict.json from `releasegate score`"
 
@@ -37,13 +37,12 @@ def load_decision(path: str | Path) -> DecisionDocument:
     if "payload" in data or "payloadType" in data:
         try:
             statement = statement_of(data)
+            check_signatures(data)
         except InputError as exc:
             raise InputError(exc.message, file=path, field=exc.field, fix=exc.fix) from None
         predicate = statement["predicate"]
-        signatures = data.get("signatures")
         return DecisionDocument(_verdict(predicate["verdict"], path, "predicate.verdict"),
-                                predicate, list(statement.get("subject") or []),
-                                list(signatures) if isinstance(signatures, list) else [], True)
+                                predicate, list(statement.get("subject") or []), list(data["signatures"]), True)
     if "decision" in data and "checks" in data:
         return DecisionDocument(_verdict(data, path, None))
     raise InputError("neither a verdict nor a DSSE decision envelope", file=path, fix=_FIX)

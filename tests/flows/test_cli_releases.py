@@ -40,7 +40,7 @@ def test_keys_generate_writes_private_key_0600_and_keyring(env: Path) -> None:
 def test_keys_generate_refuses_a_keys_folder_inside_the_repository(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     inside = project_root() / ".releasegate-test-keys"
     monkeypatch.setenv("RELEASEGATE_KEYS_DIR", str(inside))
-    with pytest.raises(InputError, match="inside the repository"):
+    with pytest.raises(InputError, match="inside the git work tree"):
         CliRunner().invoke(app, ["keys", "generate", "--identity", "x@support.example",
                                  "--keyring", str(env / "k.yaml")], catch_exceptions=False)
     assert not inside.exists() and not (env / "k.yaml").exists()

@@ -14,6 +14,10 @@ from releasegate.core import InputError
 from report_fixtures import make_verdict, ni_check
 
 
+# A well-formed DSSE entry (read_decision refuses malformed ones); not verified by the report.
+SIGNATURE = {"keyid": "ab" * 32, "sig": base64.b64encode(b"s" * 64).decode()}
+
+
 def envelope(verdict: Verdict, **predicate: object) -> dict:
     statement = {"_type": "https://in-toto.io/Statement/v1",
                  "subject": [{"name": "gemma3-270m", "digest": {"sha256": "a" * 64}}],
@@ -21,7 +25,7 @@ def envelope(verdict: Verdict, **predicate: object) -> dict:
                  "predicate": {"verdict": verdict.to_dict(), **predicate}}
     return {"payloadType": "application/vnd.in-toto+json",
             "payload": base64.b64encode(json.dumps(statement).encode()).decode(),
-            "signatures": [{"keyid": "SHA256:product-key", "sig": "c2ln"}]}
+            "signatures": [SIGNATURE]}
 
 
 def test_dsse_envelope_yields_the_embedded_verdict_and_signatures(tmp_path: Path) -> None:
@@ -33,7 +37,7 @@ def test_dsse_envelope_yields_the_embedded_verdict_and_signatures(tmp_path: Path
     assert doc.verdict == verdict
     assert doc.predicate["scenario_id"] == "support-triage"
     assert doc.subject[0]["digest"]["sha256"] == "a" * 64
-    assert doc.signatures == [{"keyid": "SHA256:product-key", "sig": "c2ln"}]
+    assert doc.signatures == [SIGNATURE]
 
 
 def test_plain_verdict_json_is_accepted(tmp_path: Path) -> None:
