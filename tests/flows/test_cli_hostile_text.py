@@ -19,7 +19,7 @@ SHOWN = "\\x1b[2J\\x1b[31mOK [bold]green[/bold] [/oops]"
 @pytest.fixture
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     """One table row per line, so the asserted text is not folded across cells."""
-    monkeypatch.setattr(_cli_common.out, "width", 400)
+    monkeypatch.setattr(_cli_common.out, "_width", 400)  # undone to None: COLUMNS again
 
 
 def test_incident_summary_prints_escaped_in_open_and_list(isolated_home: Path, wide: None) -> None:
