@@ -52,7 +52,7 @@ from releasegate.core import (
 
 from ._actors import ActorKeys, actor_problem, is_privileged, keyring_actor_keys
 from ._dsse import check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
-from ._keys import Keyring, fingerprint, load_private_key
+from ._keys import Keyring, fingerprint, load_private_key, parse_public_key
 from ._trust import (
     PIN_ENV,
     PORTFOLIO_SCOPE,
@@ -129,17 +129,12 @@ class LedgerKeys:
 
 
 def _pem_public_key(text: str, source: str) -> Ed25519PublicKey:
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        key = serialization.load_pem_public_key(text.encode())
-    except ValueError:
-        key = None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InputError("not an Ed25519 public key in PEM", file=source, field=LEDGER_PUBKEY_ENV,
+    try:  # the keyring's strict reading: one PEM block, Ed25519, no second key pasted after it
+        return parse_public_key(text, file=source, field=LEDGER_PUBKEY_ENV)
+    except InputError as exc:
+        raise InputError(f"not an Ed25519 public key in PEM ({exc.message})", file=source, field=LEDGER_PUBKEY_ENV,
                          fix="give the ledger key's public PEM (`releasegate keys show`), a path to it, or "
-                             "sha256:<its fingerprint>")
-    return key
+                             "sha256:<its fingerprint>") from None
 
 
 def pinned_ledger_keys(keyring: Keyring) -> LedgerKeys | None:

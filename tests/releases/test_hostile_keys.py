@@ -292,3 +292,16 @@ def test_hostile_webhook_bodies_are_http_400(body: bytes, message: str) -> None:
                                     lambda *a: called.append("audit") or {})
     assert (status, called) == (400, []), answer
     assert message in answer["error"] and "\n" not in answer["error"]
+
+
+@pytest.mark.parametrize("case", ["two keys in one entry", "rsa", "text around it"])
+def test_a_pinned_ledger_public_key_is_read_as_strictly_as_the_keyring(monkeypatch: pytest.MonkeyPatch,
+                                                                       case: str) -> None:
+    from releasegate.releases._checkpoints import LEDGER_PUBKEY_ENV, pinned_ledger_keys
+
+    pem, message = PUBLIC_KEYS[case]
+    monkeypatch.setenv(LEDGER_PUBKEY_ENV, pem)
+    with pytest.raises(InputError) as exc:
+        pinned_ledger_keys(Keyring(Path("k.yaml"), {}))
+    text = _one_line(exc, file=None, field=LEDGER_PUBKEY_ENV)
+    assert "not an Ed25519 public key in PEM" in text and message in text
