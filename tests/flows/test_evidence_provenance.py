@@ -141,3 +141,32 @@ def test_score_says_which_side_is_attested(runner, tmp_path) -> None:
     assert "evidence: incumbent records self-declared (no runner attestation)" in result.output
     verdict = Verdict.from_json(out.read_text())
     assert (verdict.candidate.evidence.runner, verdict.incumbent.evidence.status) == (RUNNER, "self-declared")
+
+
+def test_generate_signs_its_records_when_a_runner_is_configured(runner, tmp_path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from releasegate.flows.cli import app
+    from releasegate.releases import records_evidence
+    from releasegate.scenarios import attestation_path, load_dataset_for, load_scenario
+
+    url, server = _serve(FakeBehaviour(answer="billing"))
+    try:
+        out = tmp_path / "smollm2.parquet"
+        args = ["generate", "--scenario", "support-triage", "--model", "smollm2-v1", "--endpoint", url,
+                "--limit", "5", "--no-cache", "--out", str(out)]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        assert f"attested by runner {RUNNER}: {attestation_path(out)}" in result.output
+        loaded = load_scenario("support-triage")
+        ev = records_evidence(out, loaded, load_dataset_for(loaded).sha256)
+        assert (ev.status, ev.runner) == ("attested", RUNNER)
+
+        monkeypatch.delenv("RELEASEGATE_RUNNER")
+        plain = tmp_path / "plain.parquet"
+        result = CliRunner().invoke(app, [*args[:-1], str(plain)], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, result.output
+        assert "self-declared: no runner configured" in result.output and not attestation_path(plain).exists()
+    finally:
+        server.shutdown()
