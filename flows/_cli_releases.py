@@ -254,10 +254,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sync", rich_help_panel=RELEASES)
     def sync_cmd(ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None) -> None:
-        """Push ledger events that MLflow missed (exit 1 if some still fail)."""
+        """Push ledger events that MLflow missed (exit 1 if some still fail).
+
+        A local MLflow SQLite store left half-migrated (e.g. by a full disk) is repaired first:
+        MLflow's own migration, else moved aside and rebuilt from the ledger (said on stdout)."""
         from releasegate.releases import Ledger, sync
 
-        results = sync(Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor())
+        notes: list[str] = []
+        results = sync(Ledger.open(ledger_url), mlflow_uri=mlflow_uri, actor=_actor(), notes=notes)
+        for note in notes:  # a half-migrated local MLflow store, repaired before the push
+            out.print(f"repaired: {note}")
         for r in results:
             out.print(f"row {r['seq']} {r['event_type']}: " + ("pushed" if r["ok"] else f"failed: {r['error']}"))
         out.print(f"{sum(r['ok'] for r in results)} pushed, {sum(not r['ok'] for r in results)} failed")

@@ -498,6 +498,11 @@ class Ledger:
                 seq=seq, target=target, detail=_canonical(detail or {}),
                 synced_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
 
+    def forget_synced(self, target: str = "mlflow") -> int:
+        """Forget what was pushed to `target` (its store was rebuilt): `sync` pushes it all again."""
+        with self.transaction() as conn:
+            return int(conn.execute(sync_table.delete().where(sync_table.c.target == target)).rowcount or 0)
+
     def synced(self, target: str = "mlflow") -> dict[int, dict[str, Any]]:
         with self._reader() as conn:
             rows = conn.execute(select(sync_table).where(sync_table.c.target == target))

@@ -148,8 +148,17 @@ def record_approval(
     return signed, ev
 
 
-def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = None) -> list[dict[str, Any]]:
-    """Push every ledger event MLflow missed, oldest first; record a `synced` event per scenario."""
+def sync(ledger: Ledger, *, mlflow_uri: str | None = None, actor: str | None = None,
+         notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Push every ledger event MLflow missed, oldest first; record a `synced` event per scenario.
+
+    A half-migrated local MLflow store is repaired first (`_mlflow_store.repair_store`); what was
+    done is appended to `notes`."""
+    from ._mlflow_store import repair_store
+
+    repairs = repair_store(ledger, mlflow_uri)
+    if notes is not None:
+        notes.extend(repairs)
     results: list[dict[str, Any]] = []
     for ev in ledger.unsynced(reg.SYNCED_EVENT_TYPES):
         try:
