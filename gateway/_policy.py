@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from fastapi import Request  # module level: FastAPI resolves the handler's annotations here
 
+from releasegate.core import load_json_bounded
 from releasegate.releases import GatewayBudgetExceeded, GatewayRequestRefused, Ledger, append_event
 from releasegate.scenarios import Scenario, load_scenario
 
@@ -124,6 +125,29 @@ def check_request(scenario_id: str, body: dict[str, Any], *, ledger: Ledger,
     return forward, []
 
 
+# A chat request with a long context is well under this; a larger body is refused before it is read.
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+async def _request_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, read with a size bound (Content-Length checked first, a chunked
+    body counted as it streams) and the bounded strict reader (UTF-8, depth, no duplicate keys)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_REQUEST_BYTES):
+        raise ValueError(f"body of {declared[:20]} bytes is over the {MAX_REQUEST_BYTES} byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise ValueError(f"body is over the {MAX_REQUEST_BYTES} byte limit")
+        chunks.append(chunk)
+    body = load_json_bounded(b"".join(chunks), max_bytes=MAX_REQUEST_BYTES, what="request body")
+    if not isinstance(body, dict):
+        raise ValueError("the body is not a JSON object")
+    return body
+
+
 def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = "gateway-policy",
                budget_ttl_s: float = 10.0) -> Any:
     """The FastAPI app: POST /v1/chat/completions (OpenAI-compatible, `model` = scenario id).
@@ -148,7 +172,7 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         try:
-            body = await request.json()
+            body = await _request_body(request)
             scenario_id = str(body["model"])
             if not isinstance(body.get("messages"), list):
                 raise ValueError("messages must be a list")

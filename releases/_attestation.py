@@ -33,7 +33,7 @@ from releasegate.scenarios import (GenerationPredicate, LoadedScenario, attestat
 from releasegate.scenarios._attestation import GENERATION_PREDICATE_TYPE, STATEMENT_TYPE
 
 from ._actors import ActorSigner
-from ._dsse import PAYLOAD_TYPE, envelope_payload, make_envelope, sign_envelope, signature_valid
+from ._dsse import PAYLOAD_TYPE, check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._keys import Keyring, load_private_key, private_key_path
 
 RUNNER_ENV = "RELEASEGATE_RUNNER"
@@ -147,6 +147,10 @@ def records_evidence(records: str | Path, loaded: LoadedScenario, dataset_sha256
     envelope = load_json_bounded(raw, file=path, what="attestation")
     if not isinstance(envelope, dict) or envelope.get("payloadType") != PAYLOAD_TYPE:
         raise refuse(f"not a DSSE envelope with payloadType {PAYLOAD_TYPE}", "payloadType")
+    try:  # well-formed entries only: at most MAX_SIGNATURES, each {keyid, sig} and each keyid once
+        check_signatures(envelope)
+    except InputError as exc:
+        raise refuse(exc.message, exc.field or "signatures") from None
     try:
         statement = load_json_bounded(envelope_payload(envelope), file=path, what="attestation payload")
     except InputError as exc:
@@ -165,12 +169,11 @@ def records_evidence(records: str | Path, loaded: LoadedScenario, dataset_sha256
     except ValidationError as exc:
         raise refuse(f"malformed predicate ({exc.errors()[0]['loc']}: {exc.errors()[0]['msg']})", "predicate") from None
     trusted = trusted_runners(loaded.scenario.id, keyring)
-    signatures = envelope.get("signatures") if isinstance(envelope.get("signatures"), list) else []
-    good = [s for s in signatures if isinstance(s, dict) and isinstance(s.get("keyid"), str)
-            and trusted.identity_of(s["keyid"]) == stated.runner
+    signatures = envelope["signatures"]
+    good = [s for s in signatures if trusted.identity_of(s["keyid"]) == stated.runner
             and signature_valid(envelope, s, trusted.keys[stated.runner][s["keyid"]])]
     if not good:
-        seen = ", ".join(str(s.get("keyid", "?"))[:16] for s in signatures if isinstance(s, dict)) or "none"
+        seen = ", ".join(s["keyid"][:16] for s in signatures) or "none"
         raise refuse(f"no valid signature by runner {stated.runner} with a key named by {trusted.source} "
                      f"(signatures by key(s): {seen})", "signatures")
     frame, meta = read_records(records)

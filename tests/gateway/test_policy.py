@@ -63,3 +63,34 @@ def test_output_is_capped_at_the_budget_and_allowed_requests_are_forwarded(repli
     assert "context budget allows 768" in r.json()["error"]["message"]
     r = client.post("/v1/chat/completions", json={"model": "no-such-scenario", "messages": []})
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"[]", "not a JSON object"),
+    (b"[" * 20000 + b"]" * 20000, "nested deeper than 64 levels"),
+    (b'{"model": "a", "model": "support-triage", "messages": []}', "twice"),
+    ('{"model": "support-triage", "messages": []}'.encode("utf-16"), "UTF-16"),
+    (b'{"model": "support-triage", "messages": [], "temperature": NaN}', "NaN"),
+    (b'{"model": "support-triage", "messages": [], "x": "\xff"}', "not valid UTF-8"),
+    (b" " * (4 * 1024 * 1024 + 1), "over the 4194304 byte limit"),
+])
+def test_hostile_request_bodies_are_http_400_before_anything_is_forwarded(isolated_home, body: bytes,
+                                                                          message: str) -> None:
+    from fastapi.testclient import TestClient
+
+    # Nothing listens on port 9: a request that got past the body check would fail differently.
+    client = TestClient(policy_app("http://127.0.0.1:9"))
+    r = client.post("/v1/chat/completions", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and message in r.json()["error"]["message"], r.text
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_streaming(isolated_home) -> None:
+    from fastapi.testclient import TestClient
+
+    def chunks():  # no Content-Length: the limit is counted as the body arrives
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+
+    client = TestClient(policy_app("http://127.0.0.1:9"))
+    r = client.post("/v1/chat/completions", content=chunks())
+    assert r.status_code == 400 and "body is over the 4194304 byte limit" in r.json()["error"]["message"]

@@ -216,3 +216,23 @@ def test_runner_misconfiguration_is_bad_input(home: Path, keys: Keys, monkeypatc
     monkeypatch.delenv("RELEASEGATE_RUNNER")  # the key alone: its keyring identity
     signer = runner_signer()
     assert signer is not None and signer.identity == PRODUCT
+
+
+@pytest.mark.parametrize(("signatures", "field"), [
+    ("not a list", "signatures"),
+    ([{"keyid": "ab" * 32}], "signatures[0].sig"),
+    ([{"keyid": "ab" * 32, "sig": "%%%"}], "signatures[0].sig"),
+    ([{"keyid": "x", "sig": base64.b64encode(bytes(64)).decode()}], "signatures[0].keyid"),
+    (["keyid"], "signatures[0]"),
+    ([{"keyid": f"{i:064x}", "sig": base64.b64encode(bytes(64)).decode()} for i in range(3000)], "signatures"),
+])
+def test_malformed_signature_entries_in_an_attestation_are_bad_input(scenario, runner, tmp_path: Path,
+                                                                     signatures: object, field: str) -> None:
+    records = _records(tmp_path / "cand.parquet", scenario)
+    att = attest_records(records, runner, started_at=STARTED)
+    envelope = json.loads(att.read_text())
+    att.write_text(json.dumps({**envelope, "signatures": signatures}))
+    with pytest.raises(InputError) as refused:
+        _evidence(records, scenario)
+    assert refused.value.field == field and refused.value.file == str(att), str(refused.value)
+    assert "does not verify" in str(refused.value) and "\n" not in str(refused.value)
