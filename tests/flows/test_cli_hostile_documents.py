@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def _cases() -> dict[str, tuple[str, str]]:
     maybe = {**_pass(), "decision": "MAYBE"}
     failed_pass = make_verdict("PASS", [ni_check(-0.09, -0.12, -0.06, "fail")]).to_dict()
     vetoed = {**_pass(), "vetoed_by": ["non_inferiority"]}
+    all_failed = make_verdict("PASS", [replace(ni_check(-0.09, -0.12, -0.06, "fail"), critical=False)]).to_dict()
     no_checks = {**_pass(), "checks": []}
     nan_value = json.dumps(_pass()).replace('"value": 0.01', '"value": NaN')
     return {
@@ -44,6 +46,7 @@ def _cases() -> dict[str, tuple[str, str]]:
         "maybe-in-envelope": (_envelope(maybe), "decision 'MAYBE' is not one of PASS, FAIL, INCONCLUSIVE"),
         "pass-whose-checks-failed": (_envelope(failed_pass), "says PASS but its critical check(s) non_inferiority"),
         "pass-vetoed": (_envelope(vetoed), "says PASS but names vetoing checks"),
+        "pass-whose-checks-all-failed": (_envelope(all_failed), "says PASS but none of its checks passed"),
         "no-checks": (_envelope(no_checks), "a verdict needs its list of checks"),
         "maybe-verdict-file": (json.dumps(maybe), "decision 'MAYBE' is not one of"),
         "failed-pass-verdict-file": (json.dumps(failed_pass), "says PASS but"),
@@ -71,6 +74,19 @@ def test_verify_refuses_the_document(tmp_path: Path, name: str) -> None:
     path.write_text(text)
     line = refused_cleanly(run_main("verify", str(path)))
     assert says in line
+
+
+@pytest.mark.parametrize("command", [["approve", "{path}", "--role", "product", "--key", "{key}"],
+                                     ["promote", "--scenario", "support-triage", "--decision", "{path}"]])
+def test_approve_and_promote_refuse_json_nested_ten_thousand_deep(tmp_path: Path, monkeypatch, command) -> None:  # noqa: ANN001
+    """Issue 13: a decision nested 10,000 deep raised RecursionError in approve and promote."""
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    path = tmp_path / "decision.dsse.json"
+    path.write_text("[" * 10_000 + "]" * 10_000)
+    args = [a.format(path=path, key=tmp_path / "key.pem") for a in command]
+    line = refused_cleanly(run_main(*args))
+    assert f"{path}: decision is nested deeper than 64 levels" in line
+    assert path.read_text() == "[" * 10_000 + "]" * 10_000  # nothing signed or rewritten
 
 
 def test_a_sound_verdict_still_renders(tmp_path: Path) -> None:

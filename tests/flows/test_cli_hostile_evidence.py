@@ -164,8 +164,8 @@ def test_seed_minus_one_and_out_folder_are_clean(scenario_dir: Path, cases: pd.D
     assert list(folder.iterdir()) == [] and not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
-def test_non_utf8_dataset_names_the_line(scenario_dir: Path, tmp_path: Path, encoding: str) -> None:
+def _non_utf8_copy(scenario_dir: Path, tmp_path: Path, encoding: str) -> Path:
+    """support-triage with its cases re-encoded (an accent on line 3), the contract's digest updated."""
     folder = tmp_path / "support-triage"
     shutil.copytree(scenario_dir, folder)
     text = (folder / "cases.jsonl").read_text(encoding="utf-8")
@@ -178,6 +178,33 @@ def test_non_utf8_dataset_names_the_line(scenario_dir: Path, tmp_path: Path, enc
     contract = (folder / "scenario.yaml").read_text(encoding="utf-8")
     contract = re.sub(r'sha256: "?[0-9a-f]{64}"?', f'sha256: "{hashlib.sha256(data).hexdigest()}"', contract, count=1)
     (folder / "scenario.yaml").write_text(contract, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1"])
+def test_non_utf8_dataset_names_the_line(scenario_dir: Path, tmp_path: Path, encoding: str) -> None:
+    folder = _non_utf8_copy(scenario_dir, tmp_path, encoding)
     line = one_clean_line(score(folder, tmp_path / "x.parquet", tmp_path / "y.parquet"))
     expected_line = 1 if encoding == "utf-16" else 3
     assert f"cases.jsonl:{expected_line}: dataset is " in line and "save the file as UTF-8" in line
+
+
+@pytest.mark.parametrize("command", [
+    ["evaluate", "--scenario", "{folder}", "--candidate", "gemma3-v1", "--candidate-records", "{x}",
+     "--incumbent-records", "{x}"],
+    ["plan", "--scenario", "{folder}", "--incumbent-rate", "0.5", "--discordance", "0.1", "--sequential-runs", "0"],
+], ids=["evaluate", "plan"])
+def test_utf16_dataset_is_one_line_in_every_command_that_loads_it(scenario_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    command: list[str]) -> None:
+    """Issue 13: a UTF-16 dataset raised UnicodeDecodeError in every command that loads it (score
+    above; `scenarios validate` checks the contract only)."""
+    from hostile_cli import refused_cleanly, run_main
+
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    folder = _non_utf8_copy(scenario_dir, tmp_path, "utf-16")
+    records = write_records(frame_for(pd.DataFrame({"id": ["a"], "reference": ["x"]}), "gemma3-v1"),
+                            tmp_path / "x.parquet", meta_for("gemma3-v1"))
+    line = refused_cleanly(run_main(*[a.format(folder=folder, x=records) for a in command]))
+    assert f"{folder / 'cases.jsonl'}:1: dataset is " in line and "save the file as UTF-8" in line
+    assert not (tmp_path / "state" / "runs").exists()  # refused before any flow run
