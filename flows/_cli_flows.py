@@ -143,8 +143,9 @@ def register(app: typer.Typer) -> None:
         limit: int | None = typer.Option(None, "--limit", help="Evaluate only the first N cases"),
         prefect_api: str | None = typer.Option(None, "--prefect-api", envvar="PREFECT_API_URL"),
     ) -> None:
-        """Re-evaluate each scenario's champion on its current dataset; a FAIL opens an alert
-        (and an incident). The `regression-nightly` deployment in prefect.yaml runs this daily."""
+        """Re-evaluate each scenario's champion on its current dataset, and check its production p95
+        latency (the gateway's traces, last hour) against the SLO; a FAIL opens an alert (and an
+        incident). The `regression-nightly` deployment in prefect.yaml runs this daily."""
         from ._prefect_env import configure_prefect
 
         configure_prefect(prefect_api)
@@ -154,5 +155,6 @@ def register(app: typer.Typer) -> None:
         console = Console()
         for r in results:
             console.print(f"{r['scenario']}: champion {r['champion']} -> {r['decision']}"
+                          + (" in production (gateway traces: p95 over the SLO)" if r.get("production") else "")
                           + (f"  ALERT {r['alert']}" if r.get("alert") else ""))
         raise typer.Exit(1 if any(r["decision"] == "FAIL" for r in results) else 0)

@@ -244,7 +244,8 @@ def register(app: typer.Typer) -> None:
             for sid, u in sorted(metrics.get("gateway", {}).items()):
                 out.print(f"gateway {sid}: " + (u["error"] if "error" in u else
                           f"{u['requests']} requests, {u['input_tokens']}+{u['output_tokens']} tokens, "
-                          f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s), "
+                          f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s"
+                          + (", OVER THE SLO" if u["meets_latency_slo"] is False else "") + "), "
                           f"cost {u['cost_usd']} USD ({u['cost_basis']})"))
             for sid, findings in sorted(metrics.get("provider_keys_outside_gateway", {}).items()):
                 for finding in findings:

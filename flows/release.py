@@ -42,15 +42,25 @@ def audit_flow(repair: bool = False) -> dict[str, Any]:
 
 @flow(name="regression-check")
 def regression_check(scenarios: list[str] | None = None, limit: int | None = None,
-                     alias: str = "champion") -> list[dict[str, Any]]:
+                     alias: str = "champion", production_window_s: float = 3600.0) -> list[dict[str, Any]]:
     """Re-evaluate each scenario's champion against the contract's incumbent entry on its current
     dataset; a FAIL opens an alert (a `regression_detected` ledger event and a Prefect artifact)
-    and, where the operating model is present, an incident assigned to the incident owner."""
+    and, where the operating model is present, an incident assigned to the incident owner.
+    Production first: where releasegate manages the scenario's gateway endpoint, the champion's p95
+    latency over the last `production_window_s` seconds of its traces against the contract's SLO
+    (gateway.production_regressions: over it, the same alert with the traces' numbers)."""
+    from releasegate.gateway import production_regressions
+
     logger = get_run_logger()
     results = []
     for path in scenario_paths() if not scenarios else [load_scenario(s).path for s in scenarios]:
         loaded = load_scenario(path)
         s = loaded.scenario
+        for prod in production_regressions([s.id], ledger=releases.Ledger.open(), since_s=production_window_s):
+            logger.info("%s production: %s", s.id, prod.get("error") or prod["usage"])
+            if prod["alert"]:
+                results.append({"scenario": s.id, "champion": prod["champion"], "decision": "FAIL", "report": None,
+                                "alert": prod["alert"], "production": prod["usage"]})
         load_dataset_for(loaded)  # the current dataset must still match its digest
         champion = releases.champion_entry(s.id, alias=alias)
         if champion is None:

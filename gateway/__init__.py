@@ -64,6 +64,14 @@ __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"
 from ._policy import budget_reasons, check_request, count_prompt_tokens, policy_app, policy_reasons
 
 __all__ += ["budget_reasons", "check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]
-from ._usage import BudgetStatus, GatewayUsage, budget_status, gateway_usage, portfolio_usage
+from ._usage import (
+    BudgetStatus,
+    GatewayUsage,
+    budget_status,
+    gateway_usage,
+    portfolio_usage,
+    production_regressions,
+)
 
-__all__ += ["BudgetStatus", "GatewayUsage", "budget_status", "gateway_usage", "portfolio_usage"]
+__all__ += ["BudgetStatus", "GatewayUsage", "budget_status", "gateway_usage", "portfolio_usage",
+            "production_regressions"]

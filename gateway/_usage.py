@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from releasegate.releases import Ledger
+from releasegate.releases import Ledger, list_incidents, open_regression_alert
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
 from releasegate.scenarios import load_contract
 
@@ -136,6 +136,46 @@ def budget_status(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
                                   now or dt.datetime.now(dt.timezone.utc))
     usage = gateway_usage(s.id, mlflow_uri=mlflow_uri, ledger=ledger, since_ms=int(start.timestamp() * 1000))
     return BudgetStatus(s.id, b.usd, usage.cost_usd or 0.0, b.action, start.isoformat(), usage.cost_basis, b.owner)
+
+
+PRODUCTION_LATENCY = "production_latency"
+
+
+def production_regressions(scenario_ids: list[str], *, ledger: Ledger, mlflow_uri: str | None = None,
+                           since_s: float = 3600.0, min_requests: int = 20,
+                           actor: str | None = "regression-check") -> list[dict[str, Any]]:
+    """The regression check's production half: the champion's p95 latency over the last `since_s`
+    seconds of the endpoint's traces against the contract's SLO. Over it (with at least
+    `min_requests` traced requests: a p95 of a handful is noise) a `regression_detected` event and
+    an incident for the incident owner, once while such an incident is open. One entry per
+    scenario whose endpoint releasegate manages: {scenario, champion, usage | error, alert}."""
+    out: list[dict[str, Any]] = []
+    since_ms = int((dt.datetime.now(dt.timezone.utc).timestamp() - since_s) * 1000)
+    for sid in scenario_ids:
+        want = expected_endpoint(ledger, sid)
+        if want is None or not want.primaries:
+            continue
+        try:
+            usage = gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger, since_ms=since_ms)
+        except Exception as exc:  # MLflow down or the endpoint gone: say so, the dataset check still runs
+            out.append({"scenario": sid, "error": f"{type(exc).__name__}: {exc}", "alert": None})
+            continue
+        entry: dict[str, Any] = {"scenario": sid, "champion": want.primaries[0].entry, "usage": usage.to_dict(),
+                                 "alert": None}
+        out.append(entry)
+        if usage.meets_latency_slo is not False or usage.requests < min_requests:
+            continue
+        already = [i for i in list_incidents(ledger, scenario_id=sid, open_only=True)
+                   if i.source == "regression" and " in production: " in i.summary]
+        if already:
+            entry["alert"] = already[0].incident_id
+            continue
+        entry["alert"] = open_regression_alert(
+            sid, champion=entry["champion"], verdict_path=None, report_path=None, ledger=ledger, actor=actor,
+            reason=f"p95 latency {usage.latency_p95_s:.3f} s over the SLO {usage.latency_slo_p95_s} s "
+                   f"({usage.requests} requests through the gateway in the last {since_s:.0f} s)",
+            signal={"kind": PRODUCTION_LATENCY, "since_s": since_s, **usage.to_dict()})
+    return out
 
 
 def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None) -> dict[str, Any]:

@@ -321,7 +321,8 @@ class IncidentClosed(EventPayload):
 
 @event("regression_detected")
 class RegressionDetected(EventPayload):
-    """A champion failed its gate on the current dataset. Subject: the champion."""
+    """A champion failed its gate on the current dataset, or broke its SLO in production (`signal`).
+    Subject: the champion."""
     champion: str
     alias: str
     verdict_path: str | None
@@ -329,6 +330,7 @@ class RegressionDetected(EventPayload):
     verdict_reason: str | None
     report_path: str | None
     incident_id: str
+    signal: dict[str, Any] | None = None  # a production signal (the gateway's traces) instead of a verdict
 
 
 class RootSigner(PayloadModel):

@@ -251,11 +251,12 @@ def champion_entry(scenario_id: str, alias: str = "champion", *, mlflow_uri: str
 def open_regression_alert(
     scenario_id: str, *, champion: str, verdict_path: str | Path | None, report_path: str | Path | None,
     severity: str = REGRESSION_SEVERITY, alias: str = "champion", ledger: Ledger | str | None = None,
-    actor: str | None = "regression-check",
+    actor: str | None = "regression-check", reason: str | None = None, signal: dict[str, Any] | None = None,
 ) -> str:
     """A champion failed its gate: `regression_detected` plus an incident for the incident owner,
-    in one transaction. Returns the incident id."""
-    verdict: dict[str, Any] = {}
+    in one transaction. Returns the incident id. `reason` + `signal`: a production regression (the
+    gateway's traces) rather than a verdict file; it is a FAIL with that reason."""
+    verdict: dict[str, Any] = {"decision": "FAIL", "reason": reason} if reason else {}
     if verdict_path and Path(verdict_path).is_file():
         try:
             loaded = load_json_bounded(verdict_path, what="verdict")
@@ -267,11 +268,13 @@ def open_regression_alert(
     with ledger.scenario_lock(_ID_LOCK) as conn:
         incident = open_incident(
             scenario_id, severity=severity, ledger=ledger, actor=actor, source="regression", conn=conn,
-            summary=f"regression: {alias} {champion} is {decision} on the current dataset"
+            extra=signal,
+            summary=f"regression: {alias} {champion} in production: {reason}" if reason else
+                    f"regression: {alias} {champion} is {decision} on the current dataset"
                     + (f" ({verdict['reason']})" if verdict.get("reason") else ""))
         append_event(ledger, incident.scenario_id, RegressionDetected(
             champion=champion, alias=alias, verdict_path=str(verdict_path) if verdict_path else None,
             verdict=decision, verdict_reason=verdict.get("reason"),
             report_path=str(report_path) if report_path else None, incident_id=incident.incident_id,
-        ), subject=champion, actor=actor, conn=conn)
+            signal=signal), subject=champion, actor=actor, conn=conn)
     return incident.incident_id

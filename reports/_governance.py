@@ -145,6 +145,18 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
                                             "State", "Reason"], open_rows)
     undoc = _table("Releases outside the golden path without an exception",
                    ["Scenario", "Ledger row", "Model version", "Verdict", "Cited exception"], undocumented)
+    production = ""
+    if metrics.get("gateway"):  # issue 17: production traffic from the gateway's traces
+        production = "<h2>Production traffic (MLflow AI Gateway)</h2>" + _table(
+            "Per scenario endpoint, from its traces", ["Scenario", "Requests", "Errors", "Tokens in / out",
+                                                       "p95 latency (s)", "SLO p95 (s)", "Meets SLO", "Cost (USD)"],
+            [[f"<code>{escape(sid)}</code>", _e(u["error"]), "", "", "", "", "", ""] if "error" in u else
+             [f"<code>{escape(sid)}</code>", _e(u["requests"]), _e(u["errors"]),
+              f"{_e(u['input_tokens'])} / {_e(u['output_tokens'])}",
+              _e(None if u["latency_p95_s"] is None else round(u["latency_p95_s"], 3)), _e(u["latency_slo_p95_s"]),
+              "n/a" if u["meets_latency_slo"] is None else _yes(u["meets_latency_slo"], "yes", "over the SLO"),
+              _e(None if u["cost_usd"] is None else round(u["cost_usd"], 6)) + f' <span class="muted">({_e(u["cost_basis"])})</span>']
+             for sid, u in sorted(metrics["gateway"].items())])
     invalid = ""
     if metrics.get("invalid_contracts"):
         invalid = "<h2>Contracts left out</h2>" + _table(
@@ -174,6 +186,7 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
 <h2>Support load</h2>
 {load}
 {trust}
+{production}
 {invalid}
 </main>
 </body>

@@ -305,3 +305,63 @@ def test_cost_budget_is_an_endpoint_budget_policy_and_trips_on_self_hosted_spend
         assert audit_endpoints(ledger=ledger) == []
     finally:
         upstream.stop()
+
+
+def test_production_p95_over_the_slo_is_a_regression_from_the_traces(story: tuple[World, str]) -> None:
+    import yaml
+
+    from releasegate.gateway import production_regressions
+    from releasegate.releases import list_incidents
+
+    world, url = story
+    ledger = Ledger.open()
+    path = world.root / "datasets" / SID / "scenario.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["success_criteria"]["latency_slo"] = {"latency_p95_s": 0.3}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    release = verify_servable(SID, "champion")
+    slow = Upstream("S", "gemma3-270m", release.weights_path, delay_s=0.6).start()
+    try:
+        for rep in live_replicas(ledger, SID):
+            record_replica_stopped(ledger, SID, rep["api_base"], reason="test ended")
+        record_replica(ledger, release, api_base=slow.api_base, served_model="gemma3-270m")
+        switch_endpoint(SID, ledger=ledger)
+        time.sleep(10.5)  # MLflow's endpoint cache TTL
+        started = time.time()
+        before = _traces(url)
+        for _ in range(5):
+            assert ask(url) == (200, "served-by:S")
+        while _traces(url) < before + 5:
+            time.sleep(0.5)
+        window = time.time() - started + 1.0
+        [found] = production_regressions([SID], ledger=ledger, mlflow_uri=url, since_s=window, min_requests=5)
+        assert found["usage"]["requests"] == 5 and found["usage"]["latency_p95_s"] >= 0.6
+        assert found["usage"]["meets_latency_slo"] is False and found["alert"].startswith("INC-")
+        ev = ledger.events(scenario_id=SID, event_type="regression_detected")[-1]
+        assert ev.payload["verdict"] == "FAIL" and ev.payload["incident_id"] == found["alert"]
+        p95 = found["usage"]["latency_p95_s"]
+        assert ev.payload["verdict_reason"].startswith(f"p95 latency {p95:.3f} s over the SLO 0.3 s (5 requests ")
+        assert ev.payload["signal"]["kind"] == "production_latency" and ev.payload["signal"]["requests"] == 5
+        [incident] = [i for i in list_incidents(ledger, scenario_id=SID, open_only=True) if i.incident_id == found["alert"]]
+        assert incident.owner == world_owner(world, "incident") and "in production" in incident.summary
+        # Checked again while the incident is open: the same alert, no second incident.
+        [again] = production_regressions([SID], ledger=ledger, mlflow_uri=url, since_s=window + 5, min_requests=5)
+        assert again["alert"] == found["alert"]
+        assert len(ledger.events(scenario_id=SID, event_type="regression_detected")) == 1
+        # Too few requests to judge a p95: no alert.
+        [few] = production_regressions([SID], ledger=ledger, mlflow_uri=url, since_s=window + 5, min_requests=20)
+        assert few["alert"] is None
+        # Governance shows the same traces' p95 against the SLO.
+        from releasegate.flows._cli_operating import governance_command
+        html = world.root / "governance.html"
+        assert governance_command(html=html)["gateway"][SID]["meets_latency_slo"] is False
+        page = html.read_text()
+        assert "Production traffic (MLflow AI Gateway)" in page and '<span class="bad">over the SLO</span>' in page
+    finally:
+        slow.stop()
+
+
+def world_owner(world: World, role: str) -> str:
+    import yaml
+
+    return yaml.safe_load((world.root / "datasets" / SID / "scenario.yaml").read_text())["owners"][role]["id"]
