@@ -352,9 +352,9 @@ def test_production_p95_over_the_slo_is_a_regression_from_the_traces(story: tupl
         [few] = production_regressions([SID], ledger=ledger, mlflow_uri=url, since_s=window + 5, min_requests=20)
         assert few["alert"] is None
         # Governance shows the same traces' p95 against the SLO.
-        from releasegate.flows._cli_operating import governance_command
+        from releasegate.reports import governance_report
         html = world.root / "governance.html"
-        assert governance_command(html=html)["gateway"][SID]["meets_latency_slo"] is False
+        assert governance_report(html=html)["gateway"][SID]["meets_latency_slo"] is False
         page = html.read_text()
         assert "Production traffic (MLflow AI Gateway)" in page and '<span class="bad">over the SLO</span>' in page
     finally:
