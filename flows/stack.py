@@ -11,7 +11,11 @@ with a pid file, and records in `<stack dir>/stack.json` as it goes:
 - the guard (`releasegate guard serve`), registered as the MLflow server's
   `model_version_alias.created`/`deleted` webhook with a secret generated for this stack;
 - the gateway, when `releasegate.gateway` exists (see `_GATEWAY_HOOK`);
-- a `process` work pool, the deployments of prefect.yaml (`prefect deploy --all`), and a worker.
+- a `process` work pool, the deployments of prefect.yaml (`prefect deploy --all`), and a worker;
+- the "crash zombie flow runs" automation: a flow run started by a deployment sends a heartbeat
+  event every HEARTBEAT_S seconds (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, set for the worker and in
+  prefect.yaml); when none arrives for ZOMBIE_AFTER_S the server marks the run CRASHED. Without it
+  a flow run whose worker (node) dies stays RUNNING forever (measured with Prefect 3.9.1).
 `make stack-down` (`... down`) stops every process it started (with the flow runs and vLLM
 servers the worker spawned) and drops the databases it created. A failed `up` leaves its record,
 so `down` cleans a half-started stack too.
@@ -41,6 +45,11 @@ from releasegate.core import InputError, atomic_write_text, project_root, state_
 ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASES = ("prefect", "mlflow", "ledger")
 WORK_POOL = "gpu-pool"
+# Flow-run heartbeats (Prefect's minimum is 30 s; its default, 180 s) and the silence after which
+# the automation crashes a run: three missed heartbeats, as Prefect's "detect zombie flows" guide.
+HEARTBEAT_S = 30
+ZOMBIE_AFTER_S = 90
+ZOMBIE_AUTOMATION = "releasegate: crash zombie flow runs"
 # The gateway (issue 17) plugs in here: once `python -m releasegate.gateway --host H --port P`
 # serves (a GET /health route), the stack starts it like the other services.
 _GATEWAY_HOOK = "releasegate.gateway"  # started when releasegate/gateway/__main__.py exists
@@ -201,10 +210,15 @@ def _drop_databases(cfg: StackConfig, names: list[str]) -> list[str]:
 # ---- processes -----------------------------------------------------------------------------------
 
 
-def _bin(name: str) -> str:
-    """A console script of the running environment (prefect, mlflow, releasegate)."""
-    path = Path(sys.executable).with_name(name)
-    return str(path) if path.exists() else name
+# Each CLI as a module of the running interpreter, not its console script: a script's shebang
+# names the interpreter it was installed with (a copied virtualenv keeps the original's), and the
+# worker's flow runs use the worker's interpreter, so the whole stack runs this environment's code.
+_MODULES = {"prefect": "prefect", "mlflow": "mlflow", "releasegate": "releasegate.flows.cli"}
+
+
+def cli_command(name: str) -> list[str]:
+    """The command that runs `prefect`, `mlflow` or `releasegate` with this interpreter."""
+    return [sys.executable, "-m", _MODULES[name]]
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -271,8 +285,9 @@ def _descendants(pid: int) -> list[Any]:
         return []
 
 
-def _stop(pid: int, grace_s: float = 10.0) -> None:
-    """Stop a service, its process group and every process it spawned (flow runs, vLLM servers)."""
+def _stop(pid: int, grace_s: float = 10.0, *, kill: bool = False) -> None:
+    """Stop a service, its process group and every process it spawned (flow runs, vLLM servers).
+    `kill`: SIGKILL at once, nothing can clean up (a node that loses power)."""
     import psutil
 
     try:
@@ -281,9 +296,10 @@ def _stop(pid: int, grace_s: float = 10.0) -> None:
         tree = [proc, *proc.children(recursive=True)]
     except psutil.NoSuchProcess:
         return
+    sig = signal.SIGKILL if kill else signal.SIGTERM
     for p in reversed(tree):
         try:
-            os.killpg(p.pid, signal.SIGTERM) if os.getpgid(p.pid) == p.pid else p.terminate()
+            os.killpg(p.pid, sig) if os.getpgid(p.pid) == p.pid else p.send_signal(sig)
         except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
             pass
     _, alive = psutil.wait_procs(tree, timeout=grace_s)
@@ -309,7 +325,38 @@ def _base_env(cfg: StackConfig) -> dict[str, str]:
     # spend minutes in MLflow's client retries (default 7, exponential) while the server is down.
     env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    env["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_S)  # the worker's flow runs inherit it
     return env
+
+
+def _create_zombie_automation(cfg: StackConfig) -> str:
+    """Prefect's zombie detection: after a flow run's heartbeat, expect another (or a final state)
+    within ZOMBIE_AFTER_S, else set the run CRASHED. Created over the API of the stack's server."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    automation = Automation(
+        name=ZOMBIE_AUTOMATION,
+        description=f"A flow run silent for {ZOMBIE_AFTER_S} s (heartbeat every {HEARTBEAT_S} s) has lost its "
+                    "process: mark it CRASHED so it can be rerun (the generation cache keeps what it finished).",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=ZOMBIE_AFTER_S)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {ZOMBIE_AFTER_S} s: the flow run's process is gone")],
+    )
+    with temporary_settings({PREFECT_API_URL: cfg.prefect_api_url}):
+        return str(automation.create().id)
 
 
 def _register_webhook(cfg: StackConfig, secret: str) -> str:
@@ -363,14 +410,14 @@ def _mlflow_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict
     # MLflow encrypts webhook secrets with this key; unset, each server process makes a new one and
     # a restarted server can no longer sign deliveries for the webhooks it already has.
     mlflow_env["MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY"] = _stack_secret(cfg, "mlflow-webhook.key", fernet=True)
-    cmd = [_bin("mlflow"), "server", "--backend-store-uri", cfg.db_url("mlflow", "psycopg"), "--serve-artifacts",
+    cmd = [*cli_command("mlflow"), "server", "--backend-store-uri", cfg.db_url("mlflow", "psycopg"), "--serve-artifacts",
            "--artifacts-destination", str(cfg.stack_dir / "mlartifacts"), "--host", cfg.host,
            "--port", str(cfg.mlflow_port), "--workers", "1"]
     return cmd, mlflow_env, f"{cfg.mlflow_url}/health", cfg.mlflow_port
 
 
 def _worker_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict[str, str], None, None]:
-    cmd = [_bin("prefect"), "worker", "start", "--pool", cfg.work_pool, "--type", "process",
+    cmd = [*cli_command("prefect"), "worker", "start", "--pool", cfg.work_pool, "--type", "process",
            "--name", f"{cfg.db_prefix}-worker"]
     return cmd, env, None, None
 
@@ -379,13 +426,13 @@ def _worker_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict
 _RESTARTABLE = {"mlflow": _mlflow_spec, "worker": _worker_spec}
 
 
-def stop_service(cfg: StackConfig, name: str) -> None:
+def stop_service(cfg: StackConfig, name: str, *, kill: bool = False) -> None:
     """Stop one service of a running stack (and what it spawned): the worker dies with its flow
-    runs, as when its node goes away; the MLflow server goes down."""
+    runs, as when its node goes away; the MLflow server goes down. `kill`: SIGKILL, no clean-up."""
     record = StackRecord.load(cfg)
     if record is None or name not in record.services:
         raise InputError(f"no running {name} in the stack", file=cfg.record_path, fix="run `make stack` first")
-    _stop(int(record.services[name]["pid"]))
+    _stop(int(record.services[name]["pid"]), kill=kill)
 
 
 def start_service(cfg: StackConfig, name: str) -> None:
@@ -413,7 +460,7 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     # Prefect server on PostgreSQL (asyncpg is Prefect's own driver).
     server_env = {**env, "PREFECT_API_DATABASE_CONNECTION_URL": cfg.db_url("prefect", "asyncpg")}
     server_env.pop("PREFECT_API_URL", None)
-    prefect = _start(cfg, record, "prefect", [_bin("prefect"), "server", "start", "--host", cfg.host,
+    prefect = _start(cfg, record, "prefect", [*cli_command("prefect"), "server", "start", "--host", cfg.host,
                                               "--port", str(cfg.prefect_port)],
                      server_env, f"{cfg.prefect_api_url}/health", port=cfg.prefect_port, wait=False)
 
@@ -422,6 +469,9 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     # Both servers start at once (each spends most of its start in its own migrations).
     _wait_http(f"{cfg.prefect_api_url}/health", cfg.startup_timeout_s, prefect, Path(record.services["prefect"]["log"]))
     say(f"prefect server   {cfg.prefect_api_url.removesuffix('/api')}  ({time.monotonic() - t0:.0f} s)")
+    record.urls["zombie_automation"] = _create_zombie_automation(cfg)
+    record.save(cfg)
+    say(f"automation       {ZOMBIE_AUTOMATION} (heartbeat {HEARTBEAT_S} s, CRASHED after {ZOMBIE_AFTER_S} s)")
     _wait_http(f"{cfg.mlflow_url}/health", cfg.startup_timeout_s, mlflow, Path(record.services["mlflow"]["log"]))
     say(f"mlflow server    {cfg.mlflow_url}  ({time.monotonic() - t0:.0f} s)")
 
@@ -432,7 +482,7 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
 
     secret = _stack_secret(cfg, "webhook.secret")
     guard_env = {**env, "RELEASEGATE_WEBHOOK_SECRET": secret}
-    _start(cfg, record, "guard", [_bin("releasegate"), "guard", "serve", "--host", cfg.host,
+    _start(cfg, record, "guard", [*cli_command("releasegate"), "guard", "serve", "--host", cfg.host,
                                   "--port", str(cfg.guard_port)], guard_env, None, port=cfg.guard_port)
     _wait_port(cfg.host, cfg.guard_port, cfg.startup_timeout_s, record.services["guard"])
     record.urls["webhook_id"] = _register_webhook(cfg, secret)
@@ -441,9 +491,9 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     gateway = _start_gateway(cfg, record, env)
     say(f"gateway          {gateway or 'not built yet (issue 17): skipped'}")
 
-    _run([_bin("prefect"), "work-pool", "create", cfg.work_pool, "--type", "process", "--overwrite"], env,
+    _run([*cli_command("prefect"), "work-pool", "create", cfg.work_pool, "--type", "process", "--overwrite"], env,
          "prefect work-pool create")
-    _run([_bin("prefect"), "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
+    _run([*cli_command("prefect"), "--no-prompt", "deploy", "--all"], env, "prefect deploy --all")
     _start(cfg, record, "worker", *_RESTARTABLE["worker"](cfg, env))
     say(f"work pool        {cfg.work_pool} (process), worker {cfg.db_prefix}-worker, deployments of prefect.yaml")
 

@@ -6,15 +6,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 
-from releasegate.flows.stack import StackConfig
+from releasegate.flows.stack import StackConfig, cli_command
 
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -24,7 +22,8 @@ def cli_env(cfg: StackConfig) -> dict[str, str]:
 
 
 def cli(cfg: StackConfig, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(Path(sys.executable).with_name(args[0])), *args[1:]], env=cli_env(cfg),
+    """`prefect ...` / `releasegate ...` with this interpreter, against the stack."""
+    return subprocess.run([*cli_command(args[0]), *args[1:]], env=cli_env(cfg),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -62,6 +61,14 @@ def wait_state(cfg: StackConfig, run_id: str, states: set[str], timeout_s: float
             return run
         time.sleep(0.5)
     raise AssertionError(f"flow run {run_id} never reached {states}")
+
+
+def run_logs(cfg: StackConfig, run_id: str, last: int = 40) -> str:
+    """The flow run's last log lines from the Prefect API (for assertion messages)."""
+    response = httpx.post(f"{cfg.prefect_api_url}/logs/filter", timeout=10, json={
+        "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_DESC", "limit": last})
+    response.raise_for_status()
+    return "\n".join(f"{r['level']} {r['message']}" for r in reversed(response.json()))
 
 
 def artifacts(cfg: StackConfig, run_id: str) -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,15 +17,19 @@ import psycopg
 import pytest
 
 from releasegate.flows import stack as rg_stack
-from releasegate.flows.stack import StackConfig
+from releasegate.flows.stack import HEARTBEAT_S, ZOMBIE_AFTER_S, StackConfig
+from releasegate.gpu import GenerationCache
+from releasegate.scenarios import read_records
 
 from flow_fixtures import record_triage
 from stack_helpers import (
     alias_version,
     artifacts,
     cli,
+    flow_run,
     ledger_rows,
     model_versions,
+    run_logs,
     run_deployment,
     set_alias_behind_our_back,
     wait_final,
@@ -127,6 +132,7 @@ def test_evaluate_candidate_deployment_on_recorded_generations(stack: StackConfi
 @pytest.fixture(scope="module")
 def promoted(stack: StackConfig, recorded: dict) -> dict:
     """Both owners approve with their own keys; the promote deployment moves the alias."""
+    assert recorded["run"]["state_type"] == "COMPLETED", (recorded["run"]["state"], run_logs(stack, recorded["run_id"]))
     decision = next(r for r in ledger_rows(stack) if r["event_type"] == "evaluated")["payload"]["decision_path"]
     for identity, role in ((PRODUCT, "product"), (PLATFORM, "platform")):
         done = cli(stack, "releasegate", "keys", "generate", "--identity", identity, "--force")
@@ -265,3 +271,56 @@ def test_guard_reverts_an_alias_moved_behind_releasegates_back(stack: StackConfi
     assert drift[0]["payload"]["actual_version"] == other and drift[0]["payload"]["expected_version"] == "1"
     assert len(repaired) == 1 and repaired[0]["payload"]["to_version"] == "1"
 
+
+
+def _cached_generations() -> int:
+    """Rows in the generation cache the worker's flow runs share (RELEASEGATE_HOME/cache)."""
+    store = GenerationCache()
+    try:
+        return len(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.vllm
+def test_worker_killed_mid_evaluation_is_crashed_and_a_rerun_generates_only_what_is_missing(
+        stack: StackConfig, promoted: dict, replicas: list[str]) -> None:
+    limit = 24  # 48 requests (both entries); earlier tests may have cached some of them
+    params = {"scenario": "support-triage", "candidate": "smollm2-v2", "limit": limit, "sequential": False,
+              "progress": False, "candidate_endpoints": replicas, "incumbent_endpoints": replicas}
+    before = _cached_generations()
+    run_id = run_deployment(stack, "evaluate-candidate/evaluate-candidate", params)
+    wait_for(lambda: _cached_generations() >= before + 4, 300, "the evaluation's first generations")
+    # The node goes away: SIGKILL to the worker and the flow-run process it started (no clean-up,
+    # no final state reported by the dying process).
+    rg_stack.stop_service(stack, "worker", kill=True)
+    killed_at = time.monotonic()
+    finished_before_kill = _cached_generations() - before
+    assert flow_run(stack, run_id)["state_type"] == "RUNNING"
+    # The zombie automation fires ZOMBIE_AFTER_S after the last heartbeat (sent <= HEARTBEAT_S
+    # before the kill); 60 s more for the server's proactive-trigger loop on a loaded machine.
+    run = wait_final(stack, run_id, ZOMBIE_AFTER_S + 60)
+    crashed_after_s = time.monotonic() - killed_at
+    assert run["state_type"] == "CRASHED", run["state"]
+    assert "no heartbeat" in run["state"]["message"], run["state"]
+    assert crashed_after_s >= ZOMBIE_AFTER_S - HEARTBEAT_S  # the automation, not an exit report
+    assert _cached_generations() - before == finished_before_kill  # nothing ran on after the kill
+    assert 0 < finished_before_kill < 2 * limit, "the kill did not land mid-evaluation"
+
+    rg_stack.start_service(stack, "worker")
+    served_before = sum(_served(url) for url in replicas)
+    rerun_id = run_deployment(stack, "evaluate-candidate/evaluate-candidate", params)
+    rerun = wait_final(stack, rerun_id, 600)
+    assert rerun["state_type"] == "COMPLETED", (rerun["state"], run_logs(stack, rerun_id))
+    evaluated = [r for r in ledger_rows(stack) if r["event_type"] == "evaluated"][-1]
+    counts = [read_records(path)[1]["counts"] for path in evaluated["payload"]["records_paths"]]
+    generated = sum(c["generated"] for c in counts)
+    assert sum(c["cases"] for c in counts) == 2 * limit
+    assert sum(c["cached"] for c in counts) + generated == 2 * limit
+    # Only what was missing went to the servers: every generation the killed run finished came
+    # from the cache, and the replicas served exactly the rerun's `generated` requests.
+    assert sum(_served(url) for url in replicas) - served_before == generated
+    assert _cached_generations() - before == finished_before_kill + generated
+    assert generated > 0
+    print(f"killed after {finished_before_kill} generations; CRASHED {crashed_after_s:.0f} s after the kill; "
+          f"rerun generated {generated}, cached {2 * limit - generated}")
