@@ -8,6 +8,10 @@ Resuming: every finished generation is committed to the content-addressed genera
 once, so a killed flow run, started again, regenerates nothing that finished; an unchanged
 incumbent costs nothing on a rerun. Generation tasks retry on serving errors.
 
+Evidence provenance (issue 15): recorded generations are checked against their runner
+attestation before anything is written (and read back only while unchanged); generations made
+here are signed by the configured runner; the verdict says which side is attested.
+
 Import this module only after `flows._prefect_env.configure_prefect()`.
 """
 from __future__ import annotations
@@ -28,7 +32,7 @@ from releasegate import evals
 from releasegate import releases
 from releasegate import reports
 from releasegate.core import InputError, state_dir
-from releasegate.scenarios import load_dataset_for, load_scenario, read_records, write_records
+from releasegate.scenarios import file_sha256, load_dataset_for, load_scenario, read_records, write_records
 
 DEFAULT_BATCH = 50
 
@@ -78,9 +82,13 @@ def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[Any
 
 
 @task(name="subset-recorded", cache_policy=NO_CACHE)
-def subset_task(records: str, ids: list[str], out: str) -> str:
-    """Recorded generations (e.g. from another system) restricted to `ids`, in that order."""
+def subset_task(records: str, ids: list[str], out: str, records_sha256: str) -> str:
+    """Recorded generations (e.g. from another system) restricted to `ids`, in that order.
+    `records_sha256`: the file as its evidence was checked; a file changed since is refused."""
     frame, meta = read_records(records)
+    if file_sha256(records) != records_sha256:
+        raise InputError("the records changed after their evidence was checked", file=records,
+                         fix="do not rewrite the records while an evaluation reads them")
     frame = frame.assign(example_id=frame["example_id"].astype(str)).set_index("example_id", drop=False)
     missing = [i for i in ids if i not in frame.index]
     if missing:
@@ -145,9 +153,9 @@ def _run_dir(scenario_id: str, candidate: str) -> Path:
 
 
 def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
-                 recorded: str | None, out: Path, progress: bool) -> str:
-    if recorded:
-        return subset_task(recorded, ids, str(out))
+                 recorded: str | None, out: Path, progress: bool, evidence: evals.Evidence | None) -> str:
+    if recorded and evidence is not None:
+        return subset_task(recorded, ids, str(out), evidence.records_sha256)
     return generate_task(scenario, entry, ids, endpoints, str(out), progress)
 
 
@@ -207,9 +215,9 @@ def evaluate_candidate(
 
     def both(batch: list[str], tag: str) -> tuple[str, str]:
         inc = _records_for(ref, incumbent, batch, incumbent_endpoints, incumbent_records,
-                           run_dir / f"incumbent{tag}.parquet", progress)
+                           run_dir / f"incumbent{tag}.parquet", progress, evidence.get("incumbent"))
         cand = _records_for(ref, candidate, batch, candidate_endpoints, candidate_records,
-                            run_dir / f"candidate{tag}.parquet", progress)
+                            run_dir / f"candidate{tag}.parquet", progress, evidence.get("candidate"))
         return cand, inc
 
     if not sequential:

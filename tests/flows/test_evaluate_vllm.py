@@ -2,6 +2,8 @@
 small subset; the decision reaches the ledger and MLflow, and no server is left behind."""
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import psutil
@@ -22,12 +24,15 @@ def _vllm_servers() -> list[psutil.Process]:
     return found
 
 
-def test_evaluate_with_real_vllm_records_decision(rg_home):
+def test_evaluate_with_real_vllm_records_decision(rg_home, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
 
     from releasegate import releases
     from releasegate.flows.evaluate import evaluate_candidate
+
+    releases.generate_key("vllm-runner@platform.example")  # the runner signs what vLLM generated
+    monkeypatch.setenv("RELEASEGATE_RUNNER", "vllm-runner@platform.example")
 
     before = {p.pid for p in _vllm_servers()}
     result = evaluate_candidate(scenario=str(ROOT / "datasets" / "support-triage" / "scenario.yaml"),
@@ -59,4 +64,13 @@ def test_evaluate_with_real_vllm_records_decision(rg_home):
     version = meta["serving"]["vllm_version"]
     assert version and version.startswith("0.32")
     assert version in Path(result.report_path).read_text()
+    # evidence provenance (issue 15): attested by the runner, naming the endpoint and weights it served
+    from releasegate.scenarios import attestation_path
+
+    assert verdict.candidate.evidence.status == verdict.incumbent.evidence.status == "attested"
+    assert verdict.candidate.evidence.runner == "vllm-runner@platform.example"
+    envelope = json.loads(attestation_path(Path(result.run_dir) / "candidate.parquet").read_text())
+    stated = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    assert stated["endpoints"] == meta["serving"]["endpoints"] and stated["endpoints"][0].startswith("http://")
+    assert stated["model_digest"] == verdict.candidate.model_digest and stated["cases"] == 8
     assert {p.pid for p in _vllm_servers()} - before == set()  # every server it started is gone

@@ -170,3 +170,21 @@ def test_generate_signs_its_records_when_a_runner_is_configured(runner, tmp_path
         assert "self-declared: no runner configured" in result.output and not attestation_path(plain).exists()
     finally:
         server.shutdown()
+
+
+def test_recorded_file_changed_after_its_check_is_refused(rg_home, tmp_path) -> None:
+    """The flow reads recorded generations only as they were when their evidence was checked."""
+    from releasegate.core import InputError
+    from releasegate.flows._prefect_env import configure_prefect
+    from releasegate.scenarios import file_sha256
+
+    configure_prefect()
+    from releasegate.flows.evaluate import subset_task
+
+    cand = record_triage(tmp_path / "cand.parquet", "gemma3-v1", 0.80, seed=1)
+    checked = file_sha256(cand)
+    assert Path(subset_task.fn(str(cand), ["st-0001"], str(tmp_path / "ok.parquet"), checked)).is_file()
+    record_triage(cand, "gemma3-v1", 0.99, seed=7)  # swapped after the check
+    with pytest.raises(InputError, match="the records changed after their evidence was checked"):
+        subset_task.fn(str(cand), ["st-0001"], str(tmp_path / "sub.parquet"), checked)
+    assert not (tmp_path / "sub.parquet").exists()
