@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.evals import Verdict, check_verdict_document
-from releasegate.core import InputError, Refused, atomic_write_text, load_json_bounded, state_dir
+from releasegate.core import (
+    CANONICAL_JSON_SCHEME,
+    InputError,
+    Refused,
+    atomic_write_text,
+    canonical_json,
+    canonical_sha256,
+    load_json_bounded,
+    state_dir,
+)
 from releasegate.scenarios import LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
@@ -37,10 +46,33 @@ SIGNING_ROLES = ("product", "platform")
 ESCALATION_ROLE = "escalation"  # the escalation path's first approver, for a release despite a FAIL
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The bytes that get hashed and signed: sorted keys, no whitespace, no NaN."""
+def _legacy_canonical_json(obj: Any) -> bytes:
+    """How decisions were serialised before they recorded `canonicalization` (sorted keys, no
+    whitespace): kept only to check those decisions' verdict digest. New ones use RFC 8785."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False,
                       ensure_ascii=False).encode()
+
+
+def verdict_digest(verdict: dict[str, Any], canonicalization: str | None) -> str:
+    """sha256 of the verdict as the predicate's `canonicalization` writes it (None: the legacy scheme)."""
+    if canonicalization == CANONICAL_JSON_SCHEME:
+        return canonical_sha256(verdict)
+    return hashlib.sha256(_legacy_canonical_json(verdict)).hexdigest()
+
+
+def verdict_digest_reasons(predicate: dict[str, Any]) -> list[str]:
+    """[] when `verdict_sha256` is the digest of the embedded verdict under the recorded scheme."""
+    scheme = predicate.get("canonicalization")
+    if scheme not in (None, CANONICAL_JSON_SCHEME):
+        return [f"unknown canonicalization {scheme!r}: releasegate writes {CANONICAL_JSON_SCHEME}"]
+    try:
+        digest = verdict_digest(predicate["verdict"], scheme)
+    except ValueError as exc:
+        return [f"the embedded verdict cannot be canonicalised: {exc}"]
+    if digest != predicate.get("verdict_sha256"):
+        return [f"verdict_sha256 is not the digest of the embedded verdict ({scheme or 'legacy'} "
+                "canonicalization): the decision was not built by releasegate"]
+    return []
 
 
 def _hex64(value: str, name: str) -> str:
@@ -128,7 +160,8 @@ def build_decision(
             "tool_policy_version": s.tool_policy.version,
             "serving": serving,
             "verdict": verdict_dict,
-            "verdict_sha256": hashlib.sha256(canonical_json(verdict_dict)).hexdigest(),
+            "canonicalization": CANONICAL_JSON_SCHEME,  # of the payload and verdict_sha256
+            "verdict_sha256": canonical_sha256(verdict_dict),
             "report_sha256": report_sha256,
             "exception_id": exception_id,
             "records": {k: str(v) for k, v in records.items()} if records else None,
@@ -301,6 +334,9 @@ def verdict_gate_reasons(envelope: dict[str, Any], ledger: Ledger | None) -> lis
     `exception_status` finds usable (open, of a release kind, unexpired and reviewed).
     """
     predicate = statement_of(envelope)["predicate"]
+    mismatch = verdict_digest_reasons(predicate)
+    if mismatch:
+        return mismatch
     decision = predicate["verdict"].get("decision")
     if decision == "PASS":
         return []

@@ -7,7 +7,7 @@ lack it (and leave it out of the predicate while it is None, so their bytes stay
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +54,9 @@ class DecisionPredicate(_Strict):
     tool_policy_version: str
     serving: dict[str, Any]
     verdict: Verdict
+    # RFC 8785 ("rfc8785") for the statement payload and verdict_sha256; absent in decisions built
+    # before it was recorded (legacy sorted-key JSON, still verified that way).
+    canonicalization: Literal["rfc8785"] | None = None
     verdict_sha256: str
     report_sha256: str | None
     exception_id: str | None
