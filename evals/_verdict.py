@@ -207,6 +207,25 @@ class SequentialSummary:
     savings: Savings | None = None
 
 
+# Top-level fields added after verdicts were first published: left out while None, so verdicts
+# without them keep their bytes (and their digests in signed decisions).
+_ADDED_LATER = frozenset({"trust_root"})
+
+
+@dataclass(frozen=True)
+class TrustRootRef:
+    """The signed scenario root the verdict was judged under (issue 14): the root's version and
+    the sha256 of the whole root document, and the sha256 of the gate criteria this verdict
+    applied (RFC 8785 of task, scoring, success criteria, dataset; equal to the root's own
+    criteria digest when the contract matched the signed criteria). Promote refuses a verdict
+    whose criteria digest is not the current signed one. Set by the evaluation flow
+    (`releases.verdict_trust_root`); evals never reads the ledger."""
+    __pydantic_config__ = _STRICT
+    version: int
+    sha256: str
+    criteria_sha256: str
+
+
 @dataclass(frozen=True)
 class Verdict:
     __pydantic_config__ = _STRICT
@@ -226,17 +245,20 @@ class Verdict:
     schema: str = VERDICT_SCHEMA
     reason: str = ""  # one sentence: why this decision
     vetoed_by: list[str] = field(default_factory=list)  # failing critical checks (never waivable)
+    trust_root: TrustRootRef | None = None  # absent without a signed scenario root
 
     def __post_init__(self) -> None:
         # Parts given as plain dicts (a caller's JSON) are validated into their types here.
         for name, kind in (("metrics", VerdictMetrics | None), ("slices", list[SliceResult]),
-                           ("sequential", SequentialSummary | None), ("checks", list[Check])):
+                           ("sequential", SequentialSummary | None), ("checks", list[Check]),
+                           ("trust_root", TrustRootRef | None)):
             value = getattr(self, name)
             if _needs_typing(value):
                 object.__setattr__(self, name, _adapter(kind).validate_python(value))
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {f.name: _plain(v) for f in dataclasses.fields(self)
+                if (v := getattr(self, f.name)) is not None or f.name not in _ADDED_LATER}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, indent=2, allow_nan=False) + "\n"

@@ -17,6 +17,7 @@ Import this module only after `flows._prefect_env.configure_prefect()`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -102,8 +103,10 @@ def subset_task(records: str, ids: list[str], out: str, records_sha256: str) -> 
 def gate_task(scenario: str, candidate: str, incumbent: str, sequential: dict | None,
               partial: bool) -> evals.Verdict:
     loaded = load_scenario(scenario)
-    return evals.run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, sequential=sequential,
-                                   require_all_cases=not partial, extra_checks=releases.gate_checks())
+    verdict = evals.run_gate_on_files(loaded, load_dataset_for(loaded), candidate, incumbent, sequential=sequential,
+                                      require_all_cases=not partial, extra_checks=releases.gate_checks())
+    # the signed root (and the criteria digest) it was judged under; promote compares it (issue 14)
+    return dataclasses.replace(verdict, trust_root=releases.verdict_trust_root(loaded))
 
 
 @task(name="report", cache_policy=NO_CACHE)

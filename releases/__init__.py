@@ -118,10 +118,12 @@ from ._trust_checks import (
     signed_root_or_none,
     signing_authority,
     trust_audit,
+    verdict_trust_root,
 )
 
 __all__ += [
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
+    "verdict_trust_root",
     "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",
     "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
     "root_for_check", "root_required", "root_required_reasons", "working_tree_differences",

@@ -100,7 +100,9 @@ def build_decision(
     """An unsigned DSSE envelope around the decision statement for `verdict`.
 
     `trust_root` (the scenario's current `ScenarioRoot`, when it has one) names the approvers
-    instead of the contract, and the predicate records the root version it was judged under.
+    instead of the contract. The predicate's `trust_root` (the root version and criteria the
+    verdict was judged under) is the verdict's own `trust_root`; a verdict without one (built
+    outside the evaluation flow) is taken as judged under `trust_root` with the contract's criteria.
 
     `records` ({"candidate": path, "incumbent": path}) only locates the generation records for
     the report; their identity is the verdict's `records_sha256`, which the signature covers.
@@ -172,8 +174,17 @@ def build_decision(
             "expires_at": expires_at,
         },
     }
-    if trust_root is not None:  # absent (not null) without a root: older decisions keep their bytes
-        statement["predicate"]["trust_root"] = trust_root.ref()
+    judged = verdict.trust_root  # the root the verdict was judged under (stamped by the evaluation)
+    if judged is None and trust_root is not None:  # a verdict built outside the evaluation flow
+        from releasegate.evals import TrustRootRef
+
+        from ._trust import criteria_sha256
+
+        judged = TrustRootRef(version=trust_root.version, sha256=trust_root.digest,
+                              criteria_sha256=criteria_sha256(loaded))
+    if judged is not None:  # absent (not null) without a root: older decisions keep their bytes
+        statement["predicate"]["trust_root"] = {"scenario_id": s.id, "version": judged.version,
+                                                "sha256": judged.sha256, "criteria_sha256": judged.criteria_sha256}
     check_predicate(statement["predicate"])
     return make_envelope(canonical_json(statement), PAYLOAD_TYPE)
 

@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from releasegate.core import Refused
+from releasegate.evals import TrustRootRef
 from releasegate.scenarios import LoadedScenario
 
 from ._actors import ActorSigner
@@ -52,6 +53,7 @@ class SigningAuthority:
     source: str
     refusals: list[str] = field(default_factory=list)  # broken chain, expired root
     notes: list[str] = field(default_factory=list)  # the working tree differs from the root
+    signed_criteria: dict[int, str] = field(default_factory=dict)  # root version -> its criteria digest
 
 
 def signing_authority(ledger: Ledger, loaded: LoadedScenario, keyring: Keyring) -> SigningAuthority:
@@ -68,7 +70,8 @@ def signing_authority(ledger: Ledger, loaded: LoadedScenario, keyring: Keyring) 
                                 {r: None for r in (*SIGNING_ROLES, "escalation")}, "no verified root", refusals)
     return SigningAuthority(s.id, root, root.keyring(), {r: root.owner(r) for r in (*SIGNING_ROLES, "escalation")},
                             f"signed root v{root.version}", refusals,
-                            working_tree_differences(root, loaded, keyring))
+                            working_tree_differences(root, loaded, keyring),
+                            {r.version: r.criteria_sha256 for r in scenario_chain(ledger, s.id)})
 
 
 def signed_root_or_none(scenario_id: str, ledger: Ledger | None = None) -> ScenarioRoot | None:
@@ -82,6 +85,17 @@ def signed_root_or_none(scenario_id: str, ledger: Ledger | None = None) -> Scena
         return None
 
 
+def verdict_trust_root(loaded: LoadedScenario, ledger: Ledger | None = None) -> TrustRootRef | None:
+    """What the evaluation stamps on its verdict: the current signed root's version and digest and
+    the digest of the criteria the gate applied (the contract's; promote refuses the verdict when
+    they are not the root's). None without a root (or with a chain that does not verify, which
+    approve and promote then refuse with its reason)."""
+    root = signed_root_or_none(loaded.scenario.id, ledger)
+    if root is None:
+        return None
+    return TrustRootRef(version=root.version, sha256=root.digest, criteria_sha256=criteria_sha256(loaded))
+
+
 def criteria_reasons(auth: SigningAuthority, loaded: LoadedScenario, predicate: dict[str, Any]) -> list[str]:
     """A decision judged under criteria that are not the root's current ones is refused."""
     root = auth.root
@@ -93,9 +107,17 @@ def criteria_reasons(auth: SigningAuthority, loaded: LoadedScenario, predicate: 
         reasons.append(f"the decision was judged under criteria {criteria_sha256(loaded)[:12]} (the contract's), "
                        f"not the current signed criteria {root.criteria_sha256[:12]} of root v{root.version}: "
                        "criteria change only by a new root version signed by the product and platform owners")
-    elif judged and judged.get("criteria_sha256") != root.criteria_sha256:
-        reasons.append(f"the decision was judged under root v{judged.get('version')}'s criteria, "
-                       f"root v{root.version} has changed them: evaluate again")
+    elif not judged:
+        reasons.append(f"the decision names no signed root it was judged under (evaluated before {root.scenario_id} "
+                       f"had one): evaluate again under root v{root.version}")
+    elif judged.get("criteria_sha256") != root.criteria_sha256:
+        reasons.append(f"the decision was judged under root v{judged.get('version')} with criteria "
+                       f"{str(judged.get('criteria_sha256'))[:12]}, not the current signed criteria "
+                       f"{root.criteria_sha256[:12]} of root v{root.version}: evaluate again")
+    elif auth.signed_criteria and auth.signed_criteria.get(judged.get("version")) != judged.get("criteria_sha256"):
+        reasons.append(f"the decision was judged under criteria {str(judged.get('criteria_sha256'))[:12]} that root "
+                       f"v{judged.get('version')} did not sign (the contract differed from the signed criteria when "
+                       f"it was evaluated): evaluate again under root v{root.version}")
     return reasons
 
 
@@ -278,5 +300,5 @@ def trust_audit(ledger: Ledger, scenario_id: str, loaded: LoadedScenario | None,
     return problems, notes
 
 
-__all__ = ["SCENARIO_EVENT", "SigningAuthority", "signed_root_or_none", "criteria_reasons", "policy_conditions", "record_policy_approval",
+__all__ = ["SCENARIO_EVENT", "SigningAuthority", "signed_root_or_none", "verdict_trust_root", "criteria_reasons", "policy_conditions", "record_policy_approval",
            "release_signature_reasons", "signing_authority", "trust_audit"]

@@ -77,3 +77,49 @@ def test_sequential_stops_early_and_says_how_many_cases(tmp_path, rg_home):
     assert event.payload["sequential"] is True
     html = Path(result.report_path).read_text()
     assert f"{used} of 372" in html
+
+
+def test_verdict_and_decision_name_the_signed_root_they_were_judged_under(tmp_path, rg_home):
+    """Issue 14: with a signed scenario root the flow stamps the verdict with the root version,
+    its digest and the criteria digest it applied; the decision takes them from the verdict."""
+    import json
+
+    from releasegate import releases
+    from releasegate.releases import Keyring, generate_key, load_private_key
+    from releasegate.releases._keys import private_key_path
+    from releasegate.releases._trust import (
+        apply_root,
+        criteria_sha256,
+        propose_portfolio_root,
+        propose_scenario_root,
+        sign_root,
+    )
+    from releasegate.scenarios import load_scenario
+
+    roots = ["root-a@platform.example", "root-b@platform.example"]
+    owners = ["product-owner@support.example", "platform-owner@platform.example"]
+    for ident in (*roots, *owners):
+        generate_key(ident)
+    ledger = releases.Ledger.open()
+    portfolio = propose_portfolio_root(ledger, roots, 2, keyring=Keyring.load())
+    for ident in roots:
+        sign_root(portfolio, load_private_key(private_key_path(ident)))
+    apply_root(ledger, portfolio)
+    loaded = load_scenario(str(TRIAGE))
+    md = propose_scenario_root(ledger, loaded, keyring=Keyring.load(), release_policy=None)
+    for ident in (*roots, *owners):
+        sign_root(md, load_private_key(private_key_path(ident)))
+    apply_root(ledger, md)
+    root = releases.current_scenario_root(ledger, "support-triage")
+
+    result = _run(tmp_path, 0.80, 0.50)
+    verdict = Verdict.from_json(Path(result.verdict_path).read_text())
+    assert verdict.trust_root is not None
+    assert (verdict.trust_root.version, verdict.trust_root.sha256) == (1, root.digest)
+    assert verdict.trust_root.criteria_sha256 == criteria_sha256(loaded) == root.criteria_sha256
+    envelope = json.loads(Path(result.decision_path).read_text())
+    predicate = releases.statement_of(envelope)["predicate"]
+    assert predicate["trust_root"] == {"scenario_id": "support-triage", "version": 1, "sha256": root.digest,
+                                       "criteria_sha256": root.criteria_sha256}
+    assert predicate["verdict"]["trust_root"] == {"version": 1, "sha256": root.digest,
+                                                  "criteria_sha256": root.criteria_sha256}

@@ -106,6 +106,11 @@ def test_repository_edit_of_owners_and_keyring_changes_nothing(scenario: LoadedS
     env = _decision(edited, ledger, with_root=False)  # the attacker's decision names their identities
     with pytest.raises(Refused) as refused:
         _approve(env, "product", INTRUDER, edited, ledger, tmp_path)
+    # judged outside the signed root (the attacker left it out of the decision): refused before any key
+    assert refused.value.reasons == ["the decision names no signed root it was judged under (evaluated before "
+                                     "support-triage had one): evaluate again under root v1"]
+    with pytest.raises(Refused) as refused:  # judged under the root: the attacker's key is not the root's
+        _approve(_decision(edited, ledger), "product", INTRUDER, edited, ledger, tmp_path)
     assert any("is not in the keyring <signed trust root support-triage v1>" in r for r in refused.value.reasons)
     # signing the raw envelope bypasses approve(): promote still refuses, naming the signed owners
     for ident in (INTRUDER, ACCOMPLICE):
@@ -198,8 +203,9 @@ def test_loosened_margin_after_a_fail_needs_both_owners(scenario: LoadedScenario
         sign_root(md, key(ident))
     ev = apply_root(ledger, md)
     assert "criteria changed: success_criteria.non_inferiority_margin 0.05 -> 0.25" in ev.payload["changes"]
-    stale = env  # judged under v1's criteria name: evaluate again under v2
-    assert _reasons(loosened, stale, ledger) != []
+    stale = env  # judged under the loosened margin before any root signed it: evaluate again under v2
+    assert any(r.startswith("the decision was judged under criteria ") and "that root v1 did not sign" in r
+               for r in _reasons(loosened, stale, ledger))
     fresh = _decision(loosened, ledger)
     fresh = _approve(fresh, "product", PRODUCT, loosened, ledger, tmp_path)
     fresh = _approve(fresh, "platform", PLATFORM, loosened, ledger, tmp_path)
@@ -355,3 +361,42 @@ def test_root_required_mode_refuses_an_unrooted_scenario(scenario: LoadedScenari
     env = _approve(env, "product", PRODUCT, scenario, ledger, tmp_path)
     env = _approve(env, "platform", PLATFORM, scenario, ledger, tmp_path)
     assert _reasons(scenario, env, ledger) == []
+
+
+def test_verdict_judged_under_v1_is_refused_after_v2_changed_the_criteria(scenario: LoadedScenario, ledger: Ledger,
+                                                                         tmp_path: Path) -> None:
+    """Issue 14 item 3: the verdict names the root it was judged under (version, digest, criteria
+    digest); the decision takes it from the verdict; promote refuses it once the signed criteria
+    changed, even fully approved under v1."""
+    from releasegate.evals import TrustRootRef, Verdict
+    from releasegate.releases import statement_of, verdict_trust_root
+
+    root1 = onboard(ledger, scenario)
+    judged = verdict_trust_root(scenario, ledger)
+    assert judged == TrustRootRef(version=1, sha256=root1.digest, criteria_sha256=root1.criteria_sha256)
+    verdict = dataclasses.replace(_pass_checks(make_verdict(scenario)), trust_root=judged)
+    assert Verdict.from_json(verdict.to_json()).trust_root == judged  # typed, round-trips
+    assert "trust_root" not in make_verdict(scenario).to_dict()  # absent without a root: old bytes kept
+    env = build_decision(scenario, verdict, candidate_model_digest=weights_digest("gemma3-270m"), trust_root=root1)
+    ledger.append("evaluated", "support-triage", {"decision_digest": decision_digest(env)})
+    env = _approve(env, "product", PRODUCT, scenario, ledger, tmp_path)
+    env = _approve(env, "platform", PLATFORM, scenario, ledger, tmp_path)
+    assert _reasons(scenario, env, ledger) == []
+    # v2 tightens the margin, signed by both owners; the contract follows
+    tightened = edit_contract(scenario, lambda d: d["success_criteria"].update(non_inferiority_margin=0.01))
+    md = propose_scenario_root(ledger, tightened, keyring=Keyring.load())
+    for ident in (PRODUCT, PLATFORM):
+        sign_root(md, key(ident))
+    apply_root(ledger, md)
+    root2 = current_scenario_root(ledger, "support-triage")
+    assert root2 is not None and root2.version == 2
+    reasons = _reasons(tightened, env, ledger)
+    assert (f"the decision was judged under root v1 with criteria {root1.criteria_sha256[:12]}, not the current "
+            f"signed criteria {root2.criteria_sha256[:12]} of root v2: evaluate again") in reasons
+    # a decision built under v2 from the v1 verdict still names v1: the verdict decides, not the current root
+    rebuilt = build_decision(tightened, dataclasses.replace(verdict, contract_sha256=tightened.contract_sha256),
+                             candidate_model_digest=weights_digest("gemma3-270m"), trust_root=root2)
+    assert statement_of(rebuilt)["predicate"]["trust_root"] == {
+        "scenario_id": "support-triage", "version": 1, "sha256": root1.digest,
+        "criteria_sha256": root1.criteria_sha256}
+    assert any("judged under root v1" in r for r in _reasons(tightened, rebuilt, ledger))
