@@ -230,12 +230,16 @@ def register(app: typer.Typer) -> None:
     @app.command("governance", rich_help_panel=OPERATING)
     def governance(
         html: Annotated[Path | None, typer.Option("--html", help="Also write the report as HTML here")] = None,
+        open_exceptions: Annotated[bool, typer.Option(
+            "--open-exceptions", help="First open the direct_provider_key exception each scenario with a hosted "
+            "provider key outside the gateway lacks (owned by its platform owner, 90 days, once; recorded)")] = False,
         as_json: AsJson = False, ledger_url: LedgerUrl = None,
     ) -> None:
-        """The portfolio's operating model: owners, coverage, reviews, exceptions, incidents, MTTR."""
+        """The portfolio's operating model: owners, coverage, reviews, exceptions, incidents, MTTR,
+        production traffic through the gateway, provider keys outside it."""
         from releasegate.reports import governance_report
 
-        metrics = governance_report(ledger=ledger_url, html=html)
+        metrics = governance_report(ledger=ledger_url, html=html, open_exceptions=open_exceptions, actor=_actor())
         if as_json:
             out.print(json.dumps(metrics, indent=2, sort_keys=True))
         else:
@@ -249,7 +253,9 @@ def register(app: typer.Typer) -> None:
                           f"cost {u['cost_usd']} USD ({u['cost_basis']})"))
             for sid, findings in sorted(metrics.get("provider_keys_outside_gateway", {}).items()):
                 for finding in findings:
-                    out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}")
+                    out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}"
+                              + (f" (covered by {metrics['provider_key_exceptions'][sid]})"
+                                 if sid in metrics.get("provider_key_exceptions", {}) else ""))
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
 

@@ -42,6 +42,7 @@ from ._endpoint import (
     expected_endpoint,
     follow_release,
     live_replicas,
+    open_provider_key_exceptions,
     provider_key_findings,
     read_endpoint,
     record_replica,
@@ -55,7 +56,7 @@ __all__ += [
     "ENDPOINT_DRIFT", "ENDPOINT_REPAIRED", "ENDPOINT_SET", "REPLICA_STARTED", "REPLICA_STOPPED",
     "EndpointFinding", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
     "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "endpoint_name", "expected_endpoint",
-    "follow_release", "gateway_env", "live_replicas", "provider_key_findings", "read_endpoint", "record_replica",
+    "follow_release", "gateway_env", "live_replicas", "open_provider_key_exceptions", "provider_key_findings", "read_endpoint", "record_replica",
     "record_replica_stopped", "set_provider_secret", "switch_endpoint",
 ]
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica

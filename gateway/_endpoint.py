@@ -18,6 +18,7 @@ reaches traffic within that TTL; the old replicas must keep serving until then (
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -381,12 +382,48 @@ def provider_key_findings(scenarios: list[Any]) -> dict[str, list[str]]:
     them (the "product team owns provider keys" anti-pattern) instead of a gateway secret."""
     out: dict[str, list[str]] = {}
     for loaded in scenarios:
+        for name, env in _keys_outside_gateway(loaded.scenario).items():
+            out.setdefault(loaded.scenario.id, []).append(
+                f"{name}: provider key read from ${env}, outside the gateway: name a gateway_secret "
+                "(platform-held), or open an exception of kind direct_provider_key (`governance --open-exceptions`)")
+    return out
+
+
+PROVIDER_KEY_EXCEPTION_DAYS = 90  # the platform owner's time to move the key into a gateway secret
+
+
+def _keys_outside_gateway(scenario: Any) -> dict[str, str]:
+    return {name: entry.api_key_env for name, entry in sorted(scenario.models.items())
+            if entry.endpoint and entry.api_key_env and not entry.gateway_secret}
+
+
+def open_provider_key_exceptions(scenarios: list[Any], *, ledger: Ledger, actor: str | None = None,
+                                 today: dt.date | None = None) -> dict[str, str]:
+    """`governance --open-exceptions`: for each scenario whose hosted entries read a provider key from
+    an environment variable, the `direct_provider_key` exception that covers it, owned by the
+    scenario's platform owner and expiring in PROVIDER_KEY_EXCEPTION_DAYS. Opened once: while one
+    is open (even overdue: the register flags that) it is the one returned, nothing new is
+    written; a closed one does not cover a key still outside the gateway. {scenario: exception id}."""
+    from releasegate.releases import list_exceptions, open_exception
+
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    out: dict[str, str] = {}
+    for loaded in scenarios:
         s = loaded.scenario
-        for name, entry in sorted(s.models.items()):
-            if entry.endpoint and entry.api_key_env and not entry.gateway_secret:
-                out.setdefault(s.id, []).append(
-                    f"{name}: provider key read from ${entry.api_key_env}, outside the gateway: name a "
-                    "gateway_secret (platform-held), or open an exception of kind direct_provider_key")
+        keys = _keys_outside_gateway(s)
+        if not keys or s.owners.platform is None:
+            continue
+        current = [r for r in list_exceptions(ledger, scenario_id=s.id) if r.kind == "direct_provider_key" and r.is_open]
+        if current:
+            out[s.id] = current[0].exception_id
+            continue
+        named = ", ".join(f"{entry} (${env})" for entry, env in keys.items())
+        out[s.id] = open_exception(
+            s.id, owner=s.owners.platform.id, kind="direct_provider_key", ledger=ledger, actor=actor, today=today,
+            expires=today + dt.timedelta(days=PROVIDER_KEY_EXCEPTION_DAYS),
+            reason=f"hosted entries read their provider key from the environment, outside the gateway: {named}; "
+                   "fix: `releasegate gateway secret set` and models.<entry>.gateway_secret, then close this "
+                   "exception").exception_id
     return out
 
 

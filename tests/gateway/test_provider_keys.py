@@ -58,6 +58,47 @@ def test_governance_flags_a_provider_key_outside_the_gateway(world: World) -> No
     _contract(world, api_key_env="PROVIDER_API_KEY")
     findings = provider_key_findings([load_scenario(SID)])
     assert findings == {SID: ["hosted-v1: provider key read from $PROVIDER_API_KEY, outside the gateway: name a "
-                              "gateway_secret (platform-held), or open an exception of kind direct_provider_key"]}
+                              "gateway_secret (platform-held), or open an exception of kind direct_provider_key "
+                              "(`governance --open-exceptions`)"]}
     from releasegate.reports import governance_report
     assert governance_report()["provider_keys_outside_gateway"] == findings
+
+
+def test_governance_opens_the_direct_provider_key_exception_once(world: World) -> None:
+    import datetime as dt
+
+    from typer.testing import CliRunner
+
+    from releasegate.flows.cli import app
+    from releasegate.releases import close_exception, list_exceptions
+    from releasegate.reports import governance_report
+
+    _contract(world, api_key_env="PROVIDER_API_KEY")
+    ledger = Ledger.open()
+    assert governance_report()["provider_key_exceptions"] == {}  # reading governance opens nothing
+    assert list_exceptions(ledger, scenario_id=SID) == []
+
+    metrics = governance_report(open_exceptions=True, actor="governance-run")
+    eid = metrics["provider_key_exceptions"][SID]
+    [record] = list_exceptions(ledger, scenario_id=SID)
+    assert (record.exception_id, record.kind, record.owner, record.is_open) == (
+        eid, "direct_provider_key", "platform-owner@platform.example", True)
+    assert "hosted-v1 ($PROVIDER_API_KEY)" in record.reason and record.opened_by == "governance-run"
+    assert record.expires == dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=90)
+    assert metrics["portfolio"]["exceptions"]["open"] == 1  # the report counts what it opened
+
+    # Again (the CLI): the same exception, nothing new in the ledger.
+    opened = len(ledger.events(event_type="exception_opened"))
+    result = CliRunner().invoke(app, ["governance", "--open-exceptions"])
+    assert result.exit_code == 0, result.output
+    assert f"(covered by {eid})" in " ".join(result.output.split())
+    assert len(ledger.events(event_type="exception_opened")) == opened
+
+    # Closed while the key is still outside the gateway: the next run opens a new one.
+    close_exception(eid, resolution="should not have been closed", ledger=ledger)
+    again = governance_report(open_exceptions=True)["provider_key_exceptions"][SID]
+    assert again != eid and len(ledger.events(event_type="exception_opened")) == opened + 1
+
+    # The key moved into a gateway secret: nothing left to cover.
+    _contract(world, gateway_secret="support-triage/provider")
+    assert governance_report(open_exceptions=True)["provider_key_exceptions"] == {}
