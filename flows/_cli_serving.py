@@ -177,45 +177,21 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the profile as JSON")] = None,
     ) -> None:
         """TTFT, inter-token and end-to-end latency (p50/p95/p99), throughput, goodput, capacity plan."""
-        from releasegate.gpu import (ServerSpec, ServingError, VllmServer, attach, find_running_server,
-                         profile_endpoint, select_cases)
-        from releasegate.scenarios import load_dataset_for, load_scenario, render_prompt
+        from releasegate.gpu import ServingError, profile_scenario
+        from releasegate.scenarios import load_scenario
 
         levels = _parse_concurrency(concurrency)
         if not model and not endpoint:
             raise InputError("pass --model ENTRY or --endpoint URL", field="--model", fix="name what to profile")
-        loaded = load_scenario(scenario)
-        s = loaded.scenario
-        entry_name = model or s.incumbent
-        entry = s.model_entry(entry_name)
-        dataset = load_dataset_for(loaded)
-        prompts = [render_prompt(s, entry_name, r) for r in select_cases(dataset)]
-        slo = s.success_criteria.latency_slo
-        server = None
         try:
-            if endpoint:
-                ep = attach(endpoint, model=entry.model, api_key_env=entry.api_key_env)
-            elif entry.endpoint:
-                ep = attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env)
-            else:
-                spec = ServerSpec.from_entry(entry)
-                ep = find_running_server(spec)
-                if ep is None:
-                    server = VllmServer(spec)
-                    console.print(f"starting vLLM for {spec.served_name}", highlight=False)
-                    ep = server.start()
-            report = profile_endpoint(
-                ep, prompts, concurrencies=levels, requests_per_level=requests,
-                sampling={"temperature": s.sampling.temperature, "top_p": s.sampling.top_p},
-                max_tokens=max_tokens or s.context_budget.max_output_tokens,
-                ttft_slo_s=slo.ttft_p95_s, latency_slo_s=slo.latency_p95_s, target_rps=target_rps,
+            report = profile_scenario(
+                load_scenario(scenario), entry_name=model, url=endpoint, concurrencies=levels,
+                requests_per_level=requests, max_tokens=max_tokens, target_rps=target_rps,
+                echo=lambda m: console.print(m, highlight=False),
                 on_level=lambda lv: console.print(f"concurrency {lv.concurrency}: {lv.throughput_rps:.2f} req/s",
                                                   highlight=False))
         except ServingError as exc:
             _serving_error(exc)
-        finally:
-            if server is not None:
-                server.stop()
 
         def ms(v: float | None) -> str:
             return "-" if v is None else f"{v * 1000:.0f}"

@@ -7,7 +7,7 @@ environment; it runs in its own (`.venv-vllm`) and we talk to it over HTTP.
 from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
 from ._cost import GPU_FORMULA, TOKEN_FORMULA, allocate, token_cost
-from ._generate import endpoint_for, generate_records, generate_repeats, select_cases, split_cases
+from ._generate import endpoint_for, generate_records, generate_repeats, profile_scenario, select_cases, split_cases
 from ._models import (
     PACKAGED,
     ResolvedModel,
@@ -52,6 +52,7 @@ __all__ = [
     "capacity_plan",
     "detect_device",
     "endpoint_for",
+    "profile_scenario",
     "find_running_server",
     "free_port",
     "generate_one",

@@ -29,6 +29,7 @@ from ._cache import GenerationCache, cache_key
 from ._client import Outcome, generate_one
 from ._cost import Row, allocate
 from ._models import resolve_model
+from ._profile import ProfileReport, profile_endpoint
 from ._server import (Endpoint, ServerSpec, VllmServer, api_key_from_env, attach, find_running_server,
                       normalize_base_url, server_version)
 from ._telemetry import GaugeSampler, ascrape, summarize
@@ -106,14 +107,19 @@ def _plan(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any
 
 
 @contextlib.contextmanager
-def endpoint_for(scenario: Any, entry_name: str, *, startup_timeout_s: float = 600.0) -> Iterator[Endpoint]:
+def endpoint_for(scenario: Any, entry_name: str, *, startup_timeout_s: float = 600.0, url: str | None = None,
+                 echo: Callable[[str], None] | None = None) -> Iterator[Endpoint]:
     """The endpoint an entry is served at, for several calls in a row (sequential mode, profiles).
 
-    The entry's attached endpoint, else a live `releasegate serve` server for the same weights and
-    settings, else a vLLM server started now and stopped when the block exits. Passing it as
+    `url` (an OpenAI-compatible server named by the caller), else the entry's attached endpoint,
+    else a live `releasegate serve` server for the same weights and settings, else a vLLM server
+    started now (said through `echo`) and stopped when the block exits. Passing it as
     `generate_records(..., endpoint=ep)` keeps the same cache identity as a managed run.
     """
     entry = scenario.model_entry(entry_name)
+    if url:  # what it serves is the caller's word: no local weights digest is claimed for it
+        yield attach(url, model=entry.model, api_key_env=entry.api_key_env)
+        return
     if entry.endpoint:
         yield attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env,
                      model_digest=_local_digest(entry))
@@ -123,8 +129,33 @@ def endpoint_for(scenario: Any, entry_name: str, *, startup_timeout_s: float = 6
     if reused is not None:
         yield reused
         return
+    if echo is not None:
+        echo(f"starting vLLM for {spec.served_name}")
     with VllmServer(spec, startup_timeout_s=startup_timeout_s) as endpoint:
         yield endpoint
+
+
+def profile_scenario(
+    loaded: Any, *, entry_name: str | None = None, url: str | None = None, concurrencies: Sequence[int],
+    requests_per_level: int | None = None, max_tokens: int | None = None, target_rps: float = 1.0,
+    echo: Callable[[str], None] | None = None, on_level: Callable[[Any], None] | None = None,
+) -> ProfileReport:
+    """`releasegate profile`: the scenario's prompts against an entry (default: the incumbent),
+    served as `endpoint_for` finds or starts it (a server started here is stopped after), with the
+    contract's sampling, output budget and latency SLO."""
+    from releasegate.scenarios import load_dataset_for
+
+    s = loaded.scenario
+    entry_name = entry_name or s.incumbent
+    s.model_entry(entry_name)  # an unknown entry is bad input, before the dataset and any server
+    prompts = [render_prompt(s, entry_name, r) for r in select_cases(load_dataset_for(loaded))]
+    slo = s.success_criteria.latency_slo
+    with endpoint_for(s, entry_name, url=url, echo=echo) as ep:
+        return profile_endpoint(
+            ep, prompts, concurrencies=concurrencies, requests_per_level=requests_per_level,
+            sampling={"temperature": s.sampling.temperature, "top_p": s.sampling.top_p},
+            max_tokens=max_tokens or s.context_budget.max_output_tokens,
+            ttft_slo_s=slo.ttft_p95_s, latency_slo_s=slo.latency_p95_s, target_rps=target_rps, on_level=on_level)
 
 
 def _local_digest(entry: Any) -> str:

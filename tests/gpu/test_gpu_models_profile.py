@@ -89,3 +89,21 @@ def test_profile_against_a_fake_endpoint(fake_server):
     assert all(lv.errors == 0 and lv.meets_slo for lv in report.levels)
     assert report.capacity is not None and report.capacity.replicas >= 1
     assert json.loads(json.dumps(report.to_dict()))["levels"][0]["concurrency"] == 1
+
+
+def test_profile_scenario_uses_the_contracts_prompts_and_slo_at_a_named_endpoint(state_home, fake_server, triage):
+    from releasegate.core import InputError
+    from releasegate.gpu import profile_scenario
+
+    loaded, _ = triage
+    said: list[str] = []
+    report = profile_scenario(loaded, entry_name="smollm2-v1", url=fake_server.url, concurrencies=[2],
+                              requests_per_level=4, echo=said.append)
+    slo = loaded.scenario.success_criteria.latency_slo
+    assert report.endpoint == fake_server.url and report.model == loaded.scenario.models["smollm2-v1"].model
+    assert report.slo == {"ttft_p95_s": slo.ttft_p95_s, "latency_p95_s": slo.latency_p95_s}
+    assert [lv.requests for lv in report.levels] == [4] and fake_server.behaviour.generation_requests == 4
+    assert said == []  # nothing was started: the endpoint was named
+    with pytest.raises(InputError, match="no-such-entry"):
+        profile_scenario(loaded, entry_name="no-such-entry", url=fake_server.url, concurrencies=[1])
+    assert fake_server.behaviour.generation_requests == 4  # refused before any request
