@@ -155,6 +155,9 @@ def test_version_signed_by_new_owners_alone_is_refused(ledger: Ledger, scenario:
     assert any("not signed by v1's product owners" in r for r in exc.value.reasons)
     assert any("not signed by v1's platform owners" in r for r in exc.value.reasons)
     assert current_scenario_root(ledger, "support-triage").owner("product") == PRODUCT  # type: ignore[union-attr]
+    assert len(ledger.events(event_type="trust_scenario_root")) == 1  # nothing recorded
+    problems, notes = trust_audit(ledger, "support-triage", edited, Keyring.load())  # audit says what it saw
+    assert problems == [] and f"the working tree names {INTRUDER} as product owner, the signed root v1 names {PRODUCT}" in notes
 
 
 def test_expired_root_is_refused(ledger: Ledger, scenario: LoadedScenario, keys: Keys) -> None:

@@ -167,6 +167,12 @@ def test_keyring_scenario_path_and_environment_overrides_change_nothing(
     reasons = _reasons(other_loaded, env, ledger, keyring=Keyring.load(other_ring.path))
     assert f"the decision names {INTRUDER} as product owner, the signed root v1 names {PRODUCT}" in reasons
     assert any(r.startswith("missing approval: no valid platform signature") for r in reasons)
+    assert ledger.events(event_type="approved") == []  # nothing recorded, nothing moved
+    # audit reports what it saw: the other contract's owners differ from the signed root
+    problems, notes = trust_audit(ledger, "support-triage", other_loaded, Keyring.load(other_ring.path))
+    assert problems == []
+    assert (f"the working tree names {INTRUDER} as product owner, the signed root v1 names {PRODUCT}" in notes
+            and f"the working tree names {ACCOMPLICE} as platform owner, the signed root v1 names {PLATFORM}" in notes)
 
 
 def test_rotation_old_key_can_no_longer_approve(scenario: LoadedScenario, ledger: Ledger, tmp_path: Path) -> None:
