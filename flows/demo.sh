@@ -59,8 +59,12 @@ export RELEASEGATE_ACTOR_KEY=$PLATFORM_KEY
 
 ROOTS=(root-1@platform.example root-2@platform.example root-3@platform.example)
 BOT=release-bot@platform.example
+# The runner that generates (issue 15): it signs the records it produces, the release policy
+# names it, so the decisions' evidence is attested (a policy approval requires that).
+RUNNER=runner@platform.example
+export RELEASEGATE_RUNNER=$RUNNER
 key_of() { echo "$RELEASEGATE_KEYS_DIR/$1.pem"; }
-for id in "${ROOTS[@]}" $BOT ledger@platform.example; do
+for id in "${ROOTS[@]}" $BOT $RUNNER ledger@platform.example; do
   $RG keys generate --identity "$id" >/dev/null || fail "keygen $id"
 done
 
@@ -80,6 +84,7 @@ expires: $(date -u -d '+90 days' +%F)
 change_kinds: [prompt_only]
 require_checks: [cost_ratio, latency_p95]
 no_open_incidents: [sev1, sev2]
+runners: [$RUNNER]
 POLICY
 root_v1=$RELEASEGATE_HOME/trust/$SCENARIO-v1.json
 $RG trust propose --scenario $SCENARIO --policy "$RELEASEGATE_HOME/trust/release-policy.yaml" --out "$root_v1" \

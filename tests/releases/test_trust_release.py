@@ -14,8 +14,10 @@ from trust_fixtures import BOT, ROOTS
 from typer.testing import CliRunner
 
 from releasegate.flows.cli import app
-from releasegate.releases import Ledger, build_decision, record_evaluation, signed_root_or_none
+from releasegate.releases import Keyring, Ledger, build_decision, record_evaluation, signed_root_or_none
 from releasegate.scenarios import LoadedScenario
+
+RUNNER = "runner@platform.example"
 
 
 def rg(*args: str) -> tuple[int, str]:
@@ -24,7 +26,7 @@ def rg(*args: str) -> tuple[int, str]:
 
 
 def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Keys, home: Path) -> None:
-    for ident in (*ROOTS, BOT):
+    for ident in (*ROOTS, BOT, RUNNER):
         assert rg("keys", "generate", "--identity", ident)[0] == 0
     k = {i: str(home / "keys" / f"{i}.pem") for i in (*ROOTS, BOT, PRODUCT, PLATFORM, INTRUDER)}
     code, out = rg("trust", "init", *[a for r in ROOTS for a in ("--root", r)], "--threshold", "2",
@@ -32,13 +34,16 @@ def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Ke
     assert code == 0, out
     policy = home / "policy.yaml"
     policy.write_text(yaml.safe_dump({"identity": BOT, "expires": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
-                                      "change_kinds": ["prompt_only"], "require_checks": ["cost_ratio", "latency_p95"]}))
+                                      "change_kinds": ["prompt_only"], "require_checks": ["cost_ratio", "latency_p95"],
+                                      "runners": [RUNNER]}))
     assert rg("trust", "propose", "--scenario", "support-triage", "--policy", str(policy))[0] == 0
     v1 = home / "state" / "trust" / "proposals" / "support-triage-v1.json"
     for ident in (ROOTS[0], ROOTS[1], PRODUCT, PLATFORM):
         assert rg("trust", "sign", str(v1), "--key", k[ident])[0] == 0
     code, out = rg("trust", "apply", str(v1))
     assert code == 0, out
+    runners = signed_root_or_none("support-triage").release_policy["runners"]  # type: ignore[union-attr]
+    assert runners == {RUNNER: Keyring.load().entries[RUNNER].fingerprint}  # issue 15: the trusted runner
 
     # a prompt-only PASS (smollm2 weights, prompt v3), recorded in the ledger and MLflow
     verdict = attested(_pass_checks(make_verdict(scenario, candidate="smollm2-v3", model="smollm2-135m-instruct")))
