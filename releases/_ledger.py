@@ -292,6 +292,9 @@ class Ledger:
             cfg = Config()
             cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
             try:
+                if self._at_head(cfg):  # read without the write lock: a busy ledger can still be read
+                    _migrated.add(url)
+                    return
                 with self.engine.begin() as conn:
                     if not self.is_sqlite:  # two processes opening a fresh database at once
                         conn.execute(text("SELECT pg_advisory_xact_lock(7203391)"))
@@ -304,6 +307,15 @@ class Ledger:
                                  f"{str(exc).splitlines()[0]}", field="--ledger-url",
                                  fix="check RELEASEGATE_LEDGER_URL / --ledger-url and that the database is up") from None
             _migrated.add(url)
+
+    def _at_head(self, cfg: Any) -> bool:
+        """True when the schema is already at the newest migration (a plain read transaction)."""
+        from alembic.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        with self._reader() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+        return current == set(ScriptDirectory.from_config(cfg).get_heads())
 
     def close(self) -> None:
         self.engine.dispose()

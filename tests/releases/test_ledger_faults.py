@@ -80,6 +80,10 @@ def test_read_only_sqlite_ledger_is_one_line_exit_2(shared_dir: Path, file_mode:
     assert "writable" in line
     # nothing half-written: the ledger still holds its one row and verifies
     assert [e.event_type for e in Ledger.open(f"sqlite:///{db}").events()] == ["synced"]
+    if (file_mode, folder_mode) == (0o444, 0o555):  # reading a read-only ledger still works
+        proc = subprocess.run([*_as_unprivileged(), str(RELEASEGATE), "ledger", "verify", "--no-mlflow"],
+                              cwd=shared_dir, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "ledger intact: 1 rows" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_locked_sqlite_ledger_waits_the_bounded_time_then_says_busy_retry(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,6 +107,15 @@ def test_locked_sqlite_ledger_waits_the_bounded_time_then_says_busy_retry(home: 
                                "more than 1.5 s"), lines[0]
     assert "(fix: retry in a moment (RELEASEGATE_LEDGER_LOCK_WAIT_S" in lines[0]
     assert 1.5 <= waited < 20, waited  # bounded by the setting (plus the command's own start)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    monkeypatch.setattr("releasegate.releases._ledger._migrated", set())  # opened as by a new process
+    try:  # a writer in the middle of its transaction does not block readers (nor their open)
+        read = run_main("ledger", "verify", "--no-mlflow")  # waiting would end in "busy", exit 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert read.code == 0 and "ledger intact: 1 rows" in read.out, read.out + read.err
     assert len(Ledger.open(f"sqlite:///{db}").events()) == 1
 
 
