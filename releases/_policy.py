@@ -47,11 +47,21 @@ class Condition:
         return {"name": self.name, "passed": self.passed, "detail": self.detail}
 
 
+def _text_list(policy: dict[str, Any], field: str, default: list[str], source: str, example: str) -> list[str]:
+    """A policy field that lists strings (absent or null: `default`); InputError for anything else."""
+    value = policy.get(field)
+    if value is None:
+        return list(default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{field} must be a list of strings", file=source, field=field, fix=f"e.g. {field}: {example}")
+    return list(value)
+
+
 def normalise_policy(policy: dict[str, Any], keyring: Keyring, *, source: str = "release policy") -> dict[str, Any]:
     """A policy as stored in a root: known fields only, dates as ISO text, the identity's key id."""
     if not isinstance(policy, dict):
         raise InputError("a release policy is a mapping", file=source, fix=f"fields: {', '.join(POLICY_FIELDS)}")
-    unknown = sorted(set(policy) - set(POLICY_FIELDS))
+    unknown = sorted(str(k)[:80] for k in policy if k not in POLICY_FIELDS)
     if unknown:
         raise InputError(f"unknown field(s) {', '.join(unknown)}", file=source, field=unknown[0],
                          fix=f"fields: {', '.join(POLICY_FIELDS)}")
@@ -68,19 +78,17 @@ def normalise_policy(policy: dict[str, Any], keyring: Keyring, *, source: str = 
     except ValueError:
         raise InputError(f"expires {policy.get('expires')!r} is not a date", file=source, field="expires",
                          fix="use YYYY-MM-DD") from None
-    kinds = list(policy.get("change_kinds") or ["prompt_only"])
+    kinds = _text_list(policy, "change_kinds", ["prompt_only"], source, "[prompt_only]") or ["prompt_only"]
     bad = [k for k in kinds if k not in CHANGE_KINDS]
     if bad:
         raise InputError(f"unknown change kind {bad[0]!r}", file=source, field="change_kinds",
                          fix=f"use {' or '.join(CHANGE_KINDS)}")
-    allow = [str(d).removeprefix("sha256:").lower() for d in policy.get("weights_allowlist") or []]
+    allow = [d.removeprefix("sha256:").lower()
+             for d in _text_list(policy, "weights_allowlist", [], source, "[sha256:<64 hex>]")]
     if any(len(d) != 64 for d in allow):
         raise InputError("weights_allowlist holds sha256 digests (64 hex)", file=source,
                          field="weights_allowlist", fix="list the weight digests from `releasegate models list`")
-    runners = policy.get("runners") or []
-    if not isinstance(runners, list) or not all(isinstance(r, str) for r in runners):
-        raise InputError("runners lists runner identities", file=source, field="runners",
-                         fix="e.g. runners: [runner@platform.example]")
+    runners = _text_list(policy, "runners", [], source, "[runner@platform.example]")
     missing = [r for r in runners if r not in keyring.entries]
     if missing:
         raise InputError(f"runner {missing[0]} has no public key in the keyring", file=source, field="runners",
@@ -98,8 +106,9 @@ def normalise_policy(policy: dict[str, Any], keyring: Keyring, *, source: str = 
         **evidence,
         "identity": identity, "keyid": entry.fingerprint, "expires": expires.isoformat(),
         "change_kinds": kinds, "weights_allowlist": allow,
-        "require_checks": [str(c) for c in policy.get("require_checks", ["cost_ratio", "latency_p95"])],
-        "no_open_incidents": [str(s) for s in policy.get("no_open_incidents", ["sev1", "sev2"])],
+        "require_checks": _text_list(policy, "require_checks", ["cost_ratio", "latency_p95"], source,
+                                     "[cost_ratio, latency_p95]"),
+        "no_open_incidents": _text_list(policy, "no_open_incidents", ["sev1", "sev2"], source, "[sev1, sev2]"),
     }
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from hostile_cli import CliRun
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
 TRIAGE = REPO / "datasets" / "support-triage"
@@ -19,6 +20,11 @@ TIME_BOUND_S = 60.0
 HOSTILE_SCALARS = ["true", "false", ".inf", "-.inf", ".nan", "'0.5'", "-1", "1e400",
                    "[]", "{}", "!!float 1", "!!python/none ''", "*undefined",
                    "2026-13-45", "'\u202e'", '"\\0"']
+
+# Any JSON value (NaN included: a writer that is not json.dumps may produce it), small.
+JSONISH = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                       max_leaves=8)
 
 HOSTILE_YAML_TAILS = [
     "success_criteria:\n  min_acceptance_rate: 0.0\n  non_inferiority_margin: 1.0\n",
@@ -73,3 +79,18 @@ class Timer:
         self.elapsed = time.monotonic() - self.started
         if exc[0] is None:
             assert self.elapsed < TIME_BOUND_S, f"took {self.elapsed:.1f} s"
+
+
+def pass_verdict() -> dict:
+    """A sound PASS verdict document (support-triage), for decisions built by hand."""
+    return {"schema": "releasegate.verdict/v1", "scenario_id": "support-triage", "decision": "PASS",
+            "reason": "ok", "vetoed_by": [],
+            "checks": [{"name": "non_inferiority", "kind": "change", "metric": "acceptance_difference",
+                        "value": 0.01, "ci_low": -0.02, "ci_high": 0.04, "threshold": -0.05, "direction": ">=",
+                        "status": "pass", "critical": True, "reason": "ok"}],
+            "candidate": {"entry": "gemma3-v1", "model": "m", "model_digest": "", "prompt_version": "v1",
+                          "records_sha256": ""},
+            "incumbent": {"entry": "smollm2-v1", "model": "m", "model_digest": "", "prompt_version": "v1",
+                          "records_sha256": ""},
+            "contract_sha256": "c" * 64, "dataset_sha256": "e" * 64, "n": 10, "confidence": 0.95, "seed": 1,
+            "metrics": {}, "slices": [], "sequential": None}

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import record
-from fuzz_helpers import Timer, assert_clean_refusal, files_under, scenario_copy
+from fuzz_helpers import JSONISH, Timer, assert_clean_refusal, files_under, pass_verdict, scenario_copy
 from hostile_cli import run_main
 from hypothesis import given
 from hypothesis import strategies as st
@@ -47,9 +47,6 @@ def _frame(cases: pd.DataFrame, entry: str) -> pd.DataFrame:
 
 
 META = {"scenario_id": "support-triage", "prompt_version": "v1", "cost": {"pricing": "gpu", "total_usd": 0.01}}
-JSONISH = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=20),
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-                       max_leaves=8)
 
 
 @given(column=st.sampled_from(AMOUNTS), value=st.sampled_from(BAD_AMOUNTS), rows=st.sets(st.integers(0, 239), min_size=1,
@@ -105,20 +102,6 @@ def test_hostile_record_metadata(triage: tuple[Path, pd.DataFrame], meta: object
             record("records", f"exit {run.code}")
 
 
-def _pass_verdict() -> dict:
-    return {"schema": "releasegate.verdict/v1", "scenario_id": "support-triage", "decision": "PASS",
-            "reason": "ok", "vetoed_by": [],
-            "checks": [{"name": "non_inferiority", "kind": "change", "metric": "acceptance_difference",
-                        "value": 0.01, "ci_low": -0.02, "ci_high": 0.04, "threshold": -0.05, "direction": ">=",
-                        "status": "pass", "critical": True, "reason": "ok"}],
-            "candidate": {"entry": "gemma3-v1", "model": "m", "model_digest": "", "prompt_version": "v1",
-                          "records_sha256": ""},
-            "incumbent": {"entry": "smollm2-v1", "model": "m", "model_digest": "", "prompt_version": "v1",
-                          "records_sha256": ""},
-            "contract_sha256": "c" * 64, "dataset_sha256": "e" * 64, "n": 10, "confidence": 0.95, "seed": 1,
-            "metrics": {}, "slices": [], "sequential": None}
-
-
 VERDICT_EDITS = st.sampled_from([
     ("decision", "MAYBE"), ("decision", None), ("decision", "pass"), ("checks", []), ("checks", None),
     ("vetoed_by", ["non_inferiority"]), ("scenario_id", ""), ("candidate", None), ("checks.status", "fail"),
@@ -131,7 +114,7 @@ VERDICT_EDITS = st.sampled_from([
        envelope=st.booleans(), payload_type=st.sampled_from(["application/vnd.in-toto+json", "text/plain", ""]),
        subject=st.sampled_from(["ok", "empty", "no-digest", "short"]))
 def test_hostile_decisions(edit: tuple[str, object], envelope: bool, payload_type: str, subject: str) -> None:
-    verdict = _pass_verdict()
+    verdict = pass_verdict()
     key, value = edit
     if key.startswith("checks."):
         verdict["checks"][0][key.split(".", 1)[1]] = value

@@ -305,3 +305,22 @@ def test_a_pinned_ledger_public_key_is_read_as_strictly_as_the_keyring(monkeypat
         pinned_ledger_keys(Keyring(Path("k.yaml"), {}))
     text = _one_line(exc, file=None, field=LEDGER_PUBKEY_ENV)
     assert "not an Ed25519 public key in PEM" in text and message in text
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"change_kinds": True}, "change_kinds"), ({"weights_allowlist": True}, "weights_allowlist"),
+    ({"runners": "runner@platform.example"}, "runners"), ({"require_checks": 5}, "require_checks"),
+    ({"no_open_incidents": [1]}, "no_open_incidents"), ({1: "x", "zz": 2}, "1"),
+])
+def test_release_policy_fields_of_the_wrong_type_are_one_line(extra: dict, field: str) -> None:
+    """Found by the fuzz suite: `change_kinds: true` raised TypeError (a traceback) in normalise_policy."""
+    from releasegate.releases import PublicKeyEntry, fingerprint
+    from releasegate.releases._policy import normalise_policy
+
+    key = Ed25519PrivateKey.generate().public_key()
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    ring = Keyring(Path("k.yaml"), {"bot@platform.example": PublicKeyEntry("bot@platform.example", fingerprint(key), pem)})
+    with pytest.raises(InputError) as exc:
+        normalise_policy({"identity": "bot@platform.example", "expires": "2099-01-01", **extra}, ring,
+                         source="policy.yaml")
+    _one_line(exc, file=Path("policy.yaml"), field=field)
