@@ -236,3 +236,34 @@ def test_malformed_signature_entries_in_an_attestation_are_bad_input(scenario, r
         _evidence(records, scenario)
     assert refused.value.field == field and refused.value.file == str(att), str(refused.value)
     assert "does not verify" in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"{not json", "attestation"),
+    (b"[]", "not a DSSE envelope"),
+    (b'{"payloadType": "application/vnd.in-toto+json", "payload": "%%%", "signatures": []}', "payload"),
+    (b'{"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": []}',
+     "not an in-toto statement"),
+    (b" " * (2 << 20), "attestation"),
+])
+def test_hostile_attestation_files_are_one_line_exit_2(scenario, runner, tmp_path: Path, content: bytes,
+                                                       message: str) -> None:
+    records = _records(tmp_path / "cand.parquet", scenario)
+    attestation_path(records).write_bytes(content)
+    with pytest.raises(InputError, match=message) as refused:
+        _evidence(records, scenario)
+    assert refused.value.exit_code == 2 and refused.value.file == str(attestation_path(records))
+
+
+def test_malformed_or_forged_signature_entries_are_refused(scenario, runner, tmp_path: Path) -> None:
+    records = _records(tmp_path / "cand.parquet", scenario)
+    path = attest_records(records, runner, started_at=STARTED)
+    envelope = json.loads(path.read_text())
+    keyid = envelope["signatures"][0]["keyid"]
+    path.write_text(json.dumps({**envelope, "signatures": ["x", 7]}))
+    with pytest.raises(InputError, match="a signature entry is an object with exactly `keyid` and `sig`"):
+        _evidence(records, scenario)
+    forged = base64.b64encode(b"\0" * 64).decode()  # the runner's key id, a signature it never made
+    path.write_text(json.dumps({**envelope, "signatures": [{"keyid": keyid, "sig": forged}]}))
+    with pytest.raises(InputError, match="no valid signature by runner"):
+        _evidence(records, scenario)
