@@ -12,7 +12,6 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from releasegate.core import InputError
 from ._cli_common import FLOWS
 
 
@@ -22,30 +21,15 @@ def evaluate_command(
     incumbent_endpoints: list[str] | None = None, candidate_records: Path | None = None,
     incumbent_records: Path | None = None, prefect_api: str | None = None, console: Console | None = None,
 ) -> int:
-    """Library form of the command: validate, run the flow, print; returns the exit code."""
-    from releasegate.scenarios import load_dataset_for, load_scenario
-
+    """Check the arguments (flows.gate.check_evaluation), run the flow, print; returns the exit code."""
     from ._cli_gate import checks_table, print_evidence
     from ._prefect_env import configure_prefect
+    from .gate import check_evaluation
 
     console = console or Console()
-    loaded = load_scenario(scenario)
-    dataset = load_dataset_for(loaded)
+    loaded, dataset = check_evaluation(scenario, candidate, incumbent=incumbent, limit=limit,
+                                       candidate_records=candidate_records, incumbent_records=incumbent_records)
     s = loaded.scenario
-    for name, flag in ((candidate, "--candidate"), (incumbent or s.incumbent, "--incumbent")):
-        if name not in s.models:
-            raise InputError(f"{name!r} is not a model entry of {s.id}", file=loaded.path, field=flag,
-                             fix=f"use one of: {', '.join(s.models)}")
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit must be at least 1, got {limit}", field="--limit", fix="pass a positive number")
-    for path, flag in ((candidate_records, "--candidate-records"), (incumbent_records, "--incumbent-records")):
-        if path is not None and not path.is_file():
-            raise InputError("file not found", file=path, field=flag, fix="pass a Parquet file of generation records")
-
-    # An attestation that does not verify, or an untrusted runner: exit 2 before Prefect starts.
-    from releasegate.releases import evidence_inputs
-
-    evidence_inputs(loaded, dataset.sha256, {"candidate": candidate_records, "incumbent": incumbent_records})
     _warn_before_run(loaded, dataset, limit, console)
     configure_prefect(prefect_api)
     from .evaluate import evaluate_candidate

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from releasegate.core import InputError, atomic_write_text
+from releasegate.core import InputError
 
 from ._cli_common import GATE, print_error
 
@@ -53,23 +53,13 @@ def print_evidence(verdict: Any, console: Console) -> None:
 
 def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | None = None,
                   seed: int | None = None, console: Console | None = None) -> int:
-    """Library form of the command: returns the exit code (raises InputError on bad input)."""
-    from releasegate.evals import DECISION_EXIT_CODES, run_gate_on_files
-    from releasegate.releases import gate_checks, records_evidence  # as in `evaluate`
-    from releasegate.scenarios import load_dataset_for, load_scenario
+    """`flows.gate.score_files`, printed; returns the exit code (InputError on bad input)."""
+    from releasegate.evals import DECISION_EXIT_CODES
+
+    from .gate import score_files
 
     console = console or Console()
-    if out is not None and out.is_dir():  # refused before any work, not after it
-        raise InputError("is a folder, not a file", file=out, field="--out",
-                         fix="name the verdict file to write, e.g. verdict.json")
-    loaded = load_scenario(scenario)
-    dataset = load_dataset_for(loaded)
-    # Evidence provenance (issue 15): an attestation beside a file must verify (else exit 2).
-    evidence = [records_evidence(path, loaded, dataset.sha256) for path in (candidate, incumbent)]
-    verdict = run_gate_on_files(loaded, dataset, candidate, incumbent, seed=seed,
-                                extra_checks=gate_checks()).with_evidence(*evidence)
-    if out is not None:
-        atomic_write_text(out, verdict.to_json())
+    verdict = score_files(scenario, candidate, incumbent, out=out, seed=seed)
     console.print(checks_table(verdict))
     console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
     print_evidence(verdict, console)

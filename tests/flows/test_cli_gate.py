@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import typer
 from typer.testing import CliRunner, Result
 
@@ -99,3 +100,20 @@ def test_bad_input_exits_2_and_names_the_problem(scenario_dir: Path, cases: pd.D
     pd.DataFrame({"example_id": ["x"]}).to_parquet(broken)
     result = invoke("score", "--scenario", str(scenario_dir), "--candidate", str(broken), "--incumbent", str(cand))
     assert result.exit_code == 2 and "missing columns" in result.output
+
+
+def test_score_files_is_the_library_under_the_command(scenario_dir: Path, cases: pd.DataFrame, tmp_path: Path) -> None:
+    from releasegate.core import InputError
+    from releasegate.flows.gate import score_files
+
+    same = outcomes(len(cases), 0.8, 1)
+    cand = write(tmp_path / "cand.parquet", cases, same, "gemma3-v1")
+    inc = write(tmp_path / "inc.parquet", cases, same, "smollm2-v1")
+    out = tmp_path / "verdict.json"
+    verdict = score_files(str(scenario_dir), cand, inc, out=out)
+    assert verdict.decision == "PASS" and out.read_text() == verdict.to_json()
+    assert [c.name for c in verdict.checks if c.name == "exceptions"] == ["exceptions"]  # releases' extra check
+    assert verdict.candidate.evidence is not None and verdict.candidate.evidence.status == "self-declared"
+    with pytest.raises(InputError, match="is a folder") as refused:
+        score_files(str(scenario_dir), cand, inc, out=tmp_path)
+    assert refused.value.field == "--out"
