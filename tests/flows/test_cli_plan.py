@@ -54,3 +54,25 @@ def test_plan_without_history_or_assumptions_exits_2(isolated_home: Path) -> Non
     bad = CliRunner().invoke(app, ["plan", "--scenario", "support-triage", "--incumbent-rate", "0.8",
                                    "--discordance", "0.15", "--difference", "-0.2"])
     assert bad.exit_code == 2 and "above -margin" in bad.output
+
+
+def test_plan_warns_when_the_dataset_cannot_decide_a_latency_slo(isolated_home: Path, tmp_path: Path) -> None:
+    """Issue 13: 40 invoices cannot bound a p95 (the order-statistic bound needs 72 at 95%)."""
+    import hashlib
+    import re
+
+    src = Path(__file__).resolve().parents[2] / "datasets" / "invoice-extraction"
+    folder = tmp_path / "invoice-extraction"
+    folder.mkdir()
+    data = b"".join((src / "cases.jsonl").read_bytes().splitlines(keepends=True)[:40])
+    (folder / "cases.jsonl").write_bytes(data)
+    (folder / "CARD.md").write_bytes((src / "CARD.md").read_bytes())
+    contract = re.sub(r'sha256: "[0-9a-f]{64}"', f'sha256: "{hashlib.sha256(data).hexdigest()}"',
+                      (src / "scenario.yaml").read_text(), count=1)
+    (folder / "scenario.yaml").write_text(contract)
+    out = CliRunner().invoke(app, ["plan", "--scenario", str(folder), "--incumbent-rate", "0.1",
+                                   "--discordance", "0.1", "--sequential-runs", "0"], env={"COLUMNS": "400"})
+    assert out.exit_code == 0, out.output
+    warnings = [line for line in out.output.splitlines() if line.startswith("warning: check ")]
+    assert [w.split()[2] for w in warnings] == ["ttft_p95", "latency_p95"]
+    assert "undecidable with 40 cases" in warnings[1] and "needs >= 72 cases" in warnings[1]
