@@ -145,8 +145,8 @@ def _estimate_words(est: Estimate, kind: str) -> str:
             text += f" (interval {est.ci_low:.1%} to {est.ci_high:.1%})"
     elif kind == "usd":
         text = f"{est.label} {usd(est.value)}"
-        if est.ci_low is not None and est.ci_high is not None:
-            text += f" (interval {usd(est.ci_low)} to {usd(est.ci_high)})"
+        if est.ci_low is not None:  # no upper end: too few accepted outcomes to bound it
+            text += f" (interval {usd(est.ci_low)} to {'unbounded' if est.ci_high is None else usd(est.ci_high)})"
     else:  # difference in points
         text = f"{est.label} {est.value * 100:+.1f} points"
         if est.ci_low is not None and est.ci_high is not None:

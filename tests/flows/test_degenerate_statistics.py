@@ -126,6 +126,7 @@ def test_html_checks_table_and_markdown_say_unbounded(run: dict) -> None:
     assert re.fullmatch(r"\d\.\d\d× to unbounded", cells[1]), cells
     assert re.findall(r'<td class="num">([^<]*)</td>', rows["latency_p95"])[1].endswith("s to unbounded")
     assert "needs &gt;= 72 cases" in rows["latency_p95"] or "needs >= 72 cases" in rows["latency_p95"]
+    assert re.search(r"candidate: gemma3-v1 \$0\.00800 \(interval \$0\.00\d+ to unbounded\)", html)  # cost figure
     markdown = reports.render_markdown(verdict)
     assert not HUGE.search(markdown)
     assert "× to unbounded" in markdown
