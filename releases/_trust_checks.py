@@ -37,6 +37,7 @@ from ._trust import (
     _public,
     criteria_sha256,
     root_for_check,
+    root_required_reasons,
     scenario_chain,
     working_tree_differences,
 )
@@ -266,8 +267,8 @@ def trust_audit(ledger: Ledger, scenario_id: str, loaded: LoadedScenario | None,
         chain = scenario_chain(ledger, scenario_id)
     except Refused as exc:
         return [f"trust chain does not verify: {r}" for r in exc.reasons], []
-    if not chain:
-        return [], []
+    if not chain:  # root-required mode: an un-rooted scenario is a finding, not the legacy rules
+        return root_required_reasons(ledger, scenario_id), []
     problems: list[str] = []
     notes: list[str] = []
     seen: set[tuple[str, str]] = set()

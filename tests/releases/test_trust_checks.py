@@ -356,6 +356,7 @@ def test_root_required_mode_refuses_an_unrooted_scenario(scenario: LoadedScenari
         cite_exception(failing, "EX-1", ledger=ledger, loaded=edited)
     assert refusal in refused.value.reasons
     assert refusal in decision_reasons(edited, env, keyring=Keyring.load(), ledger=ledger)
+    assert trust_audit(ledger, "support-triage", edited, Keyring.load()) == ([refusal], [])  # audit says it too
     assert [e.event_type for e in ledger.events()[before:]] == ["evaluated"]  # nothing approved, nothing moved
     # onboarded (signed by the portfolio threshold and the real owners), the same release goes through
     monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", f"sha256:{pin}")
