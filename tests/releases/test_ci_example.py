@@ -65,11 +65,11 @@ def test_inputs_and_file_names_reach_the_shell_only_through_env():
         for var in EXPANSION.findall(step["run"]):
             name = var.strip("{}").split(":")[0].split("[")[0]
             # every variable a run line uses is the step's env, the job's, or the runner's own
-            assert name in step.get("env", {}) or name.startswith("GITHUB_") or name in (
+            assert name in step.get("env", {}) or name.startswith(("GITHUB_", "RUNNER_")) or name in (
                 "scenario", "decision"), f"{name} in {step.get('name')}"
         assert not unquoted_expansions(step["run"]), step["run"]
     for value in (v for s in steps for v in s.get("env", {}).values()):
-        assert re.fullmatch(r"\$\{\{ (inputs|steps)\.[a-z_.]+ \}\}", value), value
+        assert re.fullmatch(r"\$\{\{ (inputs|steps|secrets)\.[A-Za-z_.]+ \}\}", value), value
 
 
 def test_script_quotes_every_expansion():
