@@ -176,11 +176,13 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[str, typer.Option("--scenario")],
         ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
-        """The endpoint as the ledger says it is, and as MLflow has it."""
-        from releasegate.gateway import expected_endpoint, live_replicas, read_endpoint
+        """The endpoint as the ledger says it is, and as MLflow has it; the live replicas; the champion
+        replicas' prefix-cache hit rate against the contract's cache strategy."""
+        from releasegate.gateway import expected_endpoint, live_replicas, prefix_cache, read_endpoint
         from releasegate.releases import Ledger
 
         ledger = Ledger.open(ledger_url)
         want, have = expected_endpoint(ledger, scenario), read_endpoint(scenario, mlflow_uri=mlflow_uri)
         print(json.dumps({"ledger": want.to_dict() if want else None, "mlflow": have.to_dict() if have else None,
-                          "replicas": live_replicas(ledger, scenario)}, indent=2))
+                          "replicas": live_replicas(ledger, scenario),
+                          "prefix_cache": prefix_cache(scenario, ledger=ledger)}, indent=2))

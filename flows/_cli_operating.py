@@ -250,7 +250,7 @@ def register(app: typer.Typer) -> None:
                           f"{u['requests']} requests, {u['input_tokens']}+{u['output_tokens']} tokens, "
                           f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s"
                           + (", OVER THE SLO" if u["meets_latency_slo"] is False else "") + "), "
-                          f"cost {u['cost_usd']} USD ({u['cost_basis']})"))
+                          f"cost {u['cost_usd']} USD ({u['cost_basis']}), " + _prefix_cache_text(u["prefix_cache"])))
             for sid, findings in sorted(metrics.get("provider_keys_outside_gateway", {}).items()):
                 for finding in findings:
                     out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}"
@@ -259,6 +259,13 @@ def register(app: typer.Typer) -> None:
         if html is not None:  # stderr under --json, so stdout stays one JSON document
             (err if as_json else out).print(f"HTML report written to {html}")
 
+
+
+def _prefix_cache_text(pc: dict[str, Any]) -> str:
+    rate = "n/a" if pc["hit_rate"] is None else f"{100 * pc['hit_rate']:.0f}%"
+    return (f"prefix-cache hit rate {rate} (min {100 * pc['min_hit_rate']:.0f}%, owner {pc['owner']})"
+            + (", BELOW THE MINIMUM" if pc["meets_slo"] is False else "")
+            + (f", {len(pc['unreachable'])} replica(s) without /metrics" if pc["unreachable"] else ""))
 
 
 def governance_tables(metrics: dict[str, Any]) -> list[Table]:

@@ -71,8 +71,9 @@ from ._usage import (
     budget_status,
     gateway_usage,
     portfolio_usage,
+    prefix_cache,
     production_regressions,
 )
 
 __all__ += ["BudgetStatus", "GatewayUsage", "budget_status", "gateway_usage", "portfolio_usage",
-            "production_regressions"]
+            "prefix_cache", "production_regressions"]

@@ -8,7 +8,8 @@ the refusal in the ledger (`gateway_request_refused`), and forwards everything e
 the scenario's endpoint on MLflow's AI Gateway. A contract `cost_budget` with action REJECT refuses
 requests once the window's spend (from the gateway's traces at the contract's price: MLflow prices
 self-hosted models at 0) reaches it; either action records `gateway_budget_exceeded` once per window. Output is capped at the budget's
-`max_output_tokens` (a larger `max_tokens` is lowered, a missing one set).
+`max_output_tokens` (a larger `max_tokens` is lowered, a missing one set). A `stream: true` answer
+is relayed chunk by chunk (every check is on the request), not buffered.
 
 Prompt tokens are counted by the scenario's champion replica (vLLM's POST /tokenize, the served
 model's own tokenizer); when no replica answers, an over-estimate (characters / 3) stands in, so
@@ -155,7 +156,7 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
     `budget_ttl_s` seconds per scenario (a search per request would cost more than the request)."""
     from fastapi import FastAPI
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import JSONResponse, Response, StreamingResponse
 
     app = FastAPI(title="releasegate policy layer")
     ledger = Ledger.open(ledger_url)
@@ -186,8 +187,32 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
         if forward is None:
             return JSONResponse({"error": {"message": "; ".join(reasons), "type": "policy_refused",
                                            "reasons": reasons}}, 400)
-        async with httpx.AsyncClient(timeout=300) as client:
-            r = await client.post(target, json=forward)
-        return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type"))
+        if not forward.get("stream"):
+            async with httpx.AsyncClient(timeout=300) as client:
+                r = await client.post(target, json=forward)
+            return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type"))
+        # Streaming: the checks above are all request-side, so the answer passes through chunk by chunk.
+        client = httpx.AsyncClient(timeout=300)
+        try:
+            upstream = await client.send(client.build_request("POST", target, json=forward), stream=True)
+        except BaseException:
+            await client.aclose()
+            raise
+        if upstream.status_code != 200:  # an error is one small body: pass it on whole
+            content = await upstream.aread()
+            await upstream.aclose()
+            await client.aclose()
+            return Response(content, status_code=upstream.status_code, media_type=upstream.headers.get("content-type"))
+
+        async def relay() -> Any:
+            try:
+                async for chunk in upstream.aiter_bytes():  # decoded: no content-encoding is passed on
+                    yield chunk
+            finally:
+                await upstream.aclose()
+                await client.aclose()
+
+        return StreamingResponse(relay(), media_type=upstream.headers.get("content-type", "text/event-stream"),
+                                 headers={"cache-control": "no-cache"})
 
     return app

@@ -178,6 +178,33 @@ def production_regressions(scenario_ids: list[str], *, ledger: Ledger, mlflow_ur
     return out
 
 
+def prefix_cache(scenario: str, *, ledger: Ledger, timeout_s: float = 3.0) -> dict[str, Any]:
+    """The cache strategy at run time: the champion's replicas' prefix-cache hit rate (vLLM's
+    Prometheus counters `vllm:prefix_cache_hits_total` / `vllm:prefix_cache_queries_total`, in
+    tokens, summed over the replicas since each started) against the contract's
+    `cache_strategy.min_prefix_cache_hit_rate` (its owner named). A replica whose /metrics does not
+    answer is listed under `unreachable`; no queries yet: the rate and the verdict are None."""
+    from releasegate.gpu import scrape
+
+    s = load_contract(scenario).scenario
+    want = expected_endpoint(ledger, s.id)
+    bases = [m.api_base for m in want.primaries] if want else []
+    replicas, unreachable = [], []
+    for base in bases:
+        metrics = scrape(base.rstrip("/").removesuffix("/v1"), timeout_s=timeout_s)
+        if metrics is None:
+            unreachable.append(base)
+            continue
+        replicas.append({"api_base": base, "hits": metrics.get("vllm:prefix_cache_hits_total", 0.0),
+                         "queries": metrics.get("vllm:prefix_cache_queries_total", 0.0)})
+    hits, queries = sum(r["hits"] for r in replicas), sum(r["queries"] for r in replicas)
+    rate = hits / queries if queries > 0 else None
+    slo = s.cache_strategy.min_prefix_cache_hit_rate
+    return {"hits": hits, "queries": queries, "hit_rate": rate, "min_hit_rate": slo,
+            "meets_slo": None if rate is None else rate >= slo, "owner": s.cache_strategy.owner,
+            "replicas": replicas, "unreachable": unreachable}
+
+
 def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None) -> dict[str, Any]:
     """Governance's view: usage per scenario whose endpoint releasegate manages (errors as text)."""
     out: dict[str, Any] = {}
@@ -185,7 +212,8 @@ def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str 
         if expected_endpoint(ledger, sid) is None:
             continue
         try:
-            out[sid] = gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger).to_dict()
+            out[sid] = {**gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger).to_dict(),
+                        "prefix_cache": prefix_cache(sid, ledger=ledger)}
         except Exception as exc:  # MLflow down or the endpoint gone: say so, do not fail governance
             out[sid] = {"error": f"{type(exc).__name__}: {exc}"}
     return out

@@ -68,6 +68,14 @@ def _table(caption: str, head: list[str], rows: list[list[str]], row_header: boo
             f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
+def _prefix_cache_cell(pc: dict[str, Any]) -> str:
+    floor = f"(min {round(100 * pc['min_hit_rate'])}%, owner {pc['owner']})"
+    if pc["hit_rate"] is None:
+        return f"n/a {_e(floor)}"
+    rate = f"{round(100 * pc['hit_rate'])}%"
+    return _yes(bool(pc["meets_slo"]), rate, rate, "below the minimum") + f' <span class="muted">{_e(floor)}</span>'
+
+
 def render_governance_html(metrics: dict[str, Any]) -> str:
     """The whole report: portfolio summary, per-scenario table, exceptions/incidents, support load."""
     p = metrics["portfolio"]
@@ -149,13 +157,15 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
     if metrics.get("gateway"):  # issue 17: production traffic from the gateway's traces
         production = "<h2>Production traffic (MLflow AI Gateway)</h2>" + _table(
             "Per scenario endpoint, from its traces", ["Scenario", "Requests", "Errors", "Tokens in / out",
-                                                       "p95 latency (s)", "SLO p95 (s)", "Meets SLO", "Cost (USD)"],
-            [[f"<code>{escape(sid)}</code>", _e(u["error"]), "", "", "", "", "", ""] if "error" in u else
+                                                       "p95 latency (s)", "SLO p95 (s)", "Meets SLO", "Cost (USD)",
+                                                       "Prefix-cache hit rate (min)"],
+            [[f"<code>{escape(sid)}</code>", _e(u["error"]), "", "", "", "", "", "", ""] if "error" in u else
              [f"<code>{escape(sid)}</code>", _e(u["requests"]), _e(u["errors"]),
               f"{_e(u['input_tokens'])} / {_e(u['output_tokens'])}",
               _e(None if u["latency_p95_s"] is None else round(u["latency_p95_s"], 3)), _e(u["latency_slo_p95_s"]),
               "n/a" if u["meets_latency_slo"] is None else _yes(u["meets_latency_slo"], "yes", "over the SLO"),
-              _e(None if u["cost_usd"] is None else round(u["cost_usd"], 6)) + f' <span class="muted">({_e(u["cost_basis"])})</span>']
+              _e(None if u["cost_usd"] is None else round(u["cost_usd"], 6)) + f' <span class="muted">({_e(u["cost_basis"])})</span>',
+              _prefix_cache_cell(u["prefix_cache"])]
              for sid, u in sorted(metrics["gateway"].items())])
     invalid = ""
     if metrics.get("invalid_contracts"):

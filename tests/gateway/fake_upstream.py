@@ -1,5 +1,6 @@
 """A small OpenAI-compatible upstream for the gateway tests: answers with its own name, reports the
-weights folder it "serves" as vLLM does (/v1/models `root`), JSON or SSE, optional delay."""
+weights folder it "serves" as vLLM does (/v1/models `root`), JSON or SSE, optional delay, and
+optionally a Prometheus /metrics text."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,9 @@ class Upstream:
     model: str
     root: str
     delay_s: float = 0.0
+    metrics: str | None = None  # Prometheus text served at /metrics (None: 404)
+    chunk_delay_s: float = 0.0  # > 0: SSE sent chunk by chunk (chunked encoding), this long apart
+    chunk_times: list[float] = field(default_factory=list)  # time.monotonic() as each chunk left
     requests: int = 0
     bodies: list[dict] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
@@ -45,6 +49,8 @@ class Upstream:
                 if self.path == "/v1/models":
                     self._send(200, json.dumps({"object": "list", "data": [
                         {"id": upstream.model, "object": "model", "root": upstream.root}]}).encode())
+                elif self.path == "/metrics" and upstream.metrics is not None:
+                    self._send(200, upstream.metrics.encode(), "text/plain; version=0.0.4")
                 else:
                     self._send(404, b"{}")
 
@@ -60,6 +66,23 @@ class Upstream:
                 time.sleep(upstream.delay_s)
                 text = f"served-by:{upstream.name}"
                 usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+                if body.get("stream") and upstream.chunk_delay_s > 0:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    pieces = [{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": upstream.model,
+                               "choices": [{"index": 0, "delta": {"content": f"part{i} "}, "finish_reason": None}]}
+                              for i in range(3)]
+                    for i, piece in enumerate([f"data: {json.dumps(p)}\n\n" for p in pieces] + ["data: [DONE]\n\n"]):
+                        if i:
+                            time.sleep(upstream.chunk_delay_s)
+                        data = piece.encode()
+                        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                        self.wfile.flush()
+                        upstream.chunk_times.append(time.monotonic())
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 if body.get("stream"):
                     chunks = [{"id": "c", "object": "chat.completion.chunk", "created": 0, "model": upstream.model,
                                "choices": [{"index": 0, "delta": {"role": "assistant", "content": text},

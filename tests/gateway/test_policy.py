@@ -94,3 +94,42 @@ def test_a_chunked_body_over_the_limit_is_refused_while_streaming(isolated_home)
     client = TestClient(policy_app("http://127.0.0.1:9"))
     r = client.post("/v1/chat/completions", content=chunks())
     assert r.status_code == 400 and "body is over the 4194304 byte limit" in r.json()["error"]["message"]
+
+
+def test_a_streamed_answer_passes_through_chunk_by_chunk(replica: Upstream) -> None:
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from releasegate.gpu import free_port
+
+    replica.chunk_delay_s = 1.0  # the upstream produces 4 SSE chunks, 1 s apart
+    port = free_port("127.0.0.1")
+    server = uvicorn.Server(uvicorn.Config(policy_app(replica.api_base.removesuffix("/v1")), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.1)
+        arrived: list[tuple[float, str]] = []
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/v1/chat/completions", timeout=30,
+                          json=ask(3, stream=True, max_tokens=500)) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    arrived.append((time.monotonic(), line.removeprefix("data: ")))
+        assert [text for _, text in arrived][-1] == "[DONE]" and len(arrived) == 4
+        assert "part0" in arrived[0][1] and "part2" in arrived[2][1]
+        # The first chunk reached the client before the upstream had produced the last one.
+        assert arrived[0][0] < replica.chunk_times[-1]
+        assert replica.bodies[-1]["max_tokens"] == 8  # request-side checks still apply
+        # A refused streaming request is refused before anything is streamed.
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=ask(2000, stream=True), timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["type"] == "policy_refused"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
