@@ -216,6 +216,7 @@ class ActorAuthority:
     portfolio_broken: list[str]
     chains: dict[str, list[ScenarioRoot]]
     broken: dict[str, list[str]]
+    _keys: dict[tuple[str, int], ActorKeys] = field(default_factory=dict)  # (scope, version) -> keys
 
     @classmethod
     def load(cls, ledger: Ledger, keyring: Keyring) -> ActorAuthority:
@@ -243,21 +244,27 @@ class ActorAuthority:
             in_force = [p for p in self.portfolio if (p.ledger_seq or 0) < ev.seq]
             if in_force:
                 root = in_force[-1]
-                md = root.metadata.signed
-                return ({ident: {kid: _public(md.keys[kid])} for ident, kid in root.root_identities.items()},
-                        f"portfolio root v{root.version}")
+                if (sid, root.version) not in self._keys:
+                    md = root.metadata.signed
+                    self._keys[sid, root.version] = {ident: {kid: _public(md.keys[kid])}
+                                                     for ident, kid in root.root_identities.items()}
+                return self._keys[sid, root.version], f"portfolio root v{root.version}"
         elif sid in self.broken:
             return f"the trust chain of {sid} does not verify: {self.broken[sid][0]}"
         else:
             in_force_s = [r for r in self.chains.get(sid, []) if (r.ledger_seq or 0) < ev.seq]
             if in_force_s:
-                keys: ActorKeys = {}
-                _add_root_keys(keys, in_force_s[-1])
-                return keys, f"the signed root v{in_force_s[-1].version} of {sid} in force at this row"
+                root_s = in_force_s[-1]
+                if (sid, root_s.version) not in self._keys:
+                    self._keys[sid, root_s.version] = {}
+                    _add_root_keys(self._keys[sid, root_s.version], root_s)
+                return self._keys[sid, root_s.version], f"the signed root v{root_s.version} of {sid} in force at this row"
         if self.required:
             return (f"no signed root of {sid} was in force at this row and {self.required}: "
                     "the keyring cannot authenticate it")
-        return keyring_actor_keys(self.keyring), f"the keyring {self.keyring.path} ({sid} has no signed root)"
+        if ("", 0) not in self._keys:
+            self._keys["", 0] = keyring_actor_keys(self.keyring)
+        return self._keys["", 0], f"the keyring {self.keyring.path} ({sid} has no signed root)"
 
     def problem(self, ev: LedgerEvent) -> str | None:
         """Why a privileged row's actor is not authenticated (None when it is, or need not be)."""
