@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ._cli_common import FLOWS
+from ._cli_common import FLOWS, shown
 
 
 def evaluate_command(
@@ -44,7 +44,7 @@ def evaluate_command(
 
     verdict = Verdict.from_json(Path(result.verdict_path).read_text())
     console.print(checks_table(verdict))
-    console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    console.print(f"[bold]{verdict.decision}[/]: {shown(verdict.reason)}")
     print_evidence(verdict, console)
     if verdict.sequential:
         console.print(f"sequential: used {result.cases_used} of {result.cases_total} cases "

@@ -9,11 +9,12 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from releasegate.core import InputError
 
-from ._cli_common import GATE, print_error
+from ._cli_common import GATE, print_error, shown
 
 _STYLE = {"pass": "green", "fail": "bold red", "inconclusive": "yellow", "skipped": "dim"}
 
@@ -26,7 +27,7 @@ def _fmt(value: float | None) -> str:
 
 def checks_table(verdict: Any) -> Table:
     """The verdict's checks as a rich table (also used by other commands that show a verdict)."""
-    table = Table(title=f"{verdict.scenario_id}: {verdict.decision}  (n={verdict.n}, "
+    table = Table(title=f"{shown(verdict.scenario_id)}: {verdict.decision}  (n={verdict.n}, "
                         f"confidence {verdict.confidence:g}, seed {verdict.seed})")
     for column in ("check", "status", "value", "interval", "threshold", "reason"):
         table.add_column(column, overflow="fold")
@@ -37,8 +38,8 @@ def checks_table(verdict: Any) -> Table:
             f"{'unbounded' if ends in ('high', 'both') else _fmt(check.ci_high)}]"
         threshold = "-" if check.threshold is None else f"{check.direction} {_fmt(check.threshold)}"
         name = check.name + (" (critical)" if check.critical else "")
-        table.add_row(name, f"[{_STYLE[check.status]}]{check.status}[/]", _fmt(check.value), interval,
-                      threshold, check.reason)
+        table.add_row(shown(name), f"[{_STYLE[check.status]}]{check.status}[/]", _fmt(check.value),
+                      escape(interval), threshold, shown(check.reason))  # slice names come from the dataset
     return table
 
 
@@ -61,7 +62,7 @@ def score_command(scenario: str, candidate: Path, incumbent: Path, out: Path | N
     console = console or Console()
     verdict = score_files(scenario, candidate, incumbent, out=out, seed=seed)
     console.print(checks_table(verdict))
-    console.print(f"[bold]{verdict.decision}[/]: {verdict.reason}")
+    console.print(f"[bold]{verdict.decision}[/]: {shown(verdict.reason)}")
     print_evidence(verdict, console)
     if out is not None:
         console.print(f"verdict written to {out}")

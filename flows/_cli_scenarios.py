@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ._cli_common import SCENARIOS
+from ._cli_common import SCENARIOS, shown
 
 if TYPE_CHECKING:
     from releasegate.scenarios import LoadedScenario
@@ -52,7 +52,7 @@ def list_scenarios() -> None:
     for path in scenario_paths():
         loaded, errors = read_scenario(path)
         if loaded is None:
-            table.add_row(path.parent.name, "-", "-", "-", "-", f"[red]invalid ({len(errors)})[/]")
+            table.add_row(shown(path.parent.name), "-", "-", "-", "-", f"[red]invalid ({len(errors)})[/]")
             continue
         s = loaded.scenario
         problems = scenario_errors(path)
@@ -82,8 +82,8 @@ def show(
 def _print_contract(loaded: LoadedScenario) -> None:
     s = loaded.scenario
     overview = _table(f"Scenario {s.id}", "field", "value")
-    overview.add_row("description", s.description)
-    overview.add_row("contract", f"{loaded.path} (sha256 {loaded.contract_sha256})")
+    overview.add_row("description", shown(s.description))
+    overview.add_row("contract", f"{shown(loaded.path)} (sha256 {loaded.contract_sha256})")
     overview.add_row("template / intake", f"{s.template or '-'} / {s.intake_date or '-'}")
     overview.add_row("task", s.task.kind + (f": {', '.join(s.task.labels)}" if s.task.labels else ""))
     overview.add_row("dataset", f"{s.dataset.path} (sha256 {s.dataset.sha256}); slices: "
@@ -125,7 +125,7 @@ def _print_decision_template(loaded: LoadedScenario) -> None:
     owners = _table(f"Owners of {s.id}", "role", "identity", "name")
     for role in ("product", "platform", "quality", "cost", "incident"):
         owner = getattr(s.owners, role)
-        owners.add_row(role, owner.id if owner else "[red]missing[/]", (owner.name or "-") if owner else "-")
+        owners.add_row(role, shown(owner.id) if owner else "[red]missing[/]", shown(owner.name or "-") if owner else "-")
     console.print(owners)
 
     raci = _table("RACI", "activity", "responsible", "accountable", "consulted", "informed")

@@ -54,3 +54,42 @@ def test_a_group_readable_key_is_refused_with_the_chmod_fix_and_nothing_written(
                                     "--key", str(key), "--out", str(out)))
     assert f"{key}: --key: private key is readable by group or others (mode 0644) (fix: chmod 600 {key})" in line
     assert not out.exists()
+
+
+def test_contract_free_text_prints_escaped_in_scenarios_show(tmp_path: Path, wide: None) -> None:
+    import shutil
+
+    from releasegate.core import project_root
+
+    folder = tmp_path / "support-triage"
+    folder.mkdir()
+    for name in ("scenario.yaml", "cases.jsonl"):
+        shutil.copy(project_root() / "datasets" / "support-triage" / name, folder / name)
+    contract = (folder / "scenario.yaml").read_text(encoding="utf-8")
+    contract = contract.replace("name: Priya Natarajan", 'name: "Priya \\e[2J\\e[31m[/oops]"')
+    (folder / "scenario.yaml").write_text(contract, encoding="utf-8")
+    run = run_main("scenarios", "show", str(folder / "scenario.yaml"), "--raci")
+    assert run.code == 0, run.err
+    assert "\x1b" not in run.out and "Priya \\x1b[2J\\x1b[31m[/oops]" in run.out
+
+
+def test_checks_table_shows_unbounded_intervals_and_escapes_slice_names() -> None:
+    """rich read "[unbounded, 0.2]" as a markup tag and printed nothing; a slice name comes from the
+    dataset (any text)."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from releasegate.flows._cli_gate import checks_table
+
+    check = SimpleNamespace(name="slice:channel=\x1b[31m[/x]", critical=False, status="pass", value=0.1,
+                            ci_low=None, ci_high=0.2, unbounded="low", threshold=-0.05, direction=">=",
+                            reason="holds [bold]")
+    verdict = SimpleNamespace(scenario_id="support-triage", decision="PASS", n=40, confidence=0.95, seed=1,
+                              checks=[check])
+    buffer = io.StringIO()
+    Console(file=buffer, width=300).print(checks_table(verdict))
+    text = buffer.getvalue()
+    assert "[unbounded, 0.2]" in text and "slice:channel=\\x1b[31m[/x]" in text and "holds [bold]" in text
+    assert "\x1b" not in text
