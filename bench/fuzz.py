@@ -41,9 +41,11 @@ def main() -> int:
         total = sum(outcomes.values())
         shown = ", ".join(f"{o}: {n}" for o, n in sorted(outcomes.items()))
         lines.append(f"| {category} | {total} | {shown} |")
-    lines += ["", "Every refused input was exit 2 (or the documented code) with one line naming file/field and "
-              "fix, no traceback, nothing written, within 20 s; `accepted`/`exit 0|1|3` rows are inputs "
-              "that are valid after all (e.g. a YAML comment appended) and were checked to be sound."]
+    lines += ["", "Every refused input was exit 2 (or the documented code; HTTP 400/401/411/413 for the guard "
+              "and the gateway) with one line naming file/field and fix, no traceback, nothing written, within "
+              "the time bound (tests/fuzz/fuzz_helpers.py); `accepted`/`signed`/`exit 0|1|3`/`HTTP 200` rows are "
+              "inputs that are valid after all (e.g. a YAML comment appended, a webhook for another event) and "
+              "were checked to be sound."]
     write_section("fuzz", "\n".join(lines))
     print("\n".join(lines))
     return proc.returncode
