@@ -4,9 +4,11 @@ signed by the old owners; audit and governance report what they saw."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 from releases_fixtures import INTRUDER, PLATFORM, PRODUCT, Keys, attested, make_verdict, weights_digest
 from test_trust_checks import _pass_checks
@@ -18,6 +20,7 @@ from releasegate.releases import Keyring, Ledger, build_decision, record_evaluat
 from releasegate.scenarios import LoadedScenario
 
 RUNNER = "runner@platform.example"
+LEDGER = "ledger@platform.example"
 
 
 def rg(*args: str) -> tuple[int, str]:
@@ -25,13 +28,18 @@ def rg(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Keys, home: Path) -> None:
-    for ident in (*ROOTS, BOT, RUNNER):
+def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Keys, home: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's trust story through the CLI, with the portfolio root pinned (root-required mode)
+    and privileged rows signed by the platform owner (RELEASEGATE_ACTOR_KEY, as flows/demo.sh)."""
+    for ident in (*ROOTS, BOT, RUNNER, LEDGER):
         assert rg("keys", "generate", "--identity", ident)[0] == 0
     k = {i: str(home / "keys" / f"{i}.pem") for i in (*ROOTS, BOT, PRODUCT, PLATFORM, INTRUDER)}
     code, out = rg("trust", "init", *[a for r in ROOTS for a in ("--root", r)], "--threshold", "2",
-                   "--key", k[ROOTS[0]], "--key", k[ROOTS[2]])
+                   "--ledger-identity", LEDGER, "--key", k[ROOTS[0]], "--key", k[ROOTS[2]])
     assert code == 0, out
+    monkeypatch.setenv("RELEASEGATE_TRUST_ROOT", re.search(r"RELEASEGATE_TRUST_ROOT=(sha256:[0-9a-f]{64})", out)[1])
+    monkeypatch.setenv("RELEASEGATE_ACTOR_KEY", k[PLATFORM])
     policy = home / "policy.yaml"
     policy.write_text(yaml.safe_dump({"identity": BOT, "expires": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
                                       "change_kinds": ["prompt_only"], "require_checks": ["cost_ratio", "latency_p95"],
@@ -92,6 +100,10 @@ def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Ke
     assert "v2" in out and "working tree differs" not in out
     code, out = rg("audit")
     assert code == 0, out  # the champion was released under v1's keys: still valid after the rotation
+    # the record: every privileged row signed by a key of the root version in force at it, and the
+    # checkpoint written after the promotion signed by the pinned root's ledger key
+    code, out = rg("ledger", "verify", "--no-mlflow")
+    assert code == 0 and "1 checkpoints" in out and "anchored" not in out, out
 
     code, out = rg("governance", "--json")
     import json
