@@ -4,11 +4,10 @@ Scores generation records wherever they came from: never imports gpu/. This modu
 face; other stages import from here (`from evals import run_gate, Verdict`).
 """
 from . import judge_error, planning, repeats, stats
-from ._scorers import SCORERS, ScoreResult, ScorerBatch, ScorerColumn, ScorerContext, scorer
-from ._scoring import ScoredRecords, apply_acceptance, score_records
+from ._scorers import SCORERS, ScoreResult, scorer
+from ._scoring import ScoredRecords, score_records
 from ._verdict import (
     DECISION_EXIT_CODES,
-    VERDICT_SCHEMA,
     Check,
     DetectableDifference,
     Evidence,
@@ -17,7 +16,6 @@ from ._verdict import (
     ModelSide,
     RepeatMetrics,
     Savings,
-    ScorerSummary,
     SequentialSummary,
     SideMetrics,
     SliceResult,
@@ -28,7 +26,7 @@ from ._verdict import (
     verdict_json_schema,
 )
 from ._verdict_check import check_verdict_document
-from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, evaluate_gate, gate_check, run_gate, run_gate_on_files
+from .gate import GATE_CHECKS, POLICY, CheckFn, GateContext, run_gate, run_gate_on_files
 from .sequential import SequentialMonitor, estimate_savings, evaluation_order
 from ._calibration import judge_digest
 from .stats import PairedDifference, paired_difference
@@ -37,7 +35,6 @@ __all__ = [
     "GATE_CHECKS",
     "POLICY",
     "SCORERS",
-    "VERDICT_SCHEMA",
     "DECISION_EXIT_CODES",
     "Check",
     "CheckFn",
@@ -52,10 +49,6 @@ __all__ = [
     "Savings",
     "ScoreResult",
     "ScoredRecords",
-    "ScorerBatch",
-    "ScorerColumn",
-    "ScorerContext",
-    "ScorerSummary",
     "SequentialMonitor",
     "SequentialSummary",
     "SideMetrics",
@@ -64,12 +57,9 @@ __all__ = [
     "TrustRootRef",
     "Verdict",
     "VerdictMetrics",
-    "apply_acceptance",
     "check_verdict_document",
     "estimate_savings",
-    "evaluate_gate",
     "evaluation_order",
-    "gate_check",
     "judge_digest",
     "judge_error",
     "paired_difference",

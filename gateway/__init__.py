@@ -6,31 +6,22 @@ are the verified serving replicas of the current release. Imports scenarios, gpu
 reports and flows may import it, releases never does (flows call both).
 """
 from ._verify import (
-    REVOCATION_EVENTS,
     ServableRelease,
     decision_reasons,
     manifest_weight_digest,
     verify_servable,
-    weight_reasons,
     weights_manifest,
 )
 
 __all__ = [
-    "REVOCATION_EVENTS",
     "ServableRelease",
     "decision_reasons",
     "manifest_weight_digest",
     "verify_servable",
-    "weight_reasons",
     "weights_manifest",
 ]
 
 from ._endpoint import (
-    ENDPOINT_DRIFT,
-    ENDPOINT_REPAIRED,
-    ENDPOINT_SET,
-    REPLICA_STARTED,
-    REPLICA_STOPPED,
     EndpointFinding,
     EndpointSpec,
     LinkedModel,
@@ -38,7 +29,6 @@ from ._endpoint import (
     apply_endpoint,
     audit_endpoints,
     desired_endpoint,
-    endpoint_name,
     expected_endpoint,
     follow_release,
     live_replicas,
@@ -50,21 +40,20 @@ from ._endpoint import (
     set_provider_secret,
     switch_endpoint,
 )
-from ._server import GatewayServer, chat_url, gateway_env
+from ._server import GatewayServer, chat_url
 
 __all__ += [
-    "ENDPOINT_DRIFT", "ENDPOINT_REPAIRED", "ENDPOINT_SET", "REPLICA_STARTED", "REPLICA_STOPPED",
     "EndpointFinding", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
-    "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "endpoint_name", "expected_endpoint",
-    "follow_release", "gateway_env", "live_replicas", "open_provider_key_exceptions", "provider_key_findings", "read_endpoint", "record_replica",
+    "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "expected_endpoint",
+    "follow_release", "live_replicas", "open_provider_key_exceptions", "provider_key_findings", "read_endpoint", "record_replica",
     "record_replica_stopped", "set_provider_secret", "switch_endpoint",
 ]
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
 
 __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"]
-from ._policy import budget_reasons, check_request, count_prompt_tokens, policy_app, policy_reasons
+from ._policy import budget_reasons, check_request, policy_app
 
-__all__ += ["budget_reasons", "check_request", "count_prompt_tokens", "policy_app", "policy_reasons"]
+__all__ += ["budget_reasons", "check_request", "policy_app"]
 from ._usage import (
     BudgetStatus,
     GatewayUsage,

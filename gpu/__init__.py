@@ -4,12 +4,11 @@ telemetry, the generation cache, latency/throughput profiles, the cost model, ca
 The public face: other stages and the CLI import from here only. vLLM itself never runs in this
 environment; it runs in its own (`.venv-vllm`) and we talk to it over HTTP.
 """
-from ._cache import GenerationCache, cache_key
+from ._cache import GenerationCache
 from ._client import Outcome, generate_one
-from ._cost import GPU_FORMULA, TOKEN_FORMULA, allocate, token_cost
-from ._generate import endpoint_for, generate_records, generate_repeats, profile_scenario, select_cases, split_cases
+from ._cost import allocate
+from ._generate import endpoint_for, generate_records, generate_repeats, profile_scenario, split_cases
 from ._models import (
-    PACKAGED,
     ResolvedModel,
     list_models,
     models_dir,
@@ -25,17 +24,13 @@ from ._server import (
     ServingError,
     VllmServer,
     attach,
-    detect_device,
     find_running_server,
     free_port,
     port_in_use,
 )
-from ._telemetry import parse_metrics, scrape, summarize
+from ._telemetry import parse_metrics, summarize
 
 __all__ = [
-    "GPU_FORMULA",
-    "PACKAGED",
-    "TOKEN_FORMULA",
     "CapacityPlan",
     "Endpoint",
     "GenerationCache",
@@ -48,9 +43,7 @@ __all__ = [
     "VllmServer",
     "allocate",
     "attach",
-    "cache_key",
     "capacity_plan",
-    "detect_device",
     "endpoint_for",
     "profile_scenario",
     "find_running_server",
@@ -65,11 +58,8 @@ __all__ = [
     "prepare_models",
     "profile_endpoint",
     "resolve_model",
-    "scrape",
-    "select_cases",
     "split_cases",
     "summarize",
-    "token_cost",
     "vllm_python",
     "weight_digest",
 ]

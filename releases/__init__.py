@@ -13,9 +13,7 @@ from ._audit import (
     verify_webhook,
 )
 from ._decision import (
-    ESCALATION_ROLE,
     PREDICATE_TYPE,
-    SIGNING_ROLES,
     STATEMENT_TYPE,
     ApprovalStatus,
     SignatureCheck,
@@ -24,31 +22,30 @@ from ._decision import (
     build_decision,
     decision_digest,
     decision_id,
-    default_decision_path,
     read_decision,
     statement_of,
     subject_digest,
     verdict_gate_reasons,
     write_decision,
 )
-from ._dsse import PAYLOAD_TYPE, check_signatures, pae
+from ._dsse import PAYLOAD_TYPE, check_signatures
 from ._events import EVENTS, EventPayload, append_event, event_types, parse_payload
 from ._predicate import DecisionPredicate, predicate_json_schema
 from ._keys import Keyring, PublicKeyEntry, default_keyring_path, fingerprint, generate_key, load_private_key
-from ._ledger import EVENT_TYPES, Ledger, LedgerEvent, default_ledger_url
+from ._ledger import EVENT_TYPES, Ledger, LedgerEvent
 from ._registry import mlflow_uri, registered_model_name
 from ._promotion import PromotionResult, RollbackResult, promote, promotion_reasons, rollback
 from ._recording import expected_aliases, record_approval, record_evaluation, sync
 
 __all__ = [
-    "ESCALATION_ROLE", "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "SIGNING_ROLES", "STATEMENT_TYPE",
+    "EVENTS", "EVENT_TYPES", "PAYLOAD_TYPE", "PREDICATE_TYPE", "STATEMENT_TYPE",
     "attest_records", "check_runner_trusted", "evidence_inputs", "records_evidence", "runner_signer",
     "AliasFinding", "DecisionPredicate", "predicate_json_schema", "EventPayload", "append_event", "event_types", "parse_payload", "ApprovalStatus", "AuditReport", "Keyring",
     "Ledger", "LedgerEvent", "PromotionResult", "PublicKeyEntry", "RollbackResult", "SignatureCheck",
     "approval_status", "approve", "audit", "build_decision", "check_signatures", "decision_digest",
-    "decision_id", "default_decision_path", "default_keyring_path", "default_ledger_url",
+    "decision_id", "default_keyring_path",
     "expected_aliases", "fingerprint", "generate_key", "handle_webhook", "load_private_key",
-    "mlflow_uri", "pae", "promote", "promotion_reasons", "read_decision", "record_approval",
+    "mlflow_uri", "promote", "promotion_reasons", "read_decision", "record_approval",
     "record_evaluation", "registered_model_name", "rollback", "serve_guard",
     "sign_webhook", "statement_of", "subject_digest", "sync",
     "verdict_gate_reasons", "verify_webhook", "write_decision",
@@ -68,7 +65,6 @@ from ._incidents import (
     rollback_for_incident,
 )
 from ._exceptions import (
-    EXCEPTION_KINDS,
     REVIEW_INTERVAL_DAYS,
     ExceptionRecord,
     ExceptionStatus,
@@ -84,7 +80,7 @@ from ._exceptions import (
 )
 
 __all__ += [
-    "EXCEPTION_KINDS", "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "ExceptionStatus", "IncidentRecord",
+    "REVIEW_INTERVAL_DAYS", "ExceptionRecord", "ExceptionStatus", "IncidentRecord",
     "champion_entry", "cite_exception", "close_exception", "close_incident", "exception_status", "exceptions_check",
     "gate_checks", "governance_metrics", "link_action", "list_exceptions", "list_incidents",
     "open_exception", "open_incident", "open_regression_alert", "record_cited_decision",
@@ -97,10 +93,9 @@ __all__ += [
 # `root.identity_of(keyid)`; `current_portfolio_root(ledger).ledger_keys()` for checkpoints;
 # `root_required_reasons(ledger, scenario_id)`: the refusal for an un-rooted scenario when the
 # portfolio root is pinned (or RELEASEGATE_REQUIRE_TRUST_ROOT=1), [] otherwise.
-from ._policy import Condition, evaluate_policy, policy_digest
+from ._policy import Condition, evaluate_policy
 from ._trust import (
     PIN_ENV,
-    TRUST_EVENTS,
     PortfolioRoot,
     ScenarioRoot,
     apply_root,
@@ -108,7 +103,6 @@ from ._trust import (
     current_portfolio_root,
     current_scenario_root,
     root_for_check,
-    root_required,
     root_required_reasons,
     working_tree_differences,
 )
@@ -124,9 +118,9 @@ from ._trust_checks import (
 __all__ += [
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
     "verdict_trust_root",
-    "PIN_ENV", "TRUST_EVENTS", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",
-    "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy", "policy_digest",
-    "root_for_check", "root_required", "root_required_reasons", "working_tree_differences",
+    "PIN_ENV", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",
+    "criteria_sha256", "current_portfolio_root", "current_scenario_root", "evaluate_policy",
+    "root_for_check", "root_required_reasons", "working_tree_differences",
 ]
 
 # The gateway stage's ledger events (registered in _events.py; written by releasegate.gateway).

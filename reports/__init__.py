@@ -35,14 +35,13 @@ their gate names (`non_inferiority`, `min_acceptance_rate`, `max_cost_per_accept
 `sequential` (`SequentialSummary`: trajectory, cases used of total, stop reason, savings).
 A verdict without metrics (hand-built) shows "not in the verdict" where they would be.
 """
-from ._build import report_input_from_files, scenario_for
+from ._build import report_input_from_files
 from ._decision import DecisionDocument, load_decision
 from ._format import evidence_words, verdict_sentence
 from ._governance import governance_report, render_governance_html
 from ._html import render_report, write_report
 from ._input import (
     CASE_COLUMNS,
-    OPTIONAL_CASE_COLUMNS,
     Approval,
     ReportInput,
     cases_from_records,
@@ -53,7 +52,6 @@ from ._markdown import render_markdown
 
 __all__ = [
     "CASE_COLUMNS",
-    "OPTIONAL_CASE_COLUMNS",
     "Approval",
     "DecisionDocument",
     "ReportInput",
@@ -67,7 +65,6 @@ __all__ = [
     "render_markdown",
     "render_report",
     "report_input_from_files",
-    "scenario_for",
     "verdict_sentence",
     "write_report",
 ]

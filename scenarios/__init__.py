@@ -3,13 +3,10 @@
 The public face of the first stage. Every later stage may import from here.
 """
 from ._contract import (
-    STANDARD_ACTIVITIES,
     ModelEntry,
     Owner,
-    PromptVersion,
     Scenario,
     ScorerSpec,
-    SuccessCriteria,
 )
 from ._attestation import (
     GenerationPredicate,
@@ -26,7 +23,7 @@ from ._records_meta import RecordsMeta, check_produced_meta, records_meta_json_s
 from ._registry import load_contract, load_scenario, resolve_scenario_path, scenario_paths
 from ._render import render_prompt
 from ._scaffold import scaffold_scenario, template_dir
-from ._rules import RULES, check_scenario, scenario_errors, validate_scenario
+from ._rules import RULES, scenario_errors, validate_scenario
 
 __all__ = [
     "GenerationPredicate",
@@ -42,16 +39,12 @@ __all__ = [
     "check_record_meta",
     "check_record_values",
     "check_records_match",
-    "STANDARD_ACTIVITIES",
     "LoadedScenario",
     "ModelEntry",
     "Owner",
-    "PromptVersion",
     "Scenario",
     "ScenarioDataset",
     "ScorerSpec",
-    "SuccessCriteria",
-    "check_scenario",
     "file_sha256",
     "load_dataset_for",
     "load_rows",
