@@ -123,11 +123,17 @@ def self_declared_sides(predicate: dict[str, Any]) -> list[str]:
             if ((verdict.get(side) or {}).get("evidence") or {}).get("status") != "attested"]
 
 
-def evidence_refusals(policy: dict[str, Any] | None, predicate: dict[str, Any]) -> list[str]:
-    """Why a release policy that requires attested evidence refuses this decision ([] otherwise)."""
-    if not policy or not policy.get("require_attested_evidence"):
+def evidence_refusals(policy: dict[str, Any] | None, predicate: dict[str, Any], *,
+                      contract_requires: bool = False) -> list[str]:
+    """Why attested evidence is required and missing ([] otherwise): the signed root's release
+    policy, or the contract's `release_policy.require_attested_evidence` (which can only add)."""
+    if policy and policy.get("require_attested_evidence"):
+        who = "the release policy"
+    elif contract_requires:
+        who = "the contract's release_policy"
+    else:
         return []
-    return [f"the release policy requires attested evidence: the {side} records are self-declared "
+    return [f"{who} requires attested evidence: the {side} records are self-declared "
             "(re-run the evaluation with a trusted runner)" for side in self_declared_sides(predicate)]
 
 

@@ -125,7 +125,8 @@ def record_approval(
         auth = signing_authority(ledger, loaded, keyring)
         pred = statement_of(envelope)["predicate"]
         refusals = (auth.refusals + criteria_reasons(auth, loaded, pred)
-                    + evidence_refusals(auth.root.release_policy if auth.root else None, pred))
+                    + evidence_refusals(auth.root.release_policy if auth.root else None, pred,
+                                        contract_requires=loaded.scenario.release_policy.require_attested_evidence))
         if refusals:
             raise Refused(refusals, code="approval")
         keyring = auth.keyring

@@ -175,7 +175,8 @@ def release_signature_reasons(auth: SigningAuthority, loaded: LoadedScenario | N
                        + (f" under the {auth.source}" if auth.root else "")
                        + (f" (signatures seen: {'; '.join(bad)})" if bad else ""))
     reasons += status.problems
-    reasons += evidence_refusals(auth.root.release_policy if auth.root else None, pred)
+    reasons += evidence_refusals(auth.root.release_policy if auth.root else None, pred, contract_requires=bool(
+        loaded is not None and loaded.scenario.release_policy.require_attested_evidence))
     signer_ids = {c.identity for c in status.approved.values()}
     if len(status.approved) >= 2 and len(signer_ids) < len(status.approved):
         reasons.append("one identity signed for two roles: two keys need two different people")

@@ -133,6 +133,14 @@ class CacheStrategy(_Strict):
     owner: str | None = None
 
 
+class ContractReleasePolicy(_Strict):
+    """What this contract asks of every release, on top of the signed root's release policy."""
+
+    require_attested_evidence: bool = Field(
+        False, description="Refuse approval and promotion of a decision whose generation records are "
+        "self-declared on either side (not signed by a trusted runner)")
+
+
 class CostBudget(_Strict):
     """The cost owner's budget for the scenario's gateway endpoint: releasegate writes it to MLflow's AI
     Gateway as a budget policy (scope ENDPOINT, USD) and its policy layer enforces it on self-hosted
@@ -333,6 +341,7 @@ class Scenario(_Strict):
     tool_policy: ToolPolicy = ToolPolicy()
     cache_strategy: CacheStrategy = CacheStrategy()
     cost_budget: CostBudget | None = None
+    release_policy: ContractReleasePolicy = ContractReleasePolicy()
     incident_process: IncidentProcess = IncidentProcess()
     prompt_family: PromptFamily
     task: Task

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from releases_fixtures import PLATFORM, PRODUCT, Keys, make_verdict, weights_digest
+from releases_fixtures import PLATFORM, PRODUCT, Keys, attested, make_verdict, weights_digest, write_scenario
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 from trust_fixtures import BOT, key, onboard
@@ -31,7 +31,8 @@ from releasegate.releases import (
 from releasegate.releases._dsse import make_envelope, sign_envelope
 from releasegate.releases._keys import private_key_path
 from releasegate.releases._policy import evaluate_policy
-from releasegate.scenarios import LoadedScenario, attestation_path, file_sha256, load_dataset_for, write_records
+from releasegate.scenarios import (LoadedScenario, attestation_path, file_sha256, load_dataset_for, load_scenario,
+                                   write_records)
 
 RUNNER = "runner@platform.example"
 ROGUE = "rogue-runner@platform.example"
@@ -267,3 +268,27 @@ def test_malformed_or_forged_signature_entries_are_refused(scenario, runner, tmp
     path.write_text(json.dumps({**envelope, "signatures": [{"keyid": keyid, "sig": forged}]}))
     with pytest.raises(InputError, match="no valid signature by runner"):
         _evidence(records, scenario)
+
+
+def test_contract_can_require_attested_evidence_without_a_root(home: Path, keys: Keys, tmp_path: Path) -> None:
+    """`release_policy.require_attested_evidence: true` in the contract (default false): approve
+    refuses self-declared evidence, naming each side; attested evidence is signed as usual."""
+    write_scenario(home / "datasets" / "support-triage", release_policy={"require_attested_evidence": True})
+    loaded = load_scenario("support-triage")
+    assert loaded.scenario.release_policy.require_attested_evidence is True
+    ledger = Ledger.open()
+    made_up = make_verdict(loaded)
+    env = build_decision(loaded, made_up, candidate_model_digest=weights_digest("gemma3-270m"))
+    record_evaluation(loaded, made_up, env, ledger=ledger, mlflow_uri="")
+    with pytest.raises(Refused) as refused:
+        record_approval(env, "product", key(PRODUCT), keyring=Keyring.load(), ledger=ledger,
+                        decision_path=tmp_path / "d.json", loaded=loaded)
+    assert refused.value.reasons == [
+        f"the contract's release_policy requires attested evidence: the {side} records are self-declared "
+        "(re-run the evaluation with a trusted runner)" for side in ("candidate", "incumbent")]
+    signed_by_runner = attested(make_verdict(loaded))
+    env = build_decision(loaded, signed_by_runner, candidate_model_digest=weights_digest("gemma3-270m"))
+    record_evaluation(loaded, signed_by_runner, env, ledger=ledger, mlflow_uri="")
+    signed, event = record_approval(env, "product", key(PRODUCT), keyring=Keyring.load(), ledger=ledger,
+                                    decision_path=tmp_path / "d.json", loaded=loaded)
+    assert event.payload["identity"] == PRODUCT and len(signed["signatures"]) == 1
