@@ -13,7 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from releasegate.reports import ReportInput, report_input_from_files, scenario_for, write_report
+from releasegate.reports import ReportInput, report_input_from_files, write_report
+from releasegate.reports._build import scenario_for
 
 HERE = Path(__file__).resolve().parent
 
