@@ -110,3 +110,10 @@ def test_over_long_scenario_id_in_exceptions_open_is_one_line(tmp_path: Path, mo
     assert run.code == 2 and "Traceback" not in run.err
     lines = [line for line in run.err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "(fix: " in lines[0], run.err
+
+
+def test_unwritable_governance_html_path_is_one_line(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Issue 13: an unwritable `governance --html` path raised FileNotFoundError."""
+    monkeypatch.setenv("RELEASEGATE_HOME", str(tmp_path / "state"))
+    line = refused_cleanly(run_main("governance", "--html", "/proc/no-such/governance.html"))
+    assert line.startswith("error: /proc/no-such/governance.html: cannot write") and "writable location" in line
