@@ -6,6 +6,7 @@ releases never imports gateway (import order), flows composes both.
 from __future__ import annotations
 
 import json
+import signal
 from typing import Annotated
 
 import typer
@@ -48,6 +49,15 @@ def audit_endpoint_lines(scenarios: list[str] | None, *, repair: bool, ledger_ur
     return lines, all(f.repaired for f in findings)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops a foreground server as Ctrl-C does (a script's background job ignores SIGINT):
+    the replica's end is recorded and its vLLM / MLflow child stopped, never orphaned."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str, startup_timeout: float) -> None:
     """`serve --scenario S --alias A`: refuse with every reason, or serve the verified weights."""
     from releasegate.core import InputError
@@ -67,6 +77,7 @@ def serve_alias(scenario: str | None, alias: str, *, port: int | None, host: str
     out.print(f"serving {replica.release.model} (version {replica.release.version}) at {replica.api_base}; "
               f"{replica.endpoint_note}; Ctrl-C to stop")
     reason = "stopped"
+    _stop_on_sigterm()
     try:
         code = replica.server.wait()
         reason = f"vLLM exited with code {code}"
@@ -88,10 +99,12 @@ def register(app: typer.Typer) -> None:
         cache_ttl: Annotated[int, typer.Option("--cache-ttl", help="Seconds a changed endpoint may keep its old config (10-300)")] = 10,
         mlflow_uri: MlflowUri = None,
     ) -> None:
-        """Run MLflow's tracking server with its AI Gateway on releasegate's store (foreground)."""
+        """Run MLflow's tracking server with its AI Gateway on releasegate's store (foreground; Ctrl-C or
+        SIGTERM stops it)."""
         from releasegate.gateway import GatewayServer
 
         server = GatewayServer(mlflow_uri=mlflow_uri, port=port, host=host, cache_ttl_s=cache_ttl)
+        _stop_on_sigterm()
         try:
             url = server.start()
             out.print(f"MLflow with AI Gateway at {url} (UI: {url}/#/gateway); scenario endpoints: "

@@ -26,6 +26,7 @@ def test_verified_vllm_replica_serves_the_endpoint(tmp_path: Path, monkeypatch: 
     from releasegate.gateway import (
         GatewayServer,
         audit_endpoints,
+        prefix_cache,
         start_verified_replica,
         stop_verified_replica,
         switch_endpoint,
@@ -46,6 +47,13 @@ def test_verified_vllm_replica_serves_the_endpoint(tmp_path: Path, monkeypatch: 
             assert answer.model == "smollm2-135m-instruct" and answer.prompt_version == "v2"
             assert answer.text.strip() and answer.usage["completion_tokens"] <= 8
             assert audit_endpoints(ledger=ledger) == []  # vLLM's /v1/models root is the verified folder
+            # vLLM's own prefix-cache counters (tokens) are read from the replica: 2 prompts queried.
+            call_scenario(SID, {"message": "I was charged twice this month", "channel": "email"},
+                          gateway_url=url, max_tokens=8)
+            pc = prefix_cache(SID, ledger=ledger)
+            print("prefix cache:", {k: pc[k] for k in ("hits", "queries", "hit_rate")})
+            assert pc["unreachable"] == [] and pc["queries"] >= 2 * answer.usage["prompt_tokens"]
+            assert pc["hit_rate"] == pc["hits"] / pc["queries"]
     finally:
         stop_verified_replica(replica, reason="test ended", ledger=ledger)
     assert [e.event_type for e in ledger.events(scenario_id=SID, event_type=("serving_started", "serving_stopped"))] == [
