@@ -10,11 +10,15 @@ writes, computed here and inserted in batches: the benchmark is not a test), the
 - audit's lookups: the scenario ids, then per scenario the expected aliases and promotions;
 - the same lookups as they were before issue 16 (a scan of every evaluated row / every alias
   event), for the before/after table.
-Growth factor = time at 10x the events / time at x. Linear growth is 10; a lookup that does not
+Then governance over 10 / 100 / 1,000 scenarios and audit over as many registered models
+(`measure_portfolio`: each scenario evaluated, approved and promoted through the library, as a
+release would be).
+Growth factor = time at 10x the events (scenarios) / time at x. Linear growth is 10; a lookup that does not
 grow with the ledger stays near 1.
 
     .venv/bin/python bench/scale.py                       # 10k, 100k, 1M on both (minutes)
     .venv/bin/python bench/scale.py --sizes 10000,100000 --backends sqlite
+    .venv/bin/python bench/scale.py --only portfolio --portfolio 10,100   # governance / audit only
 """
 from __future__ import annotations
 
@@ -226,18 +230,205 @@ def table(results: list[dict[str, Any]], command: str) -> str:
     return "\n".join(lines)
 
 
+
+# ---- portfolio: governance over N scenarios, audit over N registered models ---------------------
+
+PRODUCT, PLATFORM = "product-owner@support.example", "platform-owner@platform.example"
+RELEASE_CI, LEDGER_KEY = "release-ci@platform.example", "releasegate-ledger"
+
+
+def _portfolio_env(root: Path) -> None:
+    """A fresh releasegate home (SQLite ledger, SQLite MLflow store, keys, contracts) under root."""
+    for var, sub in (("RELEASEGATE_HOME", "state"), ("RELEASEGATE_KEYS_DIR", "keys"),
+                     ("RELEASEGATE_KEYRING", "keyring.yaml"), ("RELEASEGATE_DATASETS", "datasets")):
+        os.environ[var] = str(root / sub)
+    for var in ("RELEASEGATE_LEDGER_URL", "RELEASEGATE_MLFLOW_URI"):
+        os.environ.pop(var, None)
+    os.environ["RELEASEGATE_ACTOR"] = "bench"
+
+
+def _add_scenarios(root: Path, first: int, last: int) -> None:
+    """Scenarios first..last-1: a contract (support-triage's, own id and prompt family), then the
+    release path a real one takes: evaluated (PASS), approved by both owners, promoted."""
+    import yaml
+    from releases_fixtures import make_verdict, weights_digest, write_scenario
+
+    from releasegate.releases import Keyring, Ledger, build_decision, generate_key, load_private_key, promote
+    from releasegate.releases import record_approval, record_evaluation
+    from releasegate.releases._keys import private_key_path
+    from releasegate.scenarios import load_scenario
+
+    if first == 0:
+        for identity in (PRODUCT, PLATFORM, RELEASE_CI, LEDGER_KEY):
+            generate_key(identity)
+        os.environ["RELEASEGATE_ACTOR_KEY"] = str(private_key_path(RELEASE_CI))
+    ledger, ring = Ledger.open(), Keyring.load()
+    records = root / "records.parquet"
+    records.write_bytes(b"PAR1 stand-in for per-example records PAR1")
+    signers = [(role, load_private_key(private_key_path(who))) for role, who in (("product", PRODUCT),
+                                                                                 ("platform", PLATFORM))]
+    for i in range(first, last):
+        sid = f"svc-{i:04d}"
+        path = write_scenario(root / "datasets" / sid, cases=sid, id=sid)
+        data = yaml.safe_load(path.read_text())
+        data["prompt_family"]["name"] = f"{sid}-router"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        loaded = load_scenario(sid)
+        verdict = make_verdict(loaded, candidate="gemma3-v1", model="gemma3-270m")
+        env = build_decision(loaded, verdict, candidate_model_digest=weights_digest("gemma3-270m"))
+        rec = record_evaluation(loaded, verdict, env, records_paths=[records], ledger=ledger)
+        for role, key in signers:
+            env, _ = record_approval(env, role, key, keyring=ring, ledger=ledger, decision_path=rec["decision_path"],
+                                     loaded=loaded)
+        result = promote(sid, env, ledger=ledger, keyring=ring)
+        assert result.promoted, (sid, result.reasons)
+    ledger.close()
+
+
+def measure_portfolio(sizes: list[int]) -> list[dict[str, Any]]:
+    """One portfolio grown to each size in turn; governance and audit timed at each."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "releases"))
+    from releasegate.reports import governance_report
+    from releasegate.releases import audit
+
+    root = Path(tempfile.mkdtemp(prefix="rg-portfolio-"))
+    _portfolio_env(root)
+    results, built = [], 0
+    try:
+        for n in sizes:
+            t0 = time.perf_counter()
+            _add_scenarios(root, built, n)
+            build_s = time.perf_counter() - t0
+            row: dict[str, Any] = {"scenarios": n, "build_per_scenario_s": build_s / (n - built)}
+            built = n
+            html = root / "governance.html"
+            repeat = 3 if n < 1000 else 1
+            row["governance_s"] = _median(lambda: governance_report(html=html), repeat)
+            portfolio = governance_report(html=html)["portfolio"]
+            assert portfolio["scenarios"] == n and portfolio["releases"] == n, portfolio
+            row["audit_s"] = _median(audit, repeat)
+            report = audit()  # what was timed did the whole job: every model checked, all in order
+            assert len(report.checked) == n and report.findings == [] and not report.trust_problems, \
+                (len(report.checked), report.findings[:2], list(report.trust_problems.items())[:2])
+            print(json.dumps(row), flush=True)
+            results.append(row)
+    finally:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+    return results
+
+
+def portfolio_table(results: list[dict[str, Any]], command: str) -> str:
+    lines = ["## Portfolio scale: governance and audit (issue 16)", "", f"`{command}`", "",
+             "| scenarios (= registered models, each promoted once) | build per scenario (s) | "
+             "`releasegate governance` (s) | per scenario (ms) | `releasegate audit` (s) | per model (ms) |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    prev = None
+    for r in results:
+        def grow(key: str) -> str:
+            return f" (x{r[key] / prev[key]:.1f})" if prev and r["scenarios"] == 10 * prev["scenarios"] else ""
+        lines.append(f"| {r['scenarios']:,} | {r['build_per_scenario_s']:.2f} | {r['governance_s']:.2f}{grow('governance_s')} | "
+                     f"{1000 * r['governance_s'] / r['scenarios']:.1f} | {r['audit_s']:.2f}{grow('audit_s')} | "
+                     f"{1000 * r['audit_s'] / r['scenarios']:.1f} |")
+        prev = r
+    lines += ["", "One portfolio grown to each size: every scenario has its own contract and dataset, one PASS "
+              "evaluation approved by both owners and promoted to champion (its own registered model, version and "
+              "prompt alias in a SQLite MLflow store; SQLite ledger). governance = `governance_report` (what `releasegate governance` prints: contracts "
+              "read and their datasets hashed, the whole ledger folded, HTML written); audit = `releasegate audit` "
+              "over every scenario in the ledger (trust checks, aliases and versions read from MLflow, decisions "
+              "re-verified), nothing to repair. (xF) = growth against 10x fewer scenarios, "
+              "10 = linear. Medians of 3 calls (1 at 1,000)."]
+    return "\n".join(lines)
+
+
+
+# ---- why verify on PostgreSQL looked worse than linear (x11.0 from 10k to 100k) ------------------
+
+
+def verify_breakdown(sizes: list[int], repeat: int = 5) -> list[dict[str, Any]]:
+    """`Ledger.verify()` on PostgreSQL, `repeat` times per size, split into reading the rows (the
+    same streaming select, nothing computed) and the rest (parse, canonical form, sha256)."""
+    from sqlalchemy import select
+
+    results = []
+    for n in sizes:
+        url, drop = _postgres(f"scale_verify_{os.getpid()}_{n}")
+        try:
+            ledger = Ledger.open(url)
+            fill(ledger, n)
+
+            def read_only() -> None:
+                with ledger.engine.connect() as conn:
+                    for _ in conn.execution_options(yield_per=10_000).execute(
+                            select(events_table).order_by(events_table.c.seq)):
+                        pass
+            verify, read = [], []
+            for _ in range(repeat):  # interleaved, so a busy moment on the machine hits both
+                t0 = time.perf_counter()
+                assert ledger.verify() == []
+                verify.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                read_only()
+                read.append(time.perf_counter() - t0)
+            ledger.close()
+        finally:
+            drop()
+        row = {"events": n, "verify": sorted(verify), "read": sorted(read)}
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    return results
+
+
+def verify_table(results: list[dict[str, Any]], command: str) -> str:
+    lines = ["## Ledger verify on PostgreSQL: where the time goes (issue 16)", "", f"`{command}`", "",
+             "| events | verify median (s) | min..max (s) | µs per event | reading rows only (s) | µs per event |",
+             "|---:|---:|---:|---:|---:|---:|"]
+    prev = None
+    for r in results:
+        v, rd = statistics.median(r["verify"]), statistics.median(r["read"])
+        grow = f" (x{v / prev:.1f})" if prev else ""
+        lines.append(f"| {r['events']:,} | {v:.2f}{grow} | {r['verify'][0]:.2f}..{r['verify'][-1]:.2f} | "
+                     f"{1e6 * v / r['events']:.0f} | {rd:.2f} | {1e6 * rd / r['events']:.0f} |")
+        prev = v
+    lines += ["", f"{len(results[0]['verify'])} runs per size, verify and a plain read of the same rows interleaved. "
+              "Verify is one streaming pass (a server-side cursor, 10,000 rows per fetch; no query per row, nothing "
+              "held in memory); reading the rows is a fifth of it, the rest is Python per row (JSON parse, RFC 8785, "
+              "sha256), so its cost per event does not grow with the ledger. Repeated runs of one size differ by up to "
+              "x1.8 on this shared machine: the x11.0 from 10k to 100k in the ledger-scale table (one run each) is "
+              "that spread, not a worse-than-linear step."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--portfolio", default="10,100,1000", help="scenario counts for governance/audit")
+    parser.add_argument("--only", choices=("ledger", "portfolio", "verify"),
+                        help="one part; `verify`: repeated PostgreSQL verify at --sizes, read vs compute")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    results = run(sizes, args.backends.split(","))
-    command = "python bench/scale.py" + ("" if args.sizes == "10000,100000,1000000" else f" --sizes {args.sizes}") + \
-        ("" if args.backends == "sqlite,postgresql" else f" --backends {args.backends}")
-    body = table(results, command)
-    print(body)
-    write_section("ledger-scale", body)
+    if args.only == "verify":
+        sizes = [int(s) for s in args.sizes.split(",")]
+        body = verify_table(verify_breakdown(sizes), f"python bench/scale.py --only verify --sizes {args.sizes}")
+        print(body)
+        write_section("ledger-verify-pg", body)
+        return
+    if args.only != "portfolio":
+        sizes = [int(s) for s in args.sizes.split(",")]
+        results = run(sizes, args.backends.split(","))
+        command = "python bench/scale.py --only ledger" + \
+            ("" if args.sizes == "10000,100000,1000000" else f" --sizes {args.sizes}") + \
+            ("" if args.backends == "sqlite,postgresql" else f" --backends {args.backends}")
+        body = table(results, command)
+        print(body)
+        write_section("ledger-scale", body)
+    if args.only != "ledger":
+        counts = [int(s) for s in args.portfolio.split(",")]
+        body = portfolio_table(measure_portfolio(counts), "python bench/scale.py --only portfolio" +
+                               ("" if args.portfolio == "10,100,1000" else f" --portfolio {args.portfolio}"))
+        print(body)
+        write_section("portfolio-scale", body)
 
 
 if __name__ == "__main__":
