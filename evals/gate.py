@@ -263,8 +263,15 @@ def check_non_inferiority(ctx: GateContext) -> list[Check]:
         "inconclusive": f"difference {span} straddles the margin of -{100 * margin:.1f} points: "
                         "more cases needed",
     }[result.status]
+    short = None  # too few cases for any answers to pass (the plain paired interval: no repeats, no judge)
+    if result.status == "inconclusive" and ctx.clustered is None and ctx.corrected is None:
+        short = next((u for u in undecidable_checks(ctx.criteria, ctx.paired.n) if u.check == "non_inferiority"),
+                     None)
+        if short is not None:
+            reason = f"difference {span}: {short.reason}"
     return [_make("non_inferiority", "change", "acceptance_difference", diff.difference, diff.ci_low,
-                  diff.ci_high, -margin, ">=", result.status, reason)]
+                  diff.ci_high, -margin, ">=", result.status, reason,
+                  cases_needed=short.cases_needed if short else None)]
 
 
 def _sequential_non_inferiority(ctx: GateContext, margin: float) -> Check:

@@ -271,9 +271,17 @@ def undecidable_checks(criteria: Any, n: int) -> list[Undecidable]:
     models answer. A latency SLO on a p95 is judged on the order-statistic interval of the p95
     (stats.quantile_interval): below `quantile_min_cases(0.95, confidence)` cases its upper end
     does not exist, so the check can never pass (it can still fail when even the lower end is
-    above the SLO). Non-inferiority's own limit is `can_ever_pass`."""
+    above the SLO). Non-inferiority cannot pass while `can_ever_pass` is False (below
+    `min_cases_to_pass`), whatever the two models answer."""
     confidence = float(criteria.confidence)
     out = []
+    margin = float(criteria.non_inferiority_margin)
+    if not can_ever_pass(n, margin, None, confidence):
+        needed = min_cases_to_pass(margin, confidence)
+        out.append(Undecidable("non_inferiority", n, needed, (
+            f"undecidable with {n} cases: even identical answers on every case leave the interval's lower "
+            f"end below the margin of -{100 * margin:g} points at {confidence:.0%} confidence, so "
+            f"non-inferiority can never be shown (needs >= {needed} cases)")))
     for name, key, label in _LATENCY_SLOS:
         if getattr(criteria.latency_slo, key) is None:
             continue
@@ -284,6 +292,22 @@ def undecidable_checks(criteria: Any, n: int) -> list[Undecidable]:
                 f"{needed} cases at {confidence:.0%} confidence, so the SLO can never be shown met "
                 f"(needs >= {needed} cases)")))
     return out
+
+
+def min_cases_to_pass(margin: float, confidence: float) -> int:
+    """The fewest cases at which identical answers could PASS non-inferiority (`can_ever_pass`
+    with the most favourable rate): doubling, then bisection."""
+    high = 1
+    while not can_ever_pass(high, margin, None, confidence):
+        high *= 2
+    low = high // 2  # cannot pass at low (or low is 0)
+    while high - low > 1:
+        mid = (low + high) // 2
+        if can_ever_pass(mid, margin, None, confidence):
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def assumptions_from_verdicts(verdicts: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -323,6 +347,7 @@ __all__ = [
     "can_ever_pass",
     "cases_needed",
     "make_plan",
+    "min_cases_to_pass",
     "simulate_fixed_n_power",
     "simulate_sequential",
     "simulated_cases_needed",

@@ -66,18 +66,14 @@ def evaluate_command(
 def _warn_before_run(loaded: Any, dataset: Any, limit: int | None, console: Console) -> None:
     """Said before generating anything: a dataset too small for the margin can never PASS
     (issue 18), and a check this many cases cannot decide, e.g. a p95 latency SLO (issue 13)."""
-    from releasegate.evals.planning import can_ever_pass, undecidable_checks
+    from releasegate.evals.planning import undecidable_checks
 
     criteria = loaded.scenario.success_criteria
     n = min(limit, len(dataset.ids)) if limit else len(dataset.ids)
-    margin = float(criteria.non_inferiority_margin)
-    if not can_ever_pass(n, margin, None, float(criteria.confidence)):
-        console.print(f"[bold yellow]warning:[/] {n} cases can never PASS non-inferiority at margin {margin:g} "
-                      f"and confidence {float(criteria.confidence):g}, even if both models answer alike on every "
-                      f"case (see `releasegate plan --scenario {loaded.scenario.id}`)", soft_wrap=True)
     for short in undecidable_checks(criteria, n):
-        console.print(f"[bold yellow]warning:[/] check {short.check} is {short.reason}; this run will leave it "
-                      "undecided" + (" (drop --limit or add cases)" if limit else " (add cases)"), soft_wrap=True)
+        console.print(f"[bold yellow]warning:[/] check {short.check} is {short.reason}; this run cannot PASS "
+                      "it" + (" (drop --limit or add cases" if limit else " (add cases") +
+                      f"; see `releasegate plan --scenario {loaded.scenario.id}`)", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -60,6 +60,18 @@ def test_too_few_cases_is_inconclusive(triage: Any) -> None:
     assert "non_inferiority" in verdict.reason
 
 
+def test_non_inferiority_below_the_size_any_answers_could_pass_says_so(triage: Any) -> None:
+    """Issue 13: 20 cases with identical answers still straddle a 5-point margin, and always will."""
+    from releasegate.evals.planning import min_cases_to_pass
+
+    margin = float(triage.scenario.success_criteria.non_inferiority_margin)
+    needed = min_cases_to_pass(margin, 0.95)
+    small = by_name(gate(triage, 20, 0.8, 0.0, 0.0))["non_inferiority"]
+    assert small.status == "inconclusive" and small.cases_needed == needed > 20
+    assert "undecidable with 20 cases" in small.reason and f"(needs >= {needed} cases)" in small.reason
+    assert by_name(gate(triage, 60, 0.5, 0.1, 0.1))["non_inferiority"].cases_needed is None  # size is not the issue
+
+
 def test_min_acceptance_rate_straddling_the_threshold_is_inconclusive(triage: Any) -> None:
     scenario = with_criteria(triage, min_acceptance_rate=0.70)
     checks = by_name(gate(scenario, 2000, 0.6, 0.1, 0.05))  # candidate rate exactly 0.70

@@ -60,3 +60,21 @@ def test_sequential_plan_looks_once_per_batch_like_the_flow() -> None:
     per_batch = P.simulate_sequential(design, 800, runs=100, seed=1, look_every=50)
     assert per_batch.max_cases % 50 == 0
     assert per_batch.mean_cases >= every_case.mean_cases  # looking less often never stops sooner
+
+
+@pytest.mark.parametrize("margin", [0.02, 0.05, 0.1])
+def test_min_cases_to_pass_is_where_identical_answers_first_can_pass(triage, margin: float) -> None:  # noqa: ANN001
+    """Issue 13: below this size non-inferiority is undecidable whatever the models answer."""
+    from evals_fixtures import with_criteria
+
+    n = P.min_cases_to_pass(margin, 0.95)
+    assert P.can_ever_pass(n, margin, None, 0.95)
+    assert not any(P.can_ever_pass(m, margin, None, 0.95) for m in range(1, n))
+    criteria = with_criteria(triage, non_inferiority_margin=margin, confidence=0.95).success_criteria
+
+    def names(size: int) -> list[str]:
+        return [u.check for u in P.undecidable_checks(criteria, size) if u.check == "non_inferiority"]
+
+    assert names(n - 1) == ["non_inferiority"] and names(n) == []
+    [short] = [u for u in P.undecidable_checks(criteria, n - 1) if u.check == "non_inferiority"]
+    assert short.cases_needed == n and f"(needs >= {n} cases)" in short.reason

@@ -13,6 +13,7 @@ from releasegate.scenarios import load_dataset_for, parse_scenario, read_records
 
 
 def test_evaluate_warns_when_the_dataset_can_never_pass() -> None:
+    from releasegate.evals.planning import min_cases_to_pass
     from releasegate.flows._cli_flows import _warn_before_run
 
     loaded = parse_scenario(TRIAGE)
@@ -20,7 +21,11 @@ def test_evaluate_warns_when_the_dataset_can_never_pass() -> None:
     console = Console(record=True, width=400)
     _warn_before_run(loaded, dataset, 20, console)
     text = console.export_text()
-    assert "warning: 20 cases can never PASS non-inferiority" in text
+    needed = min_cases_to_pass(float(loaded.scenario.success_criteria.non_inferiority_margin), 0.95)
+    assert needed > 20
+    assert ("warning: check non_inferiority is undecidable with 20 cases: even identical answers on every case "
+            "leave the interval's lower end below the margin") in text
+    assert f"(needs >= {needed} cases); this run cannot PASS it (drop --limit" in text
     console = Console(record=True, width=400)
     _warn_before_run(loaded, dataset, None, console)
     assert console.export_text() == ""
