@@ -13,7 +13,9 @@ failed for ever. `repair_store` runs before `sync` pushes anything:
    `approved` event is pushed again. Model version numbers follow ledger order, so run
    `releasegate audit` afterwards to check the aliases against the ledger.
 
-Only a local `sqlite:///` store is repaired; a tracking server owns its own database.
+Only a local `sqlite:///` store is repaired; a tracking server owns its own database. MLflow caches
+a store (and its engine) per URI for the life of a process, so the repair runs first thing in
+`releasegate sync`, before anything in that process opens the store.
 """
 from __future__ import annotations
 
