@@ -114,20 +114,8 @@ def report_task(scenario: str, verdict: evals.Verdict, candidate: str, incumbent
                 partial: bool) -> str:
     """Render the HTML report; returns its sha256 (it goes into the decision)."""
     loaded = load_scenario(scenario)
-    dataset = load_dataset_for(loaded)
-    cand, cand_meta = read_records(candidate)
-    inc, inc_meta = read_records(incumbent)
-    # With repeats the case table shows repeat 0; the verdict carries the per-case rates.
-    cand, inc = evals.repeats.split_repeats(cand)[0], evals.repeats.split_repeats(inc)[0]
-    scored_c = evals.score_records(loaded, dataset, cand, require_all_cases=not partial)
-    scored_i = evals.score_records(loaded, dataset, inc, require_all_cases=not partial)
-    versions = reports.default_versions()
-    for meta in (cand_meta, inc_meta):
-        if meta.get("serving", {}).get("vllm_version"):
-            versions["vllm"] = str(meta["serving"]["vllm_version"])
-    report_input = reports.ReportInput(verdict=verdict, scenario=loaded,
-                                       cases=reports.cases_from_scored(scored_c, scored_i, loaded),
-                                       versions=versions)
+    report_input = reports.report_input_from_records(verdict, loaded, load_dataset_for(loaded), candidate, incumbent,
+                                                     require_all_cases=not partial)
     return reports.write_report(report_input, out)
 
 

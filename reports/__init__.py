@@ -14,6 +14,8 @@ API
 - `cases_from_scored(candidate, incumbent, scenario) -> DataFrame` from two `evals.ScoredRecords`
 - `cases_from_records(candidate_records, incumbent_records, dataset=None, ...) -> DataFrame`
 - `load_decision(path) -> DecisionDocument`: a verdict JSON or a DSSE decision envelope
+- `report_input_from_records(verdict, loaded, dataset, candidate, incumbent) -> ReportInput`: the
+  case table from two record files (repeat 0, scored as in the gate); what the evaluate flow uses
 - `report_input_from_files(decision, candidate_records=None, incumbent_records=None, *, cases=None,
   scenario=None, approvals=None) -> ReportInput` (what `releasegate report` uses)
 
@@ -35,7 +37,7 @@ their gate names (`non_inferiority`, `min_acceptance_rate`, `max_cost_per_accept
 `sequential` (`SequentialSummary`: trajectory, cases used of total, stop reason, savings).
 A verdict without metrics (hand-built) shows "not in the verdict" where they would be.
 """
-from ._build import report_input_from_files
+from ._build import report_input_from_files, report_input_from_records
 from ._decision import DecisionDocument, load_decision
 from ._format import evidence_words, verdict_sentence
 from ._governance import governance_report, render_governance_html
@@ -46,7 +48,6 @@ from ._input import (
     ReportInput,
     cases_from_records,
     cases_from_scored,
-    default_versions,
 )
 from ._markdown import render_markdown
 
@@ -57,7 +58,6 @@ __all__ = [
     "ReportInput",
     "cases_from_records",
     "cases_from_scored",
-    "default_versions",
     "evidence_words",
     "governance_report",
     "load_decision",
@@ -65,6 +65,7 @@ __all__ = [
     "render_markdown",
     "render_report",
     "report_input_from_files",
+    "report_input_from_records",
     "verdict_sentence",
     "write_report",
 ]

@@ -1,7 +1,8 @@
 """Assemble a `ReportInput` from files: a verdict or decision, the records, the contract.
 
-Used by `releasegate report` and `python -m releasegate.reports.examples`; the flows stage, which holds
-these objects in memory already, builds `ReportInput` directly.
+`report_input_from_records` is the one way a case table is built from two record files (used by
+the flows stage's report task and by `report_input_from_files`); `report_input_from_files` is
+`releasegate report` and `python -m releasegate.reports.examples`.
 """
 from __future__ import annotations
 
@@ -31,6 +32,38 @@ def scenario_for(ref: str | Path) -> LoadedScenario | None:
             return load_contract(ref)
         except InputError:
             return None
+
+
+def report_input_from_records(
+    verdict: Any, loaded: LoadedScenario | None, dataset: Any, candidate: str | Path, incumbent: str | Path, *,
+    require_all_cases: bool = False, approvals: list[Approval | dict[str, Any]] | None = None,
+) -> ReportInput:
+    """The report of `verdict` with its case table from the two record files: repeat 0 of each
+    case (the verdict carries the per-case rates), scored by evals' own scorers as in the gate
+    (the records alone when `dataset` is None: absent, or not the cases the verdict was computed
+    on), and the vLLM version the records' metadata names."""
+    from releasegate.evals import score_records
+    from releasegate.evals.repeats import split_repeats
+
+    (cand, cand_meta), (inc, inc_meta) = read_records(candidate), read_records(incumbent)
+    try:
+        cand, inc = split_repeats(cand)[0], split_repeats(inc)[0]
+    except ValueError as exc:
+        raise InputError(str(exc), file=candidate if "repeat" in cand.columns else incumbent, field="repeat",
+                         fix="write repeats numbered 0..k-1") from None
+    if dataset is not None and loaded is not None:
+        table = cases_from_scored(
+            score_records(loaded, dataset, cand, require_all_cases=require_all_cases, side="candidate records"),
+            score_records(loaded, dataset, inc, require_all_cases=require_all_cases, side="incumbent records"),
+            loaded)
+    else:
+        table = cases_from_records(cand, inc)
+    versions = default_versions()
+    vllm = [v for m in (cand_meta, inc_meta)
+            if (v := (m.get("serving") or {}).get("vllm_version") or m.get("vllm_version"))]
+    if vllm:
+        versions["vllm"] = str(vllm[0])
+    return ReportInput(verdict=verdict, scenario=loaded, cases=table, approvals=approvals, versions=versions)
 
 
 def _predicate_path(doc: DecisionDocument, decision: Path, side: str) -> Path | None:
@@ -86,28 +119,14 @@ def report_input_from_files(
                              field="--candidate-records" if cand_path is None else "--incumbent-records",
                              fix="pass the other model's generation records too")
         if cand_path is not None and inc_path is not None:
-            cand_frame, cand_meta = read_records(cand_path)
-            inc_frame, _ = read_records(inc_path)
             dataset = None
             if isinstance(loaded, LoadedScenario) and loaded.dataset_path.is_file():
                 dataset = load_dataset_for(loaded, verify_digest=False)
                 if dataset.sha256 != verdict.dataset_sha256:
                     dataset = None  # not the cases this verdict was computed on: do not show them
-            if dataset is not None and loaded is not None:
-                # Per-example acceptance and reasons come from evals' own scorers, as in the gate.
-                from releasegate.evals import score_records
-
-                table = cases_from_scored(
-                    score_records(loaded, dataset, cand_frame, require_all_cases=False,
-                                  side="candidate records"),
-                    score_records(loaded, dataset, inc_frame, require_all_cases=False,
-                                  side="incumbent records"),
-                    loaded)
-            else:
-                table = cases_from_records(cand_frame, inc_frame)
-            vllm = (cand_meta.get("serving") or {}).get("vllm_version") or cand_meta.get("vllm_version")
-            if vllm:
-                versions["vllm"] = str(vllm)
+            return report_input_from_records(
+                verdict, loaded, dataset, cand_path, inc_path,
+                approvals=approvals if approvals is not None else _approvals_from(doc))
     return ReportInput(verdict=verdict, scenario=loaded, cases=table,
                        approvals=approvals if approvals is not None else _approvals_from(doc),
                        versions=versions)
