@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._text import printable
+
 
 class InputError(Exception):
     """Bad input: names the file, the line, the field and the fix."""
@@ -44,7 +46,9 @@ class InputError(Exception):
         text = f"{head}: {self.message}" if head else self.message
         if self.fix:
             text += f" (fix: {self.fix})"
-        return text
+        # One line, whatever the input carried: a field name or value with a newline or an ANSI
+        # escape (a YAML key "\n", a file name) is shown escaped, never split or run.
+        return printable(text)
 
 
 class Reason(str):

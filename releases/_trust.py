@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from securesystemslib.signer import CryptoSigner, SSlibKey
 from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import DelegatedRole, Delegations, Metadata, Role, Root, Targets
-from tuf.api.serialization import DeserializationError
+from tuf.api.serialization import DeserializationError, SerializationError
 from tuf.api.serialization.json import JSONSerializer
 
 from releasegate.core import (
@@ -598,8 +598,10 @@ def read_root(path: str | Path) -> Metadata[Root]:
                          fix="pass a file written by `releasegate trust propose` or `trust init`")
     try:
         md = Metadata[Root].from_dict(data)
-    except (DeserializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"not TUF root metadata: {str(exc).splitlines()[0][:200]}", file=path,
+        md.signed_bytes  # noqa: B018 (what signatures cover: canonical JSON, which has no floats)
+    except (DeserializationError, SerializationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"not TUF root metadata: {first}", file=path,
                          fix="pass a file written by `releasegate trust propose` or `trust init`") from None
     if not isinstance(md.signed, Root) or not isinstance(md.signed.unrecognized_fields.get(EXT), dict):
         raise InputError(f"not a releasegate root (no {EXT} field)", file=path, field=EXT,

@@ -311,6 +311,7 @@ def test_a_pinned_ledger_public_key_is_read_as_strictly_as_the_keyring(monkeypat
     ({"change_kinds": True}, "change_kinds"), ({"weights_allowlist": True}, "weights_allowlist"),
     ({"runners": "runner@platform.example"}, "runners"), ({"require_checks": 5}, "require_checks"),
     ({"no_open_incidents": [1]}, "no_open_incidents"), ({1: "x", "zz": 2}, "1"),
+    ({"\n": None}, "\n"),  # found by make fuzz: the key's newline split the error line in two
 ])
 def test_release_policy_fields_of_the_wrong_type_are_one_line(extra: dict, field: str) -> None:
     """Found by the fuzz suite: `change_kinds: true` raised TypeError (a traceback) in normalise_policy."""
@@ -324,3 +325,17 @@ def test_release_policy_fields_of_the_wrong_type_are_one_line(extra: dict, field
         normalise_policy({"identity": "bot@platform.example", "expires": "2099-01-01", **extra}, ring,
                          source="policy.yaml")
     _one_line(exc, file=Path("policy.yaml"), field=field)
+
+
+def test_a_trust_proposal_tuf_cannot_encode_is_bad_input(tmp_path: Path) -> None:
+    """Found by make fuzz: a float in the signed part parsed, then `trust sign` crashed with
+    SerializationError (canonical JSON, which signatures cover, has no floats)."""
+    from tuf.api.metadata import Metadata, Root
+
+    md = Metadata(Root(version=1))
+    md.signed.unrecognized_fields["x-releasegate"] = {"kind": "portfolio", "margin": 0.5}
+    path = tmp_path / "root.json"
+    path.write_text(json.dumps(md.to_dict()))
+    with pytest.raises(InputError) as exc:
+        read_root(path)
+    assert "not TUF root metadata" in _one_line(exc, file=path, field=None)
