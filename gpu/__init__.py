@@ -28,7 +28,7 @@ from ._server import (
     free_port,
     port_in_use,
 )
-from ._telemetry import parse_metrics, summarize
+from ._telemetry import parse_metrics, scrape, summarize
 
 __all__ = [
     "CapacityPlan",
@@ -58,6 +58,7 @@ __all__ = [
     "prepare_models",
     "profile_endpoint",
     "resolve_model",
+    "scrape",
     "split_cases",
     "summarize",
     "vllm_python",

@@ -48,3 +48,20 @@ def test_the_check_finds_an_export_nobody_needs(monkeypatch: pytest.MonkeyPatch)
     gpu = importlib.import_module("releasegate.gpu")
     monkeypatch.setattr(gpu, "__all__", [*gpu.__all__, "an_export_nobody_uses"])
     assert unneeded_exports("gpu", _sources(), _docs()) == ["an_export_nobody_uses"]
+
+
+def test_every_name_imported_from_a_stage_is_exported() -> None:
+    """`from releasegate.<stage> import name` anywhere (even inside a function) names an export or a
+    public submodule: a name dropped from a stage's face cannot leave a caller behind."""
+    import ast
+    import importlib.util
+
+    missing = []
+    for path, text in _sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module \
+                    and node.module.removeprefix("releasegate.") in STAGES:
+                stage = importlib.import_module(node.module)
+                missing += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
+                            if not hasattr(stage, a.name) and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
+    assert missing == []
