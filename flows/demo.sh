@@ -7,6 +7,10 @@
 #   4. sign with the product and platform owners' demo keys; promote (or, when the gate failed,
 #      show the refusal and evaluate a second candidate: SmolLM2 with prompt v3)
 #   5. roll back to the previous champion, audit the aliases, governance report
+# Serving (issue 17): from step 4 the champion's verified vLLM replica answers product calls
+# (releasegate.client) through its scenario endpoint on MLflow's AI Gateway (`gateway up`, port
+# DEMO_GATEWAY_PORT, default 5055); the endpoint follows the promotion and the rollback. DEMO_SERVE=0
+# skips it; a serving step that fails says so and the rest of the story runs as before.
 # Trust (issue 14): before anything is evaluated, a portfolio root (2 of 3 platform root keys,
 # pinned in RELEASEGATE_TRUST_ROOT) signs the scenario's root v1 (owners' keys, the gate criteria,
 # the platform's release policy). Releases are signed by the product owner and, for a prompt-only
@@ -36,6 +40,47 @@ limit_args=()
 say() { printf '\n\033[1;36m== %s\033[0m\n' "$*"; }
 fail() { printf '\033[1;31mdemo failed: %s\033[0m\n' "$*" >&2; exit 1; }
 decision_of() { ls -t "$RELEASEGATE_HOME"/decisions/$SCENARIO/*.dsse.json | head -1; }
+
+# Serving (issue 17): the champion behind its scenario endpoint on MLflow's AI Gateway; a product
+# call with releasegate.client; traffic follows the promotion and the rollback.
+GW_URL=http://127.0.0.1:${DEMO_GATEWAY_PORT:-5055}
+bg_pids=()
+stop_background() {  # SIGTERM: `serve` records the replica's end and stops vLLM; `gateway up` stops MLflow
+  [ ${#bg_pids[@]} -gt 0 ] || return 0
+  kill -TERM "${bg_pids[@]}" 2>/dev/null
+  wait "${bg_pids[@]}" 2>/dev/null
+  bg_pids=()
+}
+trap stop_background EXIT
+champion_version() {
+  .venv/bin/python -c "from releasegate.releases import Ledger, expected_aliases
+print(expected_aliases(Ledger.open(), '$SCENARIO').get('champion'))"
+}
+background() {  # $1 log name, $2 line that says it is up, rest: the command (foreground server)
+  local log=$RELEASEGATE_HOME/$1.log ready=$2
+  shift 2
+  "$@" >"$log" 2>&1 &
+  bg_pids+=($!)
+  for _ in $(seq 1 900); do
+    # rich wraps long lines: the log is read as one line
+    tr -s ' \n' ' ' <"$log" | grep -q "$ready" && { tr -s ' \n' ' ' <"$log" | tail -c 400; echo; return 0; }
+    kill -0 $! 2>/dev/null || { cat "$log"; return 1; }
+    sleep 1
+  done
+  return 1
+}
+SERVING=${DEMO_SERVE:-1}  # DEMO_SERVE=0 skips the serving steps; a serving step that fails skips the rest
+serving_off() { printf '\033[1;33mserving skipped from here: %s\033[0m\n' "$*" >&2; SERVING=0; stop_background; }
+ask_gateway() {  # $1: when; a product's call: scenario id and prompt variables, no model, no key
+  .venv/bin/python - "$1" "$GW_URL" <<'PY'
+import sys, time
+from releasegate.client import call_scenario
+t = time.monotonic()
+a = call_scenario("support-triage", {"message": "I was charged twice this month", "channel": "email"},
+                  gateway_url=sys.argv[2], max_tokens=8)
+print(f"{sys.argv[1]}: answered by {a.model} with prompt {a.prompt_version} in {time.monotonic() - t:.2f} s: {a.text!r}")
+PY
+}
 
 start=$(date +%s)
 # A fresh story each run; the generation cache (.releasegate/demo/cache) is kept.
@@ -120,6 +165,16 @@ say "3. Promotion without signatures is blocked (what CI runs)"
 $RG promote --scenario $SCENARIO --decision "$gemma" && fail "promotion without signatures succeeded"
 echo "(blocked, exit code $?: as expected)"
 
+if [ "$SERVING" = 1 ]; then
+  say "Serving: the champion's verified replica behind its scenario endpoint (MLflow AI Gateway)"
+  { background gateway "Ctrl-C to stop" $RG gateway up --port "${GW_URL##*:}" --cache-ttl 10 \
+    && background serve-champion "Ctrl-C to stop" $RG serve --scenario $SCENARIO --alias champion \
+    && $RG gateway switch --scenario $SCENARIO | tail -1 \
+    && sleep 11 \
+    && ask_gateway "before the promotion"; } || serving_off "see $RELEASEGATE_HOME/gateway.log, serve-champion.log"
+fi  # sleep 11: MLflow caches an endpoint's config for --cache-ttl seconds
+served_version=$(champion_version)
+
 if [ $code = 0 ]; then
   say "4. The gate passed: both owners sign, then promote"
   sign_and_promote "$gemma" || fail "promotion failed"
@@ -135,6 +190,12 @@ else
   else
     echo "smollm2-v3 did not pass either (exit $code2): the champion stays smollm2-v1"
   fi
+fi
+
+if [ "$SERVING" = 1 ] && [ "$(champion_version)" != "$served_version" ]; then
+  say "Serving: the new champion's replica; the endpoint follows the promotion (the old one stays as fallback)"
+  { background serve-new "Ctrl-C to stop" $RG serve --scenario $SCENARIO --alias champion \
+    && sleep 11 && ask_gateway "after the promotion"; } || serving_off "see $RELEASEGATE_HOME/serve-new.log"
 fi
 
 say "Trust: a repository edit of the keyring cannot change who signs"
@@ -160,6 +221,9 @@ echo "$inc_line"
 inc=$(echo "$inc_line" | grep -o 'INC-[0-9]*' | head -1)
 if $RG rollback --scenario $SCENARIO --incident "$inc" --reason "demo: misrouted tickets (incident $inc)"; then
   $RG incident close "$inc" --resolution "rolled back to the previous champion" || fail "incident close"
+  if [ "$SERVING" = 1 ]; then  # the rollback moved the endpoint (ledger first); MLflow's cache TTL
+    sleep 11 && ask_gateway "after the rollback" || serving_off "the endpoint did not answer"
+  fi
 else
   echo "(nothing to roll back to: only one version was ever promoted)"
   $RG incident close "$inc" --resolution "no rollback target; investigated" || fail "incident close"
@@ -173,6 +237,8 @@ $RG exceptions list --scenario $SCENARIO
 $RG audit || fail "audit found drift"
 $RG ledger verify || fail "ledger does not verify"
 $RG governance --html "$RELEASEGATE_HOME/governance.html" || fail "governance"
+[ "$SERVING" = 1 ] && { $RG gateway usage --scenario $SCENARIO --mlflow-uri "$GW_URL" || serving_off "gateway usage"; }
+stop_background
 
 end=$(date +%s)
 say "Done in $((end - start)) s"
