@@ -6,6 +6,7 @@ manifests like `models prepare` writes, so decisions name the real digest of byt
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator
@@ -91,12 +92,14 @@ def build_world(root: Path, mp: pytest.MonkeyPatch, *, route_fallback: str | Non
         generate_key(identity)
     ledger, ring = Ledger.open(), Keyring.load()
     decisions, versions = {}, {}
+    # Dated a day ago, not on a fixed day: decisions expire (30 days by default).
+    day_ago = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(days=1)
     for i, (model, (entry, _)) in enumerate(MODELS.items()):
         verdict = make_verdict(loaded, candidate=entry, model=model)
         verdict = dataclasses.replace(verdict, candidate=dataclasses.replace(
             verdict.candidate, model_digest=digests[model]))
         env = build_decision(loaded, verdict, candidate_model_digest=digests[model],
-                             created_at=f"2026-11-27T10:00:0{i}+00:00")
+                             created_at=(day_ago + dt.timedelta(seconds=i)).isoformat())
         rec = record_evaluation(loaded, verdict, env, ledger=ledger)
         assert rec["mlflow_error"] is None
         for role, who in (("product", PRODUCT), ("platform", PLATFORM)):
