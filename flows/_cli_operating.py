@@ -233,13 +233,17 @@ def register(app: typer.Typer) -> None:
         open_exceptions: Annotated[bool, typer.Option(
             "--open-exceptions", help="First open the direct_provider_key exception each scenario with a hosted "
             "provider key outside the gateway lacks (owned by its platform owner, 90 days, once; recorded)")] = False,
+        traffic_days: Annotated[float, typer.Option(
+            "--traffic-days", min=0.001, help="Production traffic through the gateway counted over this many "
+            "days back from now")] = 30.0,
         as_json: AsJson = False, ledger_url: LedgerUrl = None,
     ) -> None:
         """The portfolio's operating model: owners, coverage, reviews, exceptions, incidents, MTTR,
         production traffic through the gateway, provider keys outside it."""
         from releasegate.reports import governance_report
 
-        metrics = governance_report(ledger=ledger_url, html=html, open_exceptions=open_exceptions, actor=_actor())
+        metrics = governance_report(ledger=ledger_url, html=html, open_exceptions=open_exceptions, actor=_actor(),
+                                    traffic_window_s=traffic_days * 86400)
         if as_json:
             out.print(json.dumps(metrics, indent=2, sort_keys=True))
         else:

@@ -139,6 +139,7 @@ def budget_status(scenario: str, *, mlflow_uri: str | None = None, ledger: Ledge
 
 
 PRODUCTION_LATENCY = "production_latency"
+TRAFFIC_WINDOW_S = 30 * 86400.0  # governance counts the last 30 days of production traffic
 
 
 def production_regressions(scenario_ids: list[str], *, ledger: Ledger, mlflow_uri: str | None = None,
@@ -205,14 +206,17 @@ def prefix_cache(scenario: str, *, ledger: Ledger, timeout_s: float = 3.0) -> di
             "replicas": replicas, "unreachable": unreachable}
 
 
-def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None) -> dict[str, Any]:
-    """Governance's view: usage per scenario whose endpoint releasegate manages (errors as text)."""
+def portfolio_usage(ledger: Ledger, scenario_ids: list[str], *, mlflow_uri: str | None = None,
+                    since_s: float = TRAFFIC_WINDOW_S) -> dict[str, Any]:
+    """Governance's view: usage over the last `since_s` per scenario whose endpoint releasegate
+    manages (errors as text)."""
+    since_ms = int((dt.datetime.now(dt.timezone.utc).timestamp() - since_s) * 1000)
     out: dict[str, Any] = {}
     for sid in scenario_ids:
         if expected_endpoint(ledger, sid) is None:
             continue
         try:
-            out[sid] = {**gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger).to_dict(),
+            out[sid] = {**gateway_usage(sid, mlflow_uri=mlflow_uri, ledger=ledger, since_ms=since_ms).to_dict(),
                         "prefix_cache": prefix_cache(sid, ledger=ledger)}
         except Exception as exc:  # MLflow down or the endpoint gone: say so, do not fail governance
             out[sid] = {"error": f"{type(exc).__name__}: {exc}"}

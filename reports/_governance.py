@@ -205,12 +205,14 @@ def render_governance_html(metrics: dict[str, Any]) -> str:
 
 
 def governance_report(*, ledger: Ledger | str | None = None, html: Path | None = None,
-                      open_exceptions: bool = False, actor: str | None = None) -> dict[str, Any]:
+                      open_exceptions: bool = False, actor: str | None = None,
+                      traffic_window_s: float | None = None) -> dict[str, Any]:
     """Metrics over every contract under the datasets folder (an invalid one is listed, not
     counted), the gateway's traffic per scenario and provider keys used outside the gateway;
     with `html`, the page too (written atomically). `releasegate governance` prints it.
     `open_exceptions`: first open the `direct_provider_key` exception each such scenario lacks
-    (once, owned by its platform owner, recorded in the ledger), so the report counts them."""
+    (once, owned by its platform owner, recorded in the ledger), so the report counts them.
+    `traffic_window_s`: the production traffic counted (default: the last 30 days)."""
     from releasegate.gateway import open_provider_key_exceptions, portfolio_usage, provider_key_findings
     from releasegate.releases import Ledger, governance_metrics
     from releasegate.scenarios import read_scenario, scenario_paths
@@ -228,7 +230,9 @@ def governance_report(*, ledger: Ledger | str | None = None, html: Path | None =
     opened = open_provider_key_exceptions(loaded, ledger=ledger, actor=actor) if open_exceptions else {}
     metrics = governance_metrics(ledger, loaded)
     metrics["invalid_contracts"] = invalid
-    metrics["gateway"] = portfolio_usage(ledger, [ls.scenario.id for ls in loaded])  # production traffic
+    metrics["gateway"] = portfolio_usage(  # production traffic
+        ledger, [ls.scenario.id for ls in loaded],
+        **({} if traffic_window_s is None else {"since_s": traffic_window_s}))
     metrics["provider_keys_outside_gateway"] = provider_key_findings(loaded)
     metrics["provider_key_exceptions"] = opened
     if html is not None:

@@ -354,7 +354,7 @@ def test_production_p95_over_the_slo_is_a_regression_from_the_traces(story: tupl
         # Governance shows the same traces' p95 against the SLO.
         from releasegate.reports import governance_report
         html = world.root / "governance.html"
-        assert governance_report(html=html)["gateway"][SID]["meets_latency_slo"] is False
+        assert governance_report(html=html, traffic_window_s=window)["gateway"][SID]["meets_latency_slo"] is False
         page = html.read_text()
         assert "Production traffic (MLflow AI Gateway)" in page and '<span class="bad">over the SLO</span>' in page
         assert "Prefix-cache hit rate (min)" in page
