@@ -9,26 +9,16 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu"))
-from fake_openai import FakeBehaviour, _Handler  # noqa: E402
+from fake_openai import FakeBehaviour, serve_fake  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = 40
 CONCURRENCY = 8  # the support-triage entries' serving.concurrency
-
-
-def _serve(behaviour: FakeBehaviour) -> tuple[str, ThreadingHTTPServer]:
-    handler = type("Handler", (_Handler,), {"behaviour": behaviour})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/v1", server
 
 
 def _evaluate(incumbent_url: str, candidate_url: str, home: Path) -> subprocess.Popen:
@@ -43,8 +33,8 @@ def _evaluate(incumbent_url: str, candidate_url: str, home: Path) -> subprocess.
 def test_killed_evaluation_resumes_without_regenerating(tmp_path):
     incumbent = FakeBehaviour(answer="billing")
     candidate = FakeBehaviour(answer="billing", chunk_delay_s=0.4)  # slow: time to kill mid-run
-    inc_url, inc_server = _serve(incumbent)
-    cand_url, cand_server = _serve(candidate)
+    inc_url, inc_server = serve_fake(incumbent)
+    cand_url, cand_server = serve_fake(candidate)
     home = tmp_path / "home"
     try:
         first = _evaluate(inc_url, cand_url, home)

@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,17 +17,9 @@ from releasegate.evals import Verdict
 from flow_fixtures import ROOT, TRIAGE, record_triage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu"))
-from fake_openai import FakeBehaviour, _Handler  # noqa: E402
+from fake_openai import FakeBehaviour, serve_fake  # noqa: E402
 
 RUNNER = "ci-runner@platform.example"
-
-
-def _serve(behaviour: FakeBehaviour) -> tuple[str, ThreadingHTTPServer]:
-    handler = type("Handler", (_Handler,), {"behaviour": behaviour})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}/v1", server
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def test_generated_records_are_signed_and_attested(runner, tmp_path) -> None:
     from releasegate.releases import Keyring
     from releasegate.scenarios import attestation_path, file_sha256
 
-    url, server = _serve(FakeBehaviour(answer="billing"))
+    url, server = serve_fake(FakeBehaviour(answer="billing"))
     try:
         result = evaluate_candidate(scenario=str(TRIAGE), candidate="smollm2-v2", limit=12, sequential=False,
                                     candidate_endpoints=[url], incumbent_endpoints=[url], progress=False)
@@ -151,7 +141,7 @@ def test_generate_signs_its_records_when_a_runner_is_configured(runner, tmp_path
     from releasegate.releases import records_evidence
     from releasegate.scenarios import attestation_path, load_dataset_for, load_scenario
 
-    url, server = _serve(FakeBehaviour(answer="billing"))
+    url, server = serve_fake(FakeBehaviour(answer="billing"))
     try:
         out = tmp_path / "smollm2.parquet"
         args = ["generate", "--scenario", "support-triage", "--model", "smollm2-v1", "--endpoint", url,

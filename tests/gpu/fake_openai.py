@@ -99,3 +99,12 @@ class FakeServer:
     url: str
     behaviour: FakeBehaviour
     server: ThreadingHTTPServer
+
+
+def serve_fake(behaviour: FakeBehaviour) -> tuple[str, ThreadingHTTPServer]:
+    """A fake OpenAI server on a free port in a daemon thread: (base URL, server to shut down)."""
+    handler = type("Handler", (_Handler,), {"behaviour": behaviour})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/v1", server
