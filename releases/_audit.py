@@ -123,12 +123,12 @@ def audit(
 
     ledger = ledger or Ledger.open()
     keyring = keyring or Keyring.load()
-    c = reg.client(mlflow_uri)
-    report = AuditReport()
     for sid in scenario_ids or []:  # a misspelt id must not come out as "all is well"
-        if _contract_or_none(sid) is None and not ledger.events(scenario_id=sid):
+        if _contract_or_none(sid) is None and not ledger.events(scenario_id=sid, limit=1):
             raise InputError(f"unknown scenario {sid[:80]!r}: no contract and no ledger events",
                              field="--scenario", fix="pass a scenario id from `releasegate scenarios list`")
+    c = reg.client(mlflow_uri)  # after the ids are known good: opening MLflow takes seconds
+    report = AuditReport()
     for sid in scenario_ids or _scenario_ids(ledger):
         name = reg.registered_model_name(sid)
         problems, notes = trust_audit(ledger, sid, _contract_or_none(sid), keyring)

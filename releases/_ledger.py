@@ -53,7 +53,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from releasegate.core import CANONICAL_JSON_SCHEME, InputError, canonical_json, state_dir
+from releasegate.core import CANONICAL_JSON_SCHEME, MAX_DOCUMENT_BYTES, InputError, canonical_json, state_dir
 
 from ._actors import ActorSigner, default_signer, is_privileged, sign_event
 
@@ -182,6 +182,32 @@ class LedgerBusy(InputError):
     """Another process holds the ledger's write lock past the wait: retry (exit 1, not bad input)."""
 
     exit_code = 1
+
+
+class LedgerRowUnreadable(InputError):
+    """A row whose JSON no writer of ours produces (too deep, too large, duplicate keys, not JSON):
+    the database was edited outside releasegate. Exit 1: the ledger, not the caller's input, is bad."""
+
+    exit_code = 1
+
+
+def _row_json(row: Any, column: str) -> Any:
+    """A JSON column of an event row. Verify parses every row, so this is plain `json.loads` (the
+    bounded document reader costs five times as much), guarded so that a database writer cannot
+    crash readers with a value nested past the recursion limit or a huge one."""
+    text = str(getattr(row, column))
+    what = f"ledger row {row.seq}'s {column}"
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise LedgerRowUnreadable(f"{what} is larger than {MAX_DOCUMENT_BYTES} bytes", fix=_FIX_ROW)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise LedgerRowUnreadable(f"{what} is nested too deep to read", fix=_FIX_ROW) from None
+    except ValueError as exc:
+        raise LedgerRowUnreadable(f"{what} is not JSON ({exc})", fix=_FIX_ROW) from None
+
+
+_FIX_ROW = "the row was edited outside releasegate: run `releasegate ledger verify` and restore the ledger"
 
 
 def _where(url: str) -> str:
@@ -407,8 +433,8 @@ class Ledger:
     @staticmethod
     def _row_to_event(row: Any) -> LedgerEvent:
         return LedgerEvent(row.seq, row.event_id, row.scenario_id, row.event_type, row.subject,
-                           row.actor, row.created_at, json.loads(row.payload), row.prev_hash, row.hash,
-                           row.canon, json.loads(row.actor_signature) if row.actor_signature else None)
+                           row.actor, row.created_at, _row_json(row, "payload"), row.prev_hash, row.hash,
+                           row.canon, _row_json(row, "actor_signature") if row.actor_signature else None)
 
     def events(self, *, scenario_id: str | None = None, event_type: str | tuple[str, ...] | None = None,
                subject: str | None = None, no_subject: bool = False, newest_first: bool = False,
@@ -465,7 +491,7 @@ class Ledger:
                 try:
                     ev = self._row_to_event(row)
                     digest = event_hash(row.prev_hash, ev.content(), ev.canon)
-                except ValueError as exc:
+                except (ValueError, RecursionError, LedgerRowUnreadable) as exc:
                     problems.append(f"row {row.seq} ({row.event_type}): unreadable ({exc}): edited")
                     prev_hash, expected_seq = row.hash, row.seq + 1
                     continue

@@ -1,6 +1,8 @@
 """The ledger's hash chain: intact when untouched, and every edit or deletion is named."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,25 @@ def test_recomputed_hash_still_breaks_the_next_link(home: Path) -> None:
     problems = ledger.verify()
     assert problems == ["row 3 (evaluated): prev_hash does not match row 2's hash "
                         "(a row before it was edited or deleted)"]
+
+
+@pytest.mark.parametrize(("payload", "expected"), [
+    ("[" * 100_000 + "]" * 100_000, "row 3's payload is nested too deep to read"),
+    ('{"i": 2', "row 3's payload is not JSON"),
+])
+def test_hostile_row_json_is_named_not_a_crash(home: Path, payload: str, expected: str) -> None:
+    # A database writer plants JSON no writer of ours produces: verify names the row, every other
+    # reader refuses in one line with exit 1 (no RecursionError traceback).
+    ledger = _filled()
+    with ledger.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_events SET payload = :p WHERE seq = 3"), {"p": payload})
+    code, output = _verify_cli()
+    assert code == 1 and f"row 3 (evaluated): unreadable (ledger {expected}" in output
+    shown = subprocess.run([sys.executable, "-m", "releasegate.flows.cli", "ledger", "show"],
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 1, shown.stderr
+    assert expected in shown.stderr and "Traceback" not in shown.stderr and shown.stdout == ""
+    assert len(shown.stderr.strip().splitlines()) == 1 and "releasegate ledger verify" in shown.stderr
 
 
 @pytest.mark.parametrize(("seq", "expected"), [
