@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from releasegate.core import InputError
-from releasegate.scenarios import Scenario
-from releasegate.scenarios._records import REQUIRED_FOR_SCORING
+from releasegate.scenarios import REQUIRED_FOR_SCORING, Scenario
 
 from ._scorers import ScorerBatch, ScorerColumn, ScorerContext, get_scorer
 

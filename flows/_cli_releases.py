@@ -49,7 +49,7 @@ def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) ->
 
 def _checkpoint_said(result: object) -> None:
     """After an alias move: where its signed checkpoint went (nothing when no ledger key is set)."""
-    from releasegate.releases._checkpoints import checkpoint_lines
+    from releasegate.releases import checkpoint_lines
 
     if result is not None and not getattr(result, "skipped", None):
         for line in checkpoint_lines(result):  # type: ignore[arg-type]
@@ -71,8 +71,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", help="Replace an existing key (rotation)")] = False,
     ) -> None:
         """Write a private key to the keys folder (0600, outside the repo) and add its public key to the keyring."""
-        from releasegate.releases import default_keyring_path, generate_key
-        from releasegate.releases._keys import private_key_path
+        from releasegate.releases import default_keyring_path, generate_key, private_key_path
 
         entry = generate_key(identity, keyring_path=keyring, overwrite=force)
         out.print(f"private key: {private_key_path(identity)} (mode 0600; never commit or share it)")
@@ -128,33 +127,17 @@ def register(app: typer.Typer) -> None:
     def verify_cmd(decision: Annotated[Path, typer.Argument(help="The decision .dsse.json")],
                    keyring: KeyringOpt = None) -> None:
         """Print each signature's identity, role and validity (exit 1 if one does not verify)."""
-        from releasegate.releases import Keyring, approval_status, read_decision, statement_of
+        from releasegate.releases import Keyring, read_decision, verify_decision
 
-        envelope = read_decision(decision)
-        pred = statement_of(envelope)["predicate"]
-        ring = Keyring.load(keyring)
-        by_policy = None
-        try:  # a scenario with a signed root: its keys, and the platform's release policy key
-            from releasegate.releases import Ledger, signing_authority
-            from releasegate.releases._trust_checks import policy_signature
-            from releasegate.scenarios import load_contract
-
-            auth = signing_authority(Ledger.open(), load_contract(pred["scenario_id"]), ring)
-            if auth.root is not None:
-                ring = auth.keyring
-                out.print(f"keys from {shown(auth.source)} of {shown(pred['scenario_id'])}")
-                if policy_signature(auth, envelope):
-                    by_policy = auth.root.release_policy
-        except InputError:
-            pass  # the scenario is not in this checkout: the keyring alone
-        status = approval_status(envelope, ring)
-        if by_policy and "platform" in status.missing_roles:  # policy_signature() verified it
-            status.approved["platform"] = next(s for s in status.signatures if s.keyid == by_policy["keyid"])
-        out.print(f"decision {status.decision_digest[:16]} scenario {shown(pred['scenario_id'])} "
-                  f"verdict {pred['verdict']['decision']}")
+        checked = verify_decision(read_decision(decision), Keyring.load(keyring))
+        status, by_policy = checked.status, checked.by_policy
+        if checked.keys_source is not None:
+            out.print(f"keys from {shown(checked.keys_source)} of {shown(checked.scenario_id)}")
+        out.print(f"decision {status.decision_digest[:16]} scenario {shown(checked.scenario_id)} "
+                  f"verdict {checked.verdict}")
         for s in status.signatures:
             mark = "valid" if s.valid else "INVALID"
-            if by_policy and s.keyid == by_policy["keyid"]:
+            if by_policy and checked.policy_signed(s):
                 out.print(f"  {shown(by_policy['identity'])}  role=platform  key={s.keyid[:16]}  valid: by the signed "
                           "release policy (its conditions are re-checked at promote)")
                 continue
@@ -165,7 +148,7 @@ def register(app: typer.Typer) -> None:
         for p in status.problems:
             out.print(f"  problem: {shown(p)}")
         out.print("fully approved" if status.fully_approved else "not fully approved")
-        if any(not s.valid and not (by_policy and s.keyid == by_policy["keyid"]) for s in status.signatures):
+        if checked.any_invalid:
             raise typer.Exit(1)
 
     @ledger_app.command("verify")
@@ -184,17 +167,13 @@ def register(app: typer.Typer) -> None:
 
         Checkpoints must be signed by the ledger key of the pinned portfolio root, else RELEASEGATE_LEDGER_PUBKEY (PEM, path or sha256:fingerprint), else the keyring's, which a note calls out: anyone who can edit keyring.yaml could then sign checkpoints.
         """
-        from releasegate.releases import Keyring, Ledger
-        from releasegate.releases._checkpoints import verify_ledger
+        from releasegate.releases import Keyring, Ledger, verify_ledger
 
         keys = Keyring.load(keyring)
-        files = list(checkpoint or [])
-        result = verify_ledger(Ledger.open(ledger_url), keyring=keys, checkpoint_files=files,
-                               mlflow_uri=mlflow_uri, use_mlflow=use_mlflow)
+        result = verify_ledger(Ledger.open(ledger_url), keyring=keys, checkpoint_files=list(checkpoint or []),
+                               mlflow_uri=mlflow_uri, use_mlflow=use_mlflow, require_checkpoint=require_checkpoint)
         for note in result.notes:
             err.print(f"note: {shown(note)}")
-        if require_checkpoint and not result.checkpoints:
-            result.problems.append("no signed checkpoint found (--require-checkpoint)")
         if result.problems:
             refused("ledger tampered:", result.problems)
         out.print(f"ledger intact: {result.rows} rows, {len(result.checkpoints)} checkpoints"
@@ -207,16 +186,10 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Sign the ledger's head with the ledger key and publish it (checkpoint folder, MLflow)."""
-        from releasegate.releases import Keyring, Ledger
-        from releasegate.releases._checkpoints import ledger_key_path, ledger_signing_key, write_checkpoint
+        from releasegate.releases import Keyring, Ledger, checkpoint_ledger
 
-        ledger = Ledger.open(ledger_url)
-        if ledger_signing_key(ledger) is None:
-            raise InputError("no ledger key", file=ledger_key_path(ledger), field="RELEASEGATE_LEDGER_KEY",
-                             fix="create one with `releasegate keys generate --identity releasegate-ledger` "
-                                 "or point RELEASEGATE_LEDGER_KEY at it")
-        result = write_checkpoint(ledger, keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, mlflow=use_mlflow,
-                                  scenario_ids=ledger.scenario_ids() if use_mlflow else ())
+        result = checkpoint_ledger(Ledger.open(ledger_url), keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri,
+                                   mlflow=use_mlflow)
         if result.skipped:
             out.print(result.skipped)
         elif result.checkpoint is not None:

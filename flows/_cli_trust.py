@@ -1,6 +1,6 @@
 """`releasegate trust init|propose|sign|apply|show`: the signed trust roots (releases/_trust.py).
 
-Thin: parse options, call `releases._trust`, print. Exit codes: 0 ok, 1 refused (every reason
+Thin: parse options, call one `releases` function (releases/_trust_ops.py), print. Exit codes: 0 ok, 1 refused (every reason
 listed), 2 bad input (InputError, printed by `flows.cli.main`; nothing is written).
 """
 from __future__ import annotations
@@ -24,13 +24,9 @@ def register(app: typer.Typer) -> None:
                             no_args_is_help=True)
     app.add_typer(trust_app, name="trust", rich_help_panel=TRUST)
 
-    def _apply_or_refuse(ledger, md) -> None:  # noqa: ANN001
-        from releasegate.releases._trust import PIN_ENV, apply_root
+    def _applied(ev) -> None:  # noqa: ANN001
+        from releasegate.releases import PIN_ENV
 
-        try:
-            ev = apply_root(ledger, md, actor=_actor())
-        except Refused as exc:
-            refused("trust root refused:", exc.reasons)
         who = ", ".join(s["identity"] for s in ev.payload["signers"])
         out.print(f"applied {ev.scenario_id} root v{ev.payload['version']} sha256:{ev.payload['sha256']} "
                   f"(ledger row {ev.seq}; signed by {who})")
@@ -39,6 +35,12 @@ def register(app: typer.Typer) -> None:
         if ev.event_type == "trust_portfolio_root" and ev.payload["version"] == 1:
             out.print("pin it outside the repository (a protected CI variable):")
             out.print(f"  export {PIN_ENV}=sha256:{ev.payload['sha256']}")
+
+    def _proposed(p) -> None:  # noqa: ANN001
+        out.print(f"{p.scope} root v{p.version} proposed: {p.path}")
+        for change in p.changes:
+            out.print(f"  {change}")
+        out.print(f"must sign: {p.must_sign}")
 
     @trust_app.command("init")
     def init_cmd(
@@ -51,32 +53,20 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None,
     ) -> None:
         """Create the portfolio root (v1); applied and pinned once THRESHOLD root keys signed."""
-        from releasegate.core import InputError
-        from releasegate.releases import Keyring, Ledger, load_private_key
-        from releasegate.releases._trust import (
-            portfolio_chain,
-            proposals_dir,
-            propose_portfolio_root,
-            sign_root,
-            write_root,
-        )
+        from releasegate.releases import Keyring, Ledger, RootProposal, init_portfolio_root
 
-        ledger = Ledger.open(ledger_url)
-        if portfolio_chain(ledger, allow_empty=True):
-            raise InputError("this ledger already has a portfolio root", field="trust init",
-                             fix="`releasegate trust show` lists it; rotate with a new version signed by its threshold")
-        private = [load_private_key(k) for k in key or []]  # read every key before writing anything
-        md = propose_portfolio_root(ledger, root, threshold, keyring=Keyring.load(keyring),
-                                    expires_days=expires_days, ledger_identities=ledger_identity or [])
-        for k in private:
-            sign_root(md, k)
-        if len(md.signatures) >= threshold:
-            _apply_or_refuse(ledger, md)
+        try:
+            result = init_portfolio_root(Ledger.open(ledger_url), root, threshold, keyring=Keyring.load(keyring),
+                                         keys=key or [], expires_days=expires_days,
+                                         ledger_identities=ledger_identity or [], out=out_file, actor=_actor())
+        except Refused as exc:
+            refused("trust root refused:", exc.reasons)
+        if not isinstance(result, RootProposal):
+            _applied(result)
             return
-        path = write_root(md, out_file or proposals_dir() / "portfolio-v1.json")
-        out.print(f"portfolio root v1 proposed: {path} ({len(md.signatures)} of {threshold} signatures)")
-        out.print(f"next: releasegate trust sign {path} --key ROOT.pem (x{threshold - len(md.signatures)}), "
-                  f"then releasegate trust apply {path}")
+        out.print(f"portfolio root v1 proposed: {result.path} ({result.signatures} of {threshold} signatures)")
+        out.print(f"next: releasegate trust sign {result.path} --key ROOT.pem (x{threshold - result.signatures}), "
+                  f"then releasegate trust apply {result.path}")
 
     @trust_app.command("propose")
     def propose_cmd(
@@ -94,65 +84,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build the scenario's next root from the working tree (contract owners, keyring keys, criteria),
         or with --portfolio the portfolio root's next version (rotation: signed by the current threshold)."""
-        from releasegate.core import InputError, load_yaml_strict
-        from releasegate.releases import Keyring, Ledger
-        from releasegate.releases._trust import (
-            current_scenario_root,
-            portfolio_chain,
-            proposals_dir,
-            propose_portfolio_root,
-            propose_scenario_root,
-            root_changes,
-            write_root,
-        )
-        from releasegate.scenarios import load_contract
+        from releasegate.core import InputError
+        from releasegate.releases import Keyring, Ledger, propose_portfolio_version, propose_scenario_version
 
         if portfolio:
-            ledger = Ledger.open(ledger_url)
-            chain = portfolio_chain(ledger, allow_empty=True)
-            if not chain:
-                raise InputError("no portfolio root yet", field="--portfolio", fix="run `releasegate trust init`")
-            md = propose_portfolio_root(ledger, list(root or []), threshold, keyring=Keyring.load(keyring),
-                                        expires_days=expires_days, ledger_identities=ledger_identity or [])
-            path = write_root(md, out_file or proposals_dir() / f"portfolio-v{md.signed.version}.json")
-            out.print(f"portfolio root v{md.signed.version} proposed: {path}")
-            for change in root_changes(chain[-1], md):
-                out.print(f"  {change}")
-            out.print(f"must sign: {chain[-1].threshold} of v{chain[-1].version}'s root keys "
-                      f"({', '.join(chain[-1].root_identities)}) and {threshold} of the new ones")
+            _proposed(propose_portfolio_version(Ledger.open(ledger_url), list(root or []), threshold,
+                                                keyring=Keyring.load(keyring), expires_days=expires_days,
+                                                ledger_identities=ledger_identity or [], out=out_file))
             return
         if not scenario:
             raise InputError("name the scenario", field="--scenario", fix="--scenario ID, or --portfolio")
-        loaded = load_contract(scenario)
-        release_policy: object = True
-        if no_policy:
-            release_policy = None
-        elif policy is not None:
-            release_policy, _ = load_yaml_strict(policy, what="release policy")
-            if not isinstance(release_policy, dict):
-                raise InputError("a release policy is a YAML mapping", file=policy,
-                                 fix="pass a YAML mapping: identity, expires, change_kinds, ...")
-        ledger = Ledger.open(ledger_url)
         try:
-            prev = current_scenario_root(ledger, loaded.scenario.id)
-            md = propose_scenario_root(ledger, loaded, keyring=Keyring.load(keyring), expires_days=expires_days,
-                                       release_policy=release_policy)  # type: ignore[arg-type]
+            proposal = propose_scenario_version(scenario, ledger_url=ledger_url, keyring=Keyring.load(keyring),
+                                                expires_days=expires_days, policy=policy, drop_policy=no_policy,
+                                                out=out_file)
         except Refused as exc:
             refused("cannot propose:", exc.reasons)
-        v = md.signed.version
-        path = write_root(md, out_file or proposals_dir() / f"{loaded.scenario.id}-v{v}.json")
-        out.print(f"{loaded.scenario.id} root v{v} proposed: {path}")
-        for change in root_changes(prev, md):
-            out.print(f"  {change}")
-        ext = md.signed.unrecognized_fields["x-releasegate"]
-        new_signers = [i for r in ("product", "platform") for i in ext["owners"][r]["identities"]]
-        if prev is None:
-            out.print("must sign: the portfolio root's threshold, and the new owners " + ", ".join(new_signers))
-        else:
-            old = [i for r in ("product", "platform") for i in prev.owners[r].identities]
-            out.print(f"must sign: v{prev.version}'s owners {', '.join(old)}"
-                      + (f", and the new owners {', '.join(sorted(set(new_signers) - set(old)))}"
-                         if set(new_signers) - set(old) else "") + " (a changed key signs with old and new)")
+        _proposed(proposal)
 
     @trust_app.command("sign")
     def sign_cmd(
@@ -160,24 +108,22 @@ def register(app: typer.Typer) -> None:
         key: Annotated[Path, typer.Option("--key", help="Your private key .pem")],
     ) -> None:
         """Add your signature to a root proposal (the document itself does not change)."""
-        from releasegate.releases import fingerprint, load_private_key
-        from releasegate.releases._trust import read_root, sign_root, write_root
+        from releasegate.releases import sign_proposal
 
-        md = read_root(proposal)
-        private = load_private_key(key)
-        sign_root(md, private)
-        write_root(md, proposal)
-        out.print(f"signed {proposal} with key {fingerprint(private.public_key())[:16]} "
-                  f"({len(md.signatures)} signatures)")
+        signed = sign_proposal(proposal, key)
+        out.print(f"signed {signed.path} with key {signed.keyid[:16]} ({signed.signatures} signatures)")
 
     @trust_app.command("apply")
     def apply_cmd(proposal: Annotated[Path, typer.Argument(help="A signed root proposal (.json)")],
                   ledger_url: LedgerUrl = None) -> None:
         """Verify a signed root against the chain and record it in the ledger (exit 1 with every reason)."""
-        from releasegate.releases import Ledger
-        from releasegate.releases._trust import read_root
+        from releasegate.releases import Ledger, apply_proposal
 
-        _apply_or_refuse(Ledger.open(ledger_url), read_root(proposal))
+        try:
+            ev = apply_proposal(Ledger.open(ledger_url), proposal, actor=_actor())
+        except Refused as exc:
+            refused("trust root refused:", exc.reasons)
+        _applied(ev)
 
     @trust_app.command("show")
     def show_cmd(
@@ -186,30 +132,12 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None,
     ) -> None:
         """The chain's history (who changed what, signed by whom) and where the working tree differs."""
-        from releasegate.releases import Keyring, Ledger
-        from releasegate.releases._trust import PIN_ENV, current_scenario_root, history
-        from releasegate.releases._trust import working_tree_differences as diffs_of
-        from releasegate.scenarios import load_contract
+        from releasegate.releases import PIN_ENV, Keyring, Ledger, trust_history
 
-        ledger = Ledger.open(ledger_url)
-        events = history(ledger, scenario)
-        diffs: list[str] = []
-        problems: list[str] = []
-        try:
-            root = current_scenario_root(ledger, scenario) if scenario else None
-        except Refused as exc:
-            root, problems = None, exc.reasons
-        if root is not None:
-            try:
-                loaded = load_contract(scenario)  # type: ignore[arg-type]
-            except Exception:
-                loaded = None
-            diffs = diffs_of(root, loaded, Keyring.load(keyring))
+        shown_history = trust_history(Ledger.open(ledger_url), scenario, Keyring.load(keyring))
+        events = shown_history.events
         if as_json:
-            out.print(json.dumps({"scope": scenario or "portfolio", "versions": [
-                {k: v for k, v in e.payload.items() if k != "metadata"} | {"ledger_seq": e.seq, "at": e.created_at,
-                                                                          "actor": e.actor}
-                for e in events], "working_tree_differences": diffs, "problems": problems}, sort_keys=True))
+            out.print(json.dumps(shown_history.to_json(), sort_keys=True))
         else:
             if not events:
                 out.print(f"no trust root for {scenario or 'the portfolio'}"
@@ -220,11 +148,10 @@ def register(app: typer.Typer) -> None:
                           f"expires {e.payload['expires'][:10]}  signed by {who}")
                 for change in e.payload["changes"]:
                     out.print(f"    {change}")
-            for d in diffs:
+            for d in shown_history.working_tree_differences:
                 out.print(f"working tree differs (not in force until signed): {d}")
             if events and not scenario:
-                import os
-                pin = os.environ.get(PIN_ENV)
+                pin = shown_history.pin
                 out.print(f"{PIN_ENV}={pin}" if pin else f"{PIN_ENV} is not set: pin sha256:{events[0].payload['sha256']}")
-        if problems:
-            refused("the trust chain does not verify:", problems)
+        if shown_history.problems:
+            refused("the trust chain does not verify:", shown_history.problems)

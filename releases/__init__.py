@@ -108,6 +108,7 @@ from ._trust import (
 )
 from ._trust_checks import (
     SigningAuthority,
+    verify_decision,
     record_policy_approval,
     signed_root_or_none,
     signing_authority,
@@ -115,7 +116,22 @@ from ._trust_checks import (
     verdict_trust_root,
 )
 
+from ._trust_ops import (
+    RootProposal,
+    apply_proposal,
+    init_portfolio_root,
+    propose_portfolio_version,
+    propose_scenario_version,
+    sign_proposal,
+    trust_history,
+)
+from ._checkpoints import checkpoint_ledger, checkpoint_lines, verify_ledger
+from ._keys import private_key_path
+
 __all__ += [
+    "RootProposal", "apply_proposal", "init_portfolio_root", "propose_portfolio_version", "propose_scenario_version",
+    "sign_proposal", "trust_history", "checkpoint_ledger", "checkpoint_lines", "verify_ledger", "private_key_path",
+    "verify_decision",
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
     "verdict_trust_root",
     "PIN_ENV", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",

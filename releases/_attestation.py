@@ -30,7 +30,7 @@ from releasegate.core import InputError, atomic_write_text, canonical_json, load
 from releasegate.evals import Evidence
 from releasegate.scenarios import (GenerationPredicate, LoadedScenario, attestation_path, file_sha256,
                                    generation_predicate, generation_statement, predicate_mismatches, read_records)
-from releasegate.scenarios._attestation import GENERATION_PREDICATE_TYPE, STATEMENT_TYPE
+from releasegate.scenarios import GENERATION_PREDICATE_TYPE, STATEMENT_TYPE
 
 from ._actors import ActorSigner
 from ._dsse import PAYLOAD_TYPE, check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid

@@ -569,8 +569,10 @@ def collect_checkpoints(*, files: Iterable[str | Path] = (), folders: Iterable[P
 
 def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_files: Iterable[str | Path] = (),
                   folders: Iterable[Path] | None = None, mlflow_uri: str | None = None,
-                  use_mlflow: bool = True, observe: Any = None) -> LedgerVerification:
-    """The chain, and its consistency with every signed checkpoint found."""
+                  use_mlflow: bool = True, observe: Any = None,
+                  require_checkpoint: bool = False) -> LedgerVerification:
+    """The chain, and its consistency with every signed checkpoint found (none found is a
+    problem with `require_checkpoint`, a note otherwise)."""
     keyring = keyring or Keyring.load()
     anchor = ledger_public_keys(keyring, ledger)
     keys = anchor.keys
@@ -656,7 +658,22 @@ def verify_ledger(ledger: Ledger, *, keyring: Keyring | None = None, checkpoint_
     elif first_bad is None and known and max(known) < last:
         result.notes.append(f"rows {max(known) + 1}..{last} are newer than the newest checkpoint "
                             f"(seq {max(known)}): only the chain covers them")
+    if require_checkpoint and not result.checkpoints:
+        result.problems.append("no signed checkpoint found (--require-checkpoint)")
     return result
+
+
+def checkpoint_ledger(ledger: Ledger, *, keyring: Keyring | None = None, mlflow_uri: str | None = None,
+                      mlflow: bool = True) -> CheckpointResult:
+    """`releasegate ledger checkpoint`: sign the head and publish it (folders, and with `mlflow` the
+    registered model of every scenario in the ledger). Asked for explicitly, a missing ledger key is
+    bad input (after a move, `checkpoint_after_move` skips it instead)."""
+    if ledger_signing_key(ledger) is None:
+        raise InputError("no ledger key", file=ledger_key_path(ledger), field="RELEASEGATE_LEDGER_KEY",
+                         fix="create one with `releasegate keys generate --identity releasegate-ledger` "
+                             "or point RELEASEGATE_LEDGER_KEY at it")
+    return write_checkpoint(ledger, keyring=keyring, mlflow_uri=mlflow_uri, mlflow=mlflow,
+                            scenario_ids=ledger.scenario_ids() if mlflow else ())
 
 
 def checkpoint_after_move(ledger: Ledger, scenario_ids: Iterable[str], mlflow_uri: str | None) -> CheckpointResult:

@@ -30,7 +30,7 @@ from releasegate.core import (
     load_json_bounded,
     state_dir,
 )
-from releasegate.scenarios import LoadedScenario
+from releasegate.scenarios import STATEMENT_TYPE, LoadedScenario
 
 from ._dsse import PAYLOAD_TYPE, check_signatures, envelope_payload, make_envelope, sign_envelope, signature_valid
 from ._exceptions import exception_status
@@ -40,7 +40,6 @@ from ._predicate import check_predicate
 if TYPE_CHECKING:
     from ._ledger import Ledger
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PREDICATE_TYPE = "https://releasegate.dev/decision/v1"
 SIGNING_ROLES = ("product", "platform")
 ESCALATION_ROLE = "escalation"  # the escalation path's first approver, for a release despite a FAIL

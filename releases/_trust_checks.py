@@ -14,13 +14,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from releasegate.core import Refused
+from releasegate.core import InputError, Refused
 from releasegate.evals import TrustRootRef
-from releasegate.scenarios import LoadedScenario
+from releasegate.scenarios import LoadedScenario, load_contract
 
 from ._actors import ActorSigner
 from ._decision import (
     SIGNING_ROLES,
+    ApprovalStatus,
+    SignatureCheck,
     approval_status,
     decision_digest,
     statement_of,
@@ -302,5 +304,45 @@ def trust_audit(ledger: Ledger, scenario_id: str, loaded: LoadedScenario | None,
     return problems, notes
 
 
-__all__ = ["SCENARIO_EVENT", "SigningAuthority", "signed_root_or_none", "verdict_trust_root", "criteria_reasons", "policy_conditions", "record_policy_approval",
-           "release_signature_reasons", "signing_authority", "trust_audit"]
+@dataclass(frozen=True)
+class DecisionVerification:
+    """`releasegate verify`: every signature of a decision checked against who may sign for it."""
+
+    scenario_id: str
+    verdict: str
+    status: ApprovalStatus
+    keys_source: str | None  # "signed root vN" when the scenario's signed root gave the keys
+    by_policy: dict[str, Any] | None  # the signed release policy whose key signed as platform
+
+    def policy_signed(self, s: SignatureCheck) -> bool:
+        """Is this the release-policy key's signature (verified by `policy_signature`)?"""
+        return self.by_policy is not None and s.keyid == self.by_policy["keyid"]
+
+    @property
+    def any_invalid(self) -> bool:
+        return any(not s.valid and not self.policy_signed(s) for s in self.status.signatures)
+
+
+def verify_decision(envelope: dict[str, Any], keyring: Keyring, ledger: Ledger | None = None) -> DecisionVerification:
+    """Check a decision's signatures: with the keys of its scenario's signed root when it has one
+    (and the platform signature of its release policy), else the keyring's. A scenario that is not
+    in this checkout, or a ledger that cannot be opened, leaves the keyring alone."""
+    pred = statement_of(envelope)["predicate"]
+    ring, source, by_policy = keyring, None, None
+    try:
+        auth = signing_authority(ledger or Ledger.open(), load_contract(pred["scenario_id"]), keyring)
+        if auth.root is not None:
+            ring, source = auth.keyring, auth.source
+            if policy_signature(auth, envelope):
+                by_policy = auth.root.release_policy
+    except InputError:
+        pass
+    status = approval_status(envelope, ring)
+    if by_policy and "platform" in status.missing_roles:  # policy_signature() verified it
+        status.approved["platform"] = next(s for s in status.signatures if s.keyid == by_policy["keyid"])
+    return DecisionVerification(pred["scenario_id"], pred["verdict"]["decision"], status, source, by_policy)
+
+
+__all__ = ["SCENARIO_EVENT", "DecisionVerification", "SigningAuthority", "signed_root_or_none", "verdict_trust_root",
+           "criteria_reasons", "policy_conditions", "record_policy_approval", "release_signature_reasons",
+           "signing_authority", "trust_audit", "verify_decision"]
