@@ -179,7 +179,15 @@ def lock_wait_seconds() -> float:
 
 
 class LedgerBusy(InputError):
-    """Another process holds the ledger's write lock past the wait: retry (exit 1, not bad input)."""
+    """Another process holds the ledger's write lock past the wait: retry (exit 1, not bad input).
+
+    An operational error, deliberately not a `Refused` reason: a refusal is the rules' judgement of
+    a request (the same request against the same ledger is refused again, every reason listed),
+    while a busy ledger means the request was never judged and nothing was written; the same
+    command succeeds once the lock is free, and `promote` itself retries it (`PromotionBusy`), which
+    it must never do with a refusal. It keeps `InputError`'s one line (the ledger, the message,
+    the fix) with exit code 1, since the input was fine.
+    """
 
     exit_code = 1
 
