@@ -29,7 +29,7 @@ from releasegate.scenarios import LoadedScenario, load_contract
 
 from ._events import ExceptionClosed, ExceptionOpened, ExceptionReviewed, append_event, event_types
 from ._ledger import Ledger, LedgerEvent
-from ._operating import _ID_LOCK, check_identity, check_text, next_id, parse_time, utc_now
+from ._operating import _ID_LOCK, check_identity, check_text, fold_register, next_id, parse_time, utc_now
 
 if TYPE_CHECKING:
     from releasegate.evals import Check, CheckFn, GateContext
@@ -135,27 +135,21 @@ def _date_or_none(value: Any) -> dt.date | None:
 
 def fold_exceptions(events: list[LedgerEvent]) -> dict[str, ExceptionRecord]:
     """Exception id -> record, from exception_* events (others are ignored), oldest first."""
-    records: dict[str, ExceptionRecord] = {}
-    for e in events:
+    def opened(e: LedgerEvent) -> ExceptionRecord:
         p = e.payload
-        eid = p.get("exception_id")
-        if not eid:
-            continue
-        if e.event_type == "exception_opened":
-            records[eid] = ExceptionRecord(
-                exception_id=eid, scenario_id=e.scenario_id, kind=str(p.get("kind") or "other"),
-                owner=str(p.get("owner") or ""), reason=str(p.get("reason") or ""),
-                expires=_date_or_none(p.get("expires")), opened_at=parse_time(e.created_at),
-                opened_by=e.actor, opened_seq=e.seq,
-                review_interval_days=int(p.get("review_interval_days") or REVIEW_INTERVAL_DAYS))
-        elif eid in records and records[eid].scenario_id == e.scenario_id:
-            if e.event_type == "exception_reviewed":
-                records[eid].reviews.append({"at": parse_time(e.created_at), "reviewer": p.get("reviewer"),
-                                             "note": p.get("note"), "seq": e.seq})
-            elif e.event_type == "exception_closed":
-                records[eid].closed_at = parse_time(e.created_at)
-                records[eid].resolution = p.get("resolution")
-    return records
+        return ExceptionRecord(
+            exception_id=p["exception_id"], scenario_id=e.scenario_id, kind=str(p.get("kind") or "other"),
+            owner=str(p.get("owner") or ""), reason=str(p.get("reason") or ""),
+            expires=_date_or_none(p.get("expires")), opened_at=parse_time(e.created_at),
+            opened_by=e.actor, opened_seq=e.seq,
+            review_interval_days=int(p.get("review_interval_days") or REVIEW_INTERVAL_DAYS))
+
+    def reviewed(record: ExceptionRecord, e: LedgerEvent) -> None:
+        record.reviews.append({"at": parse_time(e.created_at), "reviewer": e.payload.get("reviewer"),
+                               "note": e.payload.get("note"), "seq": e.seq})
+
+    return fold_register(events, "exception_id", "exception_opened", opened, "exception_closed",
+                         {"exception_reviewed": reviewed})
 
 
 def list_exceptions(ledger: Ledger, *, scenario_id: str | None = None, overdue: bool = False,

@@ -25,6 +25,7 @@ from ._ledger import Ledger, LedgerEvent
 from ._operating import (
     _ID_LOCK,
     check_text,
+    fold_register,
     next_id,
     parse_time,
     utc_now,
@@ -74,26 +75,21 @@ class IncidentRecord:
 
 
 def fold_incidents(events: list[LedgerEvent]) -> dict[str, IncidentRecord]:
-    records: dict[str, IncidentRecord] = {}
-    for e in events:
+    """Incident id -> record, from incident_* events (others are ignored), oldest first."""
+    def opened(e: LedgerEvent) -> IncidentRecord:
         p = e.payload
-        iid = p.get("incident_id")
-        if not iid:
-            continue
-        if e.event_type == "incident_opened":
-            records[iid] = IncidentRecord(
-                incident_id=iid, scenario_id=e.scenario_id, severity=str(p.get("severity")),
-                summary=str(p.get("summary") or ""), owner=str(p.get("owner") or ""),
-                escalation_path=list(p.get("escalation_path") or []), opened_at=parse_time(e.created_at),
-                opened_by=e.actor, source=str(p.get("source") or "manual"), runbook=p.get("runbook"))
-        elif iid in records:
-            if e.event_type == "incident_linked":
-                records[iid].actions.append({k: p.get(k) for k in (
-                    "action", "ledger_seq", "target", "from_version", "to_version")})
-            elif e.event_type == "incident_closed":
-                records[iid].closed_at = parse_time(e.created_at)
-                records[iid].resolution = p.get("resolution")
-    return records
+        return IncidentRecord(
+            incident_id=p["incident_id"], scenario_id=e.scenario_id, severity=str(p.get("severity")),
+            summary=str(p.get("summary") or ""), owner=str(p.get("owner") or ""),
+            escalation_path=list(p.get("escalation_path") or []), opened_at=parse_time(e.created_at),
+            opened_by=e.actor, source=str(p.get("source") or "manual"), runbook=p.get("runbook"))
+
+    def linked(record: IncidentRecord, e: LedgerEvent) -> None:
+        record.actions.append({k: e.payload.get(k) for k in ("action", "ledger_seq", "target", "from_version",
+                                                             "to_version")})
+
+    return fold_register(events, "incident_id", "incident_opened", opened, "incident_closed",
+                         {"incident_linked": linked})
 
 
 def list_incidents(ledger: Ledger, *, scenario_id: str | None = None, open_only: bool = False) -> list[IncidentRecord]:
