@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -78,17 +79,26 @@ def _attached_settings(url: str, entry: Any) -> dict[str, Any]:
     return {"endpoint": normalize_base_url(url), "model": entry.model}
 
 
-def _plan(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any
-          ) -> tuple[ServerSpec | None, list[Endpoint | str], dict[str, Any], str]:
-    """(spec for a local server or None, endpoints or URLs still to attach, cache identity, digest).
+@dataclass(frozen=True)
+class _Plan:
+    """How an entry will be served, decided without touching the network (a fully cached run
+    needs no server and no endpoint)."""
 
-    Nothing here touches the network: a fully cached run needs no server and no endpoint. The
-    API-key variable is checked now, so a missing key fails before any work.
-    """
+    spec: ServerSpec | None  # a local server (reused or started), or None for the endpoints below
+    items: list[Endpoint | str]  # endpoints, or URLs still to attach
+    identity: dict[str, Any]  # the cache identity: weights digest and server settings
+    digest: str  # the weights digest records claim ("" when it is not known here)
+
+
+def _plan(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any, *, claim_digest: bool = True) -> _Plan:
+    """The plan for `endpoint` (None: the entry's attached endpoint, else its local weights).
+    The API-key variable is checked now, so a missing key fails before any work. `claim_digest`:
+    a URL is taken to serve the entry's local weights (their digest), unless the caller's word is
+    all there is (`endpoint_for(url=...)`)."""
     if endpoint is None and not entry.endpoint:
         spec = ServerSpec.from_entry(entry)
         identity = {"digest": spec.model.digest or spec.model.path, "server": spec.settings()}
-        return spec, [], identity, spec.model.digest
+        return _Plan(spec, [], identity, spec.model.digest)
     items: list[Endpoint | str]
     if endpoint is None:
         items = [entry.endpoint]
@@ -101,9 +111,37 @@ def _plan(endpoint: EndpointLike | Sequence[EndpointLike] | None, entry: Any
         digest = first.model_digest
         server = first.settings
     else:
-        digest = _local_digest(entry)
+        digest = _local_digest(entry) if claim_digest else ""
         server = _attached_settings(first, entry)
-    return None, items, {"digest": digest or entry.model, "server": server}, digest
+    return _Plan(None, items, {"digest": digest or entry.model, "server": server}, digest)
+
+
+@dataclass(frozen=True)
+class _Serving:
+    endpoints: list[Endpoint]
+    startup_s: float | None = None  # set when a vLLM server was started for this block
+
+
+@contextlib.contextmanager
+def _serving(plan: _Plan, entry: Any, *, startup_timeout_s: float = 600.0,
+             echo: Callable[[str], None] | None = None) -> Iterator[_Serving]:
+    """The one place an entry's endpoint is found: the planned endpoints (URLs attached now), else
+    a live `releasegate serve` server for the same weights and settings, else a vLLM server
+    started now (said through `echo`) and stopped when the block exits."""
+    if plan.spec is None:
+        yield _Serving([e if isinstance(e, Endpoint) else
+                        attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=plan.digest)
+                        for e in plan.items])
+        return
+    reused = find_running_server(plan.spec)
+    if reused is not None:
+        yield _Serving([reused])
+        return
+    if echo is not None:
+        echo(f"starting vLLM for {plan.spec.served_name}")
+    server = VllmServer(plan.spec, startup_timeout_s=startup_timeout_s)
+    with server as endpoint:
+        yield _Serving([endpoint], server.startup_s)
 
 
 @contextlib.contextmanager
@@ -111,28 +149,16 @@ def endpoint_for(scenario: Any, entry_name: str, *, startup_timeout_s: float = 6
                  echo: Callable[[str], None] | None = None) -> Iterator[Endpoint]:
     """The endpoint an entry is served at, for several calls in a row (sequential mode, profiles).
 
-    `url` (an OpenAI-compatible server named by the caller), else the entry's attached endpoint,
-    else a live `releasegate serve` server for the same weights and settings, else a vLLM server
-    started now (said through `echo`) and stopped when the block exits. Passing it as
+    `url` (an OpenAI-compatible server named by the caller: no local weights digest is claimed for
+    it), else the entry's attached endpoint, else a live `releasegate serve` server for the same
+    weights and settings, else a vLLM server started now (said through `echo`) and stopped when
+    the block exits (`_serving`, as `generate_records` finds one). Passing it as
     `generate_records(..., endpoint=ep)` keeps the same cache identity as a managed run.
     """
     entry = scenario.model_entry(entry_name)
-    if url:  # what it serves is the caller's word: no local weights digest is claimed for it
-        yield attach(url, model=entry.model, api_key_env=entry.api_key_env)
-        return
-    if entry.endpoint:
-        yield attach(entry.endpoint, model=entry.model, api_key_env=entry.api_key_env,
-                     model_digest=_local_digest(entry))
-        return
-    spec = ServerSpec.from_entry(entry)
-    reused = find_running_server(spec)
-    if reused is not None:
-        yield reused
-        return
-    if echo is not None:
-        echo(f"starting vLLM for {spec.served_name}")
-    with VllmServer(spec, startup_timeout_s=startup_timeout_s) as endpoint:
-        yield endpoint
+    with _serving(_plan(url, entry, claim_digest=not url), entry, startup_timeout_s=startup_timeout_s,
+                  echo=echo) as serving:
+        yield serving.endpoints[0]
 
 
 def profile_scenario(
@@ -202,7 +228,8 @@ def generate_records(
     max_tokens = scenario.context_budget.max_output_tokens
     prompts = {str(r[dataset.id_field]): render_prompt(scenario, entry_name, r) for r in rows}
 
-    spec, planned, identity, model_digest = _plan(endpoint, entry)
+    plan = _plan(endpoint, entry)
+    identity, model_digest = plan.identity, plan.digest
     # The repeat is in the key even when the seed is unset (no seed: the server draws one), so
     # k repeats are k cache entries; repeat 0 keeps the key a one-generation run has.
     key_sampling = {**sampling, "repeat": repeat} if repeat else sampling
@@ -218,22 +245,12 @@ def generate_records(
     outcomes: dict[str, Outcome] = {}
     telemetry: dict[str, Any] = {"available": False, "reason": "no request sent (all cached)"}
     serving_seconds = 0.0
-    server: VllmServer | None = None
     endpoints: list[Endpoint] = []
-    try:
-        if missing:
-            if spec is None:
-                endpoints = [e if isinstance(e, Endpoint) else
-                             attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=model_digest)
-                             for e in planned]
-            else:
-                reused = find_running_server(spec)
-                if reused is not None:
-                    endpoints = [reused]
-                else:
-                    server = VllmServer(spec)
-                    endpoints = [server.start()]
-                    serving["startup_s"] = round(server.startup_s or 0.0, 2)
+    if missing:
+        with _serving(plan, entry) as found:
+            endpoints = found.endpoints
+            if found.startup_s is not None:
+                serving["startup_s"] = round(found.startup_s, 2)
             serving["endpoints"] = [e.base_url for e in endpoints]
             serving["endpoint_kind"] = endpoints[0].kind
             serving["vllm_version"] = server_version(endpoints[0])
@@ -241,9 +258,6 @@ def generate_records(
                 missing, prompts, keys, endpoints, sampling, max_tokens,
                 concurrency or entry.serving.concurrency, store, on_result, progress,
                 max_attempts, backoff_s, request_timeout_s, label=f"{scenario.id}/{entry_name}"))
-    finally:
-        if server is not None:
-            server.stop()
 
     records: list[dict[str, Any]] = []
     cost_rows: list[Row] = []
@@ -268,7 +282,7 @@ def generate_records(
         if scenario.sampling.repeats > 1:
             records[-1]["repeat"] = repeat
 
-    replicas = len(endpoints) or len(planned) or 1
+    replicas = len(endpoints) or len(plan.items) or 1
     costs, cost_block = allocate(entry.cost, cost_rows, serving_seconds, replicas=replicas)
     for record in records:
         record["cost_usd"] = costs[record["example_id"]]
