@@ -2,13 +2,12 @@
 
 Assumptions come from earlier evaluations of the scenario in the ledger (the incumbent's
 acceptance rate and the discordance of their paired tables, the within-case share where they had
-repeats), or from the options, which override them. Thin: the statistics live in
-`releasegate.evals.planning`.
+repeats), or from the options, which override them. Thin: `flows.gate.plan_evaluation` makes the plan (the
+statistics live in `releasegate.evals.planning`); this module parses the options and prints it.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -18,62 +17,6 @@ from rich.table import Table
 from releasegate.core import InputError
 
 from ._cli_common import GATE, print_error
-
-
-def plan_command(scenario: str, *, margin: float | None = None, power: float = 0.8,
-                 incumbent_rate: float | None = None, discordance: float | None = None,
-                 difference: float = 0.0, within_share: float | None = None,
-                 repeats: tuple[int, ...] = (1, 3, 5), sequential_runs: int = 200, batch_size: int = 50,
-                 ledger_url: str | None = None, ledger: Any = None) -> dict[str, Any]:
-    """Library form of the command: the plan as a dict (raises InputError on bad input)."""
-    from releasegate.evals.planning import (Design, assumptions_from_verdicts, can_ever_pass, make_plan,
-                                            undecidable_checks)
-    from releasegate.scenarios import load_scenario
-
-    loaded = load_scenario(scenario)
-    criteria = loaded.scenario.success_criteria
-    margin = float(criteria.non_inferiority_margin if margin is None else margin)
-    seen = None
-    if incumbent_rate is None or discordance is None:
-        from releasegate.releases import Ledger
-
-        book = ledger or Ledger.open(ledger_url)
-        verdicts = [e.payload.get("verdict") or {} for e in
-                    book.events(scenario_id=loaded.scenario.id, event_type="evaluated")]
-        seen = assumptions_from_verdicts(verdicts)
-        if seen is None:
-            raise InputError(f"no earlier evaluation of {loaded.scenario.id} in the ledger to plan from",
-                             field="--incumbent-rate/--discordance",
-                             fix="state the assumptions: --incumbent-rate 0.8 --discordance 0.15")
-    rate = incumbent_rate if incumbent_rate is not None else seen["incumbent_rate"]  # type: ignore[index]
-    disc = discordance if discordance is not None else seen["discordance"]  # type: ignore[index]
-    within = within_share if within_share is not None else ((seen or {}).get("within_share") or 0.0)
-    parts = []
-    if seen is not None:
-        parts.append(f"ledger: {seen['evaluations']} earlier evaluation(s), {seen['cases']} cases")
-    stated = [name for name, v in (("incumbent rate", incumbent_rate), ("discordance", discordance),
-                                   ("within-case share", within_share)) if v is not None]
-    if stated:
-        parts.append("stated: " + ", ".join(stated))
-    try:
-        design = Design(margin=margin, confidence=float(criteria.confidence), power=power,
-                        incumbent_rate=float(rate), discordance=max(float(disc), abs(difference)),
-                        difference=difference, within_share=float(within))
-        plan = make_plan(design, repeats=repeats, source="; ".join(parts) or "stated assumptions",
-                         sequential_runs=sequential_runs, seed=int(criteria.seed),
-                         look_every=max(int(batch_size), 1))
-    except ValueError as exc:
-        raise InputError(f"cannot plan this design: {exc}", field="--margin/--discordance/--difference",
-                         fix="check the stated assumptions (rates in [0, 1], difference above -margin)") from None
-    out = plan.to_dict()
-    from releasegate.scenarios import load_dataset_for
-
-    cases_available = len(load_dataset_for(loaded).ids)
-    out["scenario_id"] = loaded.scenario.id
-    out["cases_available"] = cases_available
-    out["can_ever_pass"] = can_ever_pass(cases_available, margin, float(rate), float(criteria.confidence))
-    out["undecidable"] = [asdict(u) for u in undecidable_checks(criteria, cases_available)]
-    return out
 
 
 def _table(result: dict[str, Any]) -> Table:
@@ -111,6 +54,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cases (and repeats) needed for a non-inferiority PASS at the contract's confidence, with
         and without sequential stopping (exit 0; 2 on bad input)."""
+        from .gate import plan_evaluation
+
         try:
             try:
                 counts = tuple(int(x) for x in repeats.split(",") if x.strip())
@@ -119,7 +64,7 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 raise InputError(f"--repeats {repeats!r} is not a list of positive integers", field="--repeats",
                                  fix="e.g. --repeats 1,3,5") from None
-            result = plan_command(scenario, margin=margin, power=power, incumbent_rate=incumbent_rate,
+            result = plan_evaluation(scenario, margin=margin, power=power, incumbent_rate=incumbent_rate,
                                   discordance=discordance, difference=difference, within_share=within_share,
                                   repeats=counts, sequential_runs=sequential_runs, batch_size=batch_size,
                                   ledger_url=ledger_url)

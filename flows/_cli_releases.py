@@ -9,13 +9,16 @@ import getpass
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from releasegate.core import InputError, Refused
 
 from ._cli_common import RELEASES, err, out, refused, shown
+
+if TYPE_CHECKING:
+    from releasegate.releases import SigningAuthority
 
 LedgerUrl = Annotated[str | None, typer.Option("--ledger-url", envvar="RELEASEGATE_LEDGER_URL",
                                                help="Ledger database URL (default sqlite under RELEASEGATE_HOME)")]
@@ -31,18 +34,11 @@ def _actor() -> str:
         return "unknown"
 
 
-def _trust_notes(scenario: str, ledger_url: str | None, keyring: Path | None) -> None:
-    """Say where the working tree differs from the scenario's signed root (it changes nothing)."""
-    from releasegate.releases import Keyring, Ledger, signing_authority
-    from releasegate.scenarios import load_contract
-
-    try:
-        loaded = load_contract(scenario)
-    except InputError:
-        return  # the command itself reports a bad scenario
-    auth = signing_authority(Ledger.open(ledger_url), loaded, Keyring.load(keyring))
+def _authority_said(auth: SigningAuthority) -> None:
+    """Where the signers and criteria come from, and where the working tree differs from the
+    scenario's signed root (it changes nothing)."""
     if auth.root is not None:
-        err.print(f"signers and criteria from {auth.source} of {loaded.scenario.id} (the ledger), not the working tree")
+        err.print(f"signers and criteria from {auth.source} of {auth.scenario_id} (the ledger), not the working tree")
     for note in auth.notes:
         err.print(f"[yellow]note:[/] {shown(note)} (not in force: propose, sign and apply a new root version)")
 
@@ -89,37 +85,20 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Sign a release decision as the owner for ROLE named in the scenario's signed root (or contract)."""
-        from releasegate.releases import Keyring, Ledger, load_private_key, read_decision, record_approval, statement_of
-        from releasegate.scenarios import load_contract
+        from releasegate.releases import approve_decision
 
-        if role not in ("product", "platform", "escalation"):
-            raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
-        if by_policy and role != "platform":
-            raise InputError("--by-policy signs only as platform", field="--role", fix="use --role platform")
-        envelope = read_decision(decision)
-        private = load_private_key(key)
-        loaded = load_contract(statement_of(envelope)["predicate"]["scenario_id"])
+        try:
+            done = approve_decision(decision, role, key, by_policy=by_policy, keyring=keyring, ledger_url=ledger_url,
+                                    mlflow_uri=mlflow_uri, on_authority=_authority_said)
+        except Refused as exc:
+            refused("policy approval refused:" if by_policy else "approval refused:", exc.reasons)
+        ev = done.event
         if by_policy:
-            from releasegate.releases import record_policy_approval
-
-            try:
-                _, ev, conditions = record_policy_approval(envelope, private, ledger=Ledger.open(ledger_url),
-                                                           loaded=loaded, decision_path=decision,
-                                                           keyring=Keyring.load(keyring))
-            except Refused as exc:
-                refused("policy approval refused:", exc.reasons)
-            for c in conditions:
+            for c in done.conditions:
                 out.print(f"  {'pass' if c.passed else 'FAIL'}  {shown(c.name)}: {shown(c.detail)}")
             out.print(f"approved as platform by policy {ev.payload['policy_sha256'][:16]} "
                       f"({shown(ev.payload['identity'])}); ledger row {ev.seq}; {shown(decision)}")
             return
-        _trust_notes(str(loaded.path), ledger_url, keyring)
-        try:
-            signed, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring),
-                                         ledger=Ledger.open(ledger_url), decision_path=decision,
-                                         loaded=loaded, mlflow_uri=mlflow_uri)
-        except Refused as exc:
-            refused("approval refused:", exc.reasons)
         out.print(f"approved as {role} by {shown(ev.payload['identity'])} ({ev.payload['fingerprint'][:16]}); "
                   f"ledger row {ev.seq}; {shown(decision)}")
 
@@ -254,10 +233,12 @@ def register(app: typer.Typer) -> None:
         keyring: KeyringOpt = None, ledger_url: LedgerUrl = None, mlflow_uri: MlflowUri = None,
     ) -> None:
         """Move ALIAS to the decision's model version: only with PASS and both owners' signatures."""
-        from releasegate.releases import Keyring, Ledger, promote, read_decision
+        from releasegate.releases import Keyring, Ledger, promote, read_decision, scenario_authority
 
         envelope = read_decision(decision)
-        _trust_notes(scenario, ledger_url, keyring)
+        auth = scenario_authority(scenario, Ledger.open(ledger_url), Keyring.load(keyring))
+        if auth is not None:
+            _authority_said(auth)
         result = promote(scenario, envelope, alias=alias, version=version, ledger=Ledger.open(ledger_url),
                          keyring=Keyring.load(keyring), mlflow_uri=mlflow_uri, actor=_actor(), replaces=replaces)
         for line in result.recovered:

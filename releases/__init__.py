@@ -108,6 +108,8 @@ from ._trust import (
 )
 from ._trust_checks import (
     SigningAuthority,
+    approve_decision,
+    scenario_authority,
     verify_decision,
     record_policy_approval,
     signed_root_or_none,
@@ -131,7 +133,7 @@ from ._keys import private_key_path
 __all__ += [
     "RootProposal", "apply_proposal", "init_portfolio_root", "propose_portfolio_version", "propose_scenario_version",
     "sign_proposal", "trust_history", "checkpoint_ledger", "checkpoint_lines", "verify_ledger", "private_key_path",
-    "verify_decision",
+    "verify_decision", "approve_decision", "scenario_authority",
     "SigningAuthority", "record_policy_approval", "signed_root_or_none", "signing_authority", "trust_audit",
     "verdict_trust_root",
     "PIN_ENV", "Condition", "PortfolioRoot", "ScenarioRoot", "apply_root",

@@ -8,6 +8,7 @@ reported as different. A scenario without a root keeps the working tree's rules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -343,6 +344,57 @@ def verify_decision(envelope: dict[str, Any], keyring: Keyring, ledger: Ledger |
     return DecisionVerification(pred["scenario_id"], pred["verdict"]["decision"], status, source, by_policy)
 
 
-__all__ = ["SCENARIO_EVENT", "DecisionVerification", "SigningAuthority", "signed_root_or_none", "verdict_trust_root",
+
+def scenario_authority(scenario: str, ledger: Ledger, keyring: Keyring) -> SigningAuthority | None:
+    """Who may sign for a scenario named by id or path (`signing_authority`); None when its
+    contract does not load (the command that asked reports the bad scenario itself)."""
+    try:
+        loaded = load_contract(scenario)
+    except InputError:
+        return None
+    return signing_authority(ledger, loaded, keyring)
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What `releasegate approve` recorded."""
+
+    event: LedgerEvent  # the `approved` row
+    conditions: list[Condition]  # by policy: each condition's result; [] for an owner's signature
+
+
+def approve_decision(decision: Path, role: str, key: Path, *, by_policy: bool = False,
+                     keyring: Path | None = None, ledger_url: str | None = None, mlflow_uri: str | None = None,
+                     on_authority: Callable[[SigningAuthority], None] | None = None) -> Approval:
+    """Sign a decision file as the scenario's owner for `role` (`record_approval`), or with
+    `by_policy` as platform under the signed release policy (`record_policy_approval`, every
+    condition checked and recorded). Bad input (role, decision, key, contract) is InputError before
+    anything is read from the ledger; a refusal is Refused with every reason. `on_authority` hears
+    where an owner's signers and criteria come from before the signature is checked."""
+    from ._decision import read_decision
+    from ._keys import load_private_key
+    from ._recording import record_approval
+
+    if role not in ("product", "platform", "escalation"):
+        raise InputError(f"unknown role {role!r}", field="--role", fix="use product or platform")
+    if by_policy and role != "platform":
+        raise InputError("--by-policy signs only as platform", field="--role", fix="use --role platform")
+    envelope = read_decision(decision)
+    private = load_private_key(key)
+    loaded = load_contract(statement_of(envelope)["predicate"]["scenario_id"])
+    if by_policy:
+        _, ev, conditions = record_policy_approval(envelope, private, ledger=Ledger.open(ledger_url),
+                                                   loaded=loaded, decision_path=decision,
+                                                   keyring=Keyring.load(keyring))
+        return Approval(ev, conditions)
+    if on_authority is not None:
+        auth = scenario_authority(str(loaded.path), Ledger.open(ledger_url), Keyring.load(keyring))
+        if auth is not None:
+            on_authority(auth)
+    _, ev = record_approval(envelope, role, private, keyring=Keyring.load(keyring), ledger=Ledger.open(ledger_url),
+                            decision_path=decision, loaded=loaded, mlflow_uri=mlflow_uri)
+    return Approval(ev, [])
+
+__all__ = ["SCENARIO_EVENT", "Approval", "DecisionVerification", "approve_decision", "scenario_authority", "SigningAuthority", "signed_root_or_none", "verdict_trust_root",
            "criteria_reasons", "policy_conditions", "record_policy_approval", "release_signature_reasons",
            "signing_authority", "trust_audit", "verify_decision"]

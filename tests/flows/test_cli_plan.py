@@ -16,14 +16,14 @@ def _verdict(n: int, both: int, cand_only: int, inc_only: int) -> dict:
 
 
 def test_plan_from_the_ledger_pools_earlier_evaluations(isolated_home: Path) -> None:
-    from releasegate.flows._cli_plan import plan_command
+    from releasegate.flows.gate import plan_evaluation
     from releasegate.releases import Ledger
 
     ledger = Ledger.open()
     ledger.append("evaluated", "support-triage", {"verdict": _verdict(200, 150, 10, 20)})
     ledger.append("evaluated", "support-triage", {"verdict": _verdict(100, 70, 5, 5)})
     ledger.append("evaluated", "invoice-extraction", {"verdict": _verdict(100, 0, 50, 50)})  # other scenario
-    result = plan_command("support-triage", repeats=(1,), sequential_runs=0, ledger=ledger)
+    result = plan_evaluation("support-triage", repeats=(1,), sequential_runs=0, ledger=ledger)
     design = result["design"]
     assert design["incumbent_rate"] == pytest.approx((150 + 20 + 70 + 5) / 300)
     assert design["discordance"] == pytest.approx(40 / 300)
