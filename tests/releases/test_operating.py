@@ -361,6 +361,31 @@ def test_close_incident_gives_time_to_restore(scenario: LoadedScenario, clock: L
         close_incident("INC-2", resolution=" ")
 
 
+
+def test_a_row_under_another_scenario_does_not_close_an_incident_or_an_exception(scenario: LoadedScenario) -> None:
+    """Both registers replay through one fold: an update counts only under the record's scenario."""
+    from releasegate.releases import append_event, list_incidents
+    from releasegate.releases._events import ExceptionClosed, IncidentClosed
+
+    ledger = Ledger.open()
+    open_incident("support-triage", severity="sev2", summary="latency spike", ledger=ledger)
+    exc = open_exception("support-triage", kind="other", owner=OWNER, reason="waiting for a fix",
+                         expires=_later(30), ledger=ledger)
+    append_event(ledger, "invoice-extraction", IncidentClosed(incident_id="INC-1", resolution="not mine",
+                                                              closed_by="someone", time_to_restore_s=1.0),
+                 subject="INC-1", actor="someone")
+    append_event(ledger, "invoice-extraction", ExceptionClosed(exception_id=exc.exception_id,
+                                                               resolution="not mine", closed_by="someone"),
+                 subject=exc.exception_id, actor="someone")
+    [incident] = list_incidents(ledger)
+    assert incident.is_open and incident.resolution is None
+    [still] = list_exceptions(ledger)
+    assert still.is_open and still.resolution is None
+    close_incident("INC-1", resolution="rolled back", ledger=ledger)
+    [closed] = list_incidents(ledger)
+    assert not closed.is_open and closed.resolution == "rolled back"
+
+
 # --------------------------------------------------------------------------- the flows' hooks
 def test_open_regression_alert_records_the_regression_and_an_incident(scenario: LoadedScenario, tmp_path: Path) -> None:
     verdict_path = tmp_path / "verdict.json"
