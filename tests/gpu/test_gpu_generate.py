@@ -244,3 +244,29 @@ def test_a_fully_cached_run_needs_no_endpoint(state_home, fake_server, triage):
     # ...while a case that is not cached needs the (now gone) endpoint: bad input, one line
     with pytest.raises(InputError, match="unreachable"):
         generate_records(loaded, dataset, "smollm2-v1", endpoint=fake_server.url, limit=4, progress=False)
+
+
+def test_without_an_endpoint_a_live_serve_server_is_found_the_one_way(state_home, fake_server, triage):
+    """generate_records and endpoint_for find an entry's server the same way (gpu/_generate._serving):
+    here a live `releasegate serve` for the same weights and settings, reused, nothing started."""
+    import os
+
+    from releasegate.gpu import ServerSpec, endpoint_for
+    from releasegate.gpu._server import servers_dir
+
+    loaded, dataset = triage
+    name = next(n for n, e in loaded.scenario.models.items() if e.prompt_style == "chat" and not e.endpoint)
+    spec = ServerSpec.from_entry(loaded.scenario.model_entry(name))
+    servers_dir().mkdir(parents=True, exist_ok=True)
+    (servers_dir() / f"{spec.served_name}.json").write_text(json.dumps({
+        "url": fake_server.url, "pid": os.getpid(), "served_name": spec.served_name,
+        "model_digest": spec.model.digest, "settings": spec.settings()}))
+    frame, meta = generate_records(loaded, dataset, name, limit=2, progress=False, cache=False)
+    assert list(frame["output"]) == ["billing"] * 2 and frame["error"].isna().all()
+    serving = meta["serving"]
+    assert serving["endpoints"] == [fake_server.url] and serving["endpoint_kind"] == "reused"
+    assert "startup_s" not in serving  # nothing was started
+    assert {k: serving[k] for k in spec.settings()} == spec.settings()
+    assert meta["model_digest"] == spec.model.digest
+    with endpoint_for(loaded.scenario, name) as ep:
+        assert ep.base_url == fake_server.url and ep.kind == "reused" and ep.model_digest == spec.model.digest
