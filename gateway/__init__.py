@@ -51,9 +51,9 @@ __all__ += [
 from ._serve import VerifiedReplica, start_verified_replica, stop_verified_replica
 
 __all__ += ["VerifiedReplica", "start_verified_replica", "stop_verified_replica"]
-from ._policy import budget_reasons, check_request, policy_app
+from ._policy import ContractCache, budget_reasons, check_request, policy_app
 
-__all__ += ["budget_reasons", "check_request", "policy_app"]
+__all__ += ["ContractCache", "budget_reasons", "check_request", "policy_app"]
 from ._usage import (
     BudgetStatus,
     GatewayUsage,

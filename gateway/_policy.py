@@ -17,10 +17,14 @@ an unknown count errs towards refusing.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import threading
 import time
+import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,7 +32,7 @@ from fastapi import Request  # module level: FastAPI resolves the handler's anno
 
 from releasegate.core import load_json_bounded
 from releasegate.releases import GatewayBudgetExceeded, GatewayRequestRefused, Ledger, append_event
-from releasegate.scenarios import Scenario, load_scenario
+from releasegate.scenarios import Scenario, load_scenario, resolve_scenario_path
 
 from ._endpoint import endpoint_name, live_replicas
 from ._server import chat_url
@@ -64,13 +68,15 @@ def policy_reasons(scenario: Scenario, body: dict[str, Any], prompt_tokens: int)
     return out
 
 
-def count_prompt_tokens(ledger: Ledger, scenario_id: str, body: dict[str, Any], timeout_s: float = 5.0) -> tuple[int, str]:
-    """(tokens, how): from a live replica's /tokenize, else an over-estimate."""
+def count_prompt_tokens(ledger: Ledger, scenario_id: str, body: dict[str, Any], timeout_s: float = 5.0,
+                        client: httpx.Client | None = None) -> tuple[int, str]:
+    """(tokens, how): from a live replica's /tokenize, else an over-estimate. `client`: a shared
+    (pooled, thread-safe) client, so a request does not open a new connection to the replica."""
     for rep in live_replicas(ledger, scenario_id):
         root = rep["api_base"].rstrip("/").removesuffix("/v1")
         try:
-            r = httpx.post(root + "/tokenize", json={"model": rep["served_model"], "messages": body["messages"]},
-                           timeout=timeout_s)
+            r = (client or httpx).post(root + "/tokenize", timeout=timeout_s,
+                                       json={"model": rep["served_model"], "messages": body["messages"]})
             if r.status_code == 200 and isinstance(r.json().get("count"), int):
                 return int(r.json()["count"]), f"tokenized by {root}"
         except (httpx.HTTPError, ValueError, KeyError):
@@ -99,14 +105,38 @@ def budget_reasons(scenario: Scenario, status: BudgetStatus | None, *, ledger: L
                             f"owner {budget.owner})")]
 
 
+class ContractCache:
+    """Scenario contracts by id, validated as `load_scenario` does and read again only when the
+    scenario.yaml changes (its inode, modification or change time, or size): the policy layer
+    checks every request, and validating a contract costs 15-25 ms here, as much as MLflow's
+    gateway spends on a request without usage tracking."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_path: dict[Path, tuple[tuple[int, ...], Scenario]] = {}
+
+    def __call__(self, scenario_id: str) -> Scenario:
+        path = resolve_scenario_path(scenario_id)
+        stat = path.stat()
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
+        with self._lock:
+            hit = self._by_path.get(path)
+        if hit is None or hit[0] != key:
+            hit = (key, load_scenario(path).scenario)
+            with self._lock:
+                self._by_path[path] = hit
+        return hit[1]
+
+
 def check_request(scenario_id: str, body: dict[str, Any], *, ledger: Ledger,
                   counter: Callable[[Ledger, str, dict[str, Any]], tuple[int, str]] = count_prompt_tokens,
                   budget: Callable[[str], BudgetStatus | None] | None = None,
-                  actor: str | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+                  actor: str | None = None,
+                  contracts: Callable[[str], Scenario] | None = None) -> tuple[dict[str, Any] | None, list[str]]:
     """(body to forward, []) or (None, reasons) after recording the refusal in the ledger.
-    `budget`: the scenario's spend in its budget window (None: no cost budget check)."""
-    loaded = load_scenario(scenario_id)
-    s = loaded.scenario
+    `budget`: the scenario's spend in its budget window (None: no cost budget check).
+    `contracts`: scenario id -> contract (a `ContractCache`; None: read and validate it now)."""
+    s = contracts(scenario_id) if contracts is not None else load_scenario(scenario_id).scenario
     tokens, how = counter(ledger, s.id, body)
     found = policy_reasons(s, body, tokens)
     if budget is not None and s.cost_budget is not None:
@@ -162,6 +192,24 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
     ledger = Ledger.open(ledger_url)
     target = chat_url(gateway_url)
     spend: dict[str, tuple[float, BudgetStatus | None]] = {}
+    contracts = ContractCache()
+    tokenizer_client = httpx.Client()  # thread-safe: the checks run in the thread pool
+
+    def counter(ledger: Ledger, scenario_id: str, body: dict[str, Any]) -> tuple[int, str]:
+        return count_prompt_tokens(ledger, scenario_id, body, client=tokenizer_client)
+
+    # One pooled client per event loop (uvicorn runs one; a test client may start one per call):
+    # keep-alive connections to the gateway instead of a new connection per request.
+    upstream_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = \
+        weakref.WeakKeyDictionary()
+
+    def upstream() -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = upstream_clients.get(loop)
+        if client is None:
+            client = upstream_clients[loop] = httpx.AsyncClient(
+                timeout=300, limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
+        return client
 
     def budget(scenario_id: str) -> BudgetStatus | None:
         hit = spend.get(scenario_id)
@@ -181,38 +229,32 @@ def policy_app(gateway_url: str, *, ledger_url: str | None = None, actor: str = 
             return JSONResponse({"error": {"message": f"bad request: {exc}", "type": "invalid_request"}}, 400)
         try:
             forward, reasons = await run_in_threadpool(check_request, scenario_id, body, ledger=ledger,
-                                                       budget=budget, actor=actor)
+                                                       counter=counter, budget=budget, actor=actor,
+                                                       contracts=contracts)
         except Exception as exc:  # unknown scenario, unreadable contract
             return JSONResponse({"error": {"message": str(exc), "type": "invalid_request"}}, 400)
         if forward is None:
             return JSONResponse({"error": {"message": "; ".join(reasons), "type": "policy_refused",
                                            "reasons": reasons}}, 400)
+        client = upstream()
         if not forward.get("stream"):
-            async with httpx.AsyncClient(timeout=300) as client:
-                r = await client.post(target, json=forward)
+            r = await client.post(target, json=forward)
             return Response(r.content, status_code=r.status_code, media_type=r.headers.get("content-type"))
         # Streaming: the checks above are all request-side, so the answer passes through chunk by chunk.
-        client = httpx.AsyncClient(timeout=300)
-        try:
-            upstream = await client.send(client.build_request("POST", target, json=forward), stream=True)
-        except BaseException:
-            await client.aclose()
-            raise
-        if upstream.status_code != 200:  # an error is one small body: pass it on whole
-            content = await upstream.aread()
-            await upstream.aclose()
-            await client.aclose()
-            return Response(content, status_code=upstream.status_code, media_type=upstream.headers.get("content-type"))
+        answer = await client.send(client.build_request("POST", target, json=forward), stream=True)
+        if answer.status_code != 200:  # an error is one small body: pass it on whole
+            content = await answer.aread()
+            await answer.aclose()
+            return Response(content, status_code=answer.status_code, media_type=answer.headers.get("content-type"))
 
         async def relay() -> Any:
             try:
-                async for chunk in upstream.aiter_bytes():  # decoded: no content-encoding is passed on
+                async for chunk in answer.aiter_bytes():  # decoded: no content-encoding is passed on
                     yield chunk
             finally:
-                await upstream.aclose()
-                await client.aclose()
+                await answer.aclose()
 
-        return StreamingResponse(relay(), media_type=upstream.headers.get("content-type", "text/event-stream"),
+        return StreamingResponse(relay(), media_type=answer.headers.get("content-type", "text/event-stream"),
                                  headers={"cache-control": "no-cache"})
 
     return app

@@ -6,7 +6,8 @@ MLflow 3.17.2, docs/GATEWAY.md):
   overrides MLFLOW_SERVER_SECRETS_CACHE_TTL; default 60 s, minimum 10 s);
 - vLLM upstreams are plain-HTTP, private addresses: MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES=http,https
   and MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS=true, or secrets with such an api_base are refused;
-- `--workers 1` and MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false start in seconds (FACTS.md).
+- `--workers 1` (the default; `workers=` sets more: 2 did not lower the CPU per request,
+  docs/GATEWAY.md) and MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false start in seconds (FACTS.md).
 Provider keys are encrypted with MLFLOW_CRYPTO_KEK_PASSPHRASE: the server and every process that
 writes secrets must share it (unset, MLflow uses a development default: fine for the demo only).
 """
@@ -42,7 +43,7 @@ class GatewayServer:
 
     def __init__(self, *, mlflow_uri: str | None = None, port: int | None = None, host: str = "127.0.0.1",
                  cache_ttl_s: int = DEFAULT_CACHE_TTL_S, log_path: Path | None = None,
-                 startup_timeout_s: float = 120.0) -> None:
+                 startup_timeout_s: float = 120.0, workers: int = 1) -> None:
         from releasegate.gpu import free_port, port_in_use
 
         self.backend = resolve_mlflow_uri(mlflow_uri)
@@ -54,7 +55,10 @@ class GatewayServer:
         if not 10 <= cache_ttl_s <= 300:
             raise InputError(f"cache TTL {cache_ttl_s} s is outside MLflow's 10-300 s", field="--cache-ttl",
                              fix="pass a value from 10 to 300")
+        if workers < 1:
+            raise InputError(f"{workers} workers: at least 1 is needed", field="--workers", fix="pass --workers 1 or more")
         self.host, self.port = host, port or free_port(host)
+        self.workers = workers
         self.cache_ttl_s = cache_ttl_s
         self.log_path = log_path or state_dir() / "gateway" / f"mlflow-{self.port}.log"
         self.startup_timeout_s = startup_timeout_s
@@ -69,7 +73,7 @@ class GatewayServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         artifacts = state_dir() / "mlartifacts"
         argv = [sys.executable, "-m", "mlflow", "server", "--host", self.host, "--port", str(self.port),
-                "--workers", "1", "--backend-store-uri", self.backend, "--default-artifact-root", str(artifacts),
+                "--workers", str(self.workers), "--backend-store-uri", self.backend, "--default-artifact-root", str(artifacts),
                 "--secrets-cache-ttl", str(self.cache_ttl_s)]
         started = time.monotonic()
         with open(self.log_path, "wb") as log:

@@ -5,7 +5,7 @@ import pytest
 from fake_upstream import Upstream
 from gateway_fixtures import World, world, world_template  # noqa: F401 (fixtures)
 
-from releasegate.gateway import check_request, policy_app, record_replica, verify_servable
+from releasegate.gateway import ContractCache, check_request, policy_app, record_replica, verify_servable
 from releasegate.releases import Ledger
 
 SID = "support-triage"
@@ -63,6 +63,22 @@ def test_output_is_capped_at_the_budget_and_allowed_requests_are_forwarded(repli
     assert "context budget allows 768" in r.json()["error"]["message"]
     r = client.post("/v1/chat/completions", json={"model": "no-such-scenario", "messages": []})
     assert r.status_code == 400
+
+
+def test_an_edited_contract_reaches_the_next_request(replica: Upstream, world: World) -> None:  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    # The policy layer reads each contract once and again only when its file changes.
+    cache = ContractCache()
+    first = cache(SID)
+    assert cache(SID) is first and first.context_budget.max_prompt_tokens == 768
+    client = TestClient(policy_app(replica.api_base.removesuffix("/v1")))
+    assert client.post("/v1/chat/completions", json=ask(600)).status_code == 200
+    path = world.root / "datasets" / SID / "scenario.yaml"
+    path.write_text(path.read_text().replace("max_prompt_tokens: 768", "max_prompt_tokens: 512"))
+    assert cache(SID).context_budget.max_prompt_tokens == 512
+    r = client.post("/v1/chat/completions", json=ask(600))
+    assert r.status_code == 400 and "context budget allows 512" in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(("body", "message"), [
