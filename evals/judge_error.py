@@ -24,11 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
 
-
-def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+from .stats import _z
 
 
 def _wilson(x: float, n: float, z: float) -> tuple[float, float]:

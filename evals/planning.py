@@ -21,15 +21,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
 
 from .repeats import clustered_paired_intervals
 from .sequential import BettingSequence
-from .stats import newcombe_paired_intervals, quantile_min_cases, tango_restricted_q
-
-
-def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+from .stats import _z, newcombe_paired_intervals, quantile_min_cases, tango_restricted_q
 
 
 @dataclass(frozen=True)
@@ -85,6 +80,7 @@ class Design:
 
 def cases_needed(design: Design, repeats: int = 1) -> int:
     """Cases for the fixed-n gate to PASS with the design's power (module doc)."""
+    from scipy import stats as _st
     z_a, z_b = _z(design.confidence), float(_st.norm.ppf(design.power))
     delta0 = -design.margin
     b, c = (design.discordance + design.difference) / 2, (design.discordance - design.difference) / 2

@@ -25,12 +25,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special as _sp
-from scipy import stats as _st
 
-
-def _z(confidence: float) -> float:
-    return float(_st.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+from .stats import _z
 
 
 def accepted_counts(accepted: Any) -> tuple[np.ndarray, int]:
@@ -45,6 +41,7 @@ def accepted_counts(accepted: Any) -> tuple[np.ndarray, int]:
 
 def pass_at(counts: Any, k: int, j: int) -> float:
     """Unbiased pass@j from c of k accepted per case: mean of 1 - C(k-c, j) / C(k, j)."""
+    from scipy import special as _sp
     c = np.asarray(counts, dtype=float)
     if not 1 <= j <= k:
         raise ValueError(f"j must be in 1..k={k}, got {j}")
@@ -55,6 +52,7 @@ def pass_at(counts: Any, k: int, j: int) -> float:
 
 def pass_hat(counts: Any, k: int, j: int) -> float:
     """Unbiased pass^j (all j accepted) from c of k accepted per case: mean of C(c, j) / C(k, j)."""
+    from scipy import special as _sp
     c = np.asarray(counts, dtype=float)
     if not 1 <= j <= k:
         raise ValueError(f"j must be in 1..k={k}, got {j}")

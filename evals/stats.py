@@ -20,12 +20,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
 
 ArrayLike = Sequence[bool] | np.ndarray
 
 
 def _z(confidence: float) -> float:
+    """The two-sided normal quantile (1.96 at 0.95): the one copy every statistics module uses."""
+    from scipy import stats as _st  # scipy loads on the first statistic, not with every CLI command
+
     return float(_st.norm.ppf(1.0 - (1.0 - confidence) / 2.0))
 
 
@@ -129,6 +131,7 @@ def newcombe_paired_intervals(both: Any, candidate_only: Any, incumbent_only: An
 
 def mcnemar_exact_p(candidate_only: int, incumbent_only: int) -> float:
     """Exact two-sided McNemar: binomial(b + c, 1/2) on the discordant pairs."""
+    from scipy import stats as _st
     m = candidate_only + incumbent_only
     if m == 0:
         return 1.0
@@ -167,6 +170,7 @@ class NonInferiority:
 def non_inferiority(diff: PairedDifference, margin: float) -> NonInferiority:
     """Non-inferior when the interval's lower bound is above -margin; inferior when even its
     upper bound is below -margin; otherwise the data cannot decide."""
+    from scipy import stats as _st
     if diff.ci_low > -margin:
         status = "pass"
     elif diff.ci_high < -margin:
@@ -243,6 +247,7 @@ def slice_differences(candidate: np.ndarray, incumbent: np.ndarray, slice_column
                       confidence: float = 0.95) -> list[SliceDifference]:
     """Paired difference per slice value; Holm adjusts the regression p-values over every tested
     slice of every field (one family: the guard fails if any slice regresses)."""
+    from scipy import stats as _st
     cand = np.asarray(candidate, dtype=bool)
     inc = np.asarray(incumbent, dtype=bool)
     code = cand.astype(np.int64) * 2 + inc.astype(np.int64)
@@ -277,6 +282,7 @@ def minimum_detectable_difference(n: int, discordant_rate: float, *, confidence:
     the given power, for n pairs with this discordant-pair rate (Connor 1987 with the difference
     small against the discordance). The rate is floored at 1/n so a no-disagreement run still
     reports a finite resolution."""
+    from scipy import stats as _st
     if n <= 0:
         return float("inf")
     psi = max(float(discordant_rate), 1.0 / n)
@@ -296,6 +302,7 @@ class QuantileEstimate:
 def _quantile_ranks(n: int, quantile: float, confidence: float) -> tuple[int, int]:
     """1-based ranks r <= s with P(r <= B <= s-1) >= confidence, B ~ Binomial(n, q). r = 0 means
     no finite lower bound at this n, s > n no finite upper bound."""
+    from scipy import stats as _st
     alpha = 1.0 - confidence
     return (int(_st.binom.ppf(alpha / 2, n, quantile)), int(_st.binom.ppf(1 - alpha / 2, n, quantile)) + 1)
 

@@ -65,3 +65,15 @@ def test_every_name_imported_from_a_stage_is_exported() -> None:
                 missing += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
                             if not hasattr(stage, a.name) and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
     assert missing == []
+
+
+def test_stage_imports_leave_scipy_for_the_first_statistic() -> None:
+    # Every CLI command imports releases (and with it evals' typed documents); scipy.stats took
+    # ~2 s of that on this machine, paid by `keys generate` and every refusal alike.
+    import subprocess
+    import sys
+
+    code = ("import sys, releasegate.releases, releasegate.evals; "
+            "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
