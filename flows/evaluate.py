@@ -16,7 +16,6 @@ Import this module only after `flows._prefect_env.configure_prefect()`.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -65,14 +64,15 @@ class EvaluationResult:
 
 @task(name="generate", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
 def generate_task(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
-                  out: str, progress: bool = True) -> str:
-    """Generations for `ids` (cache first), written to `out`. Retries on serving errors."""
+                  out: str, progress: bool = True, servers: Any = None) -> str:
+    """Generations for `ids` (cache first), written to `out`. Retries on serving errors.
+    `servers`: the flow's `gpu.ServerPool` (vLLM started once per weights and settings)."""
     from releasegate import gpu
     loaded = load_scenario(scenario)
     dataset = load_dataset_for(loaded)
     # sampling.repeats = k > 1: k generations per case (seeds seed..seed+k-1), one file
     frame, meta = gpu.generate_repeats(loaded, dataset, entry, endpoint=endpoints or None, ids=ids,
-                                       progress=progress)
+                                       progress=progress, servers=servers)
     errors = int(frame["error"].notna().sum())
     if errors == len(frame) and len(frame):
         # Every request failed: the server is gone or broken. Raise so Prefect retries the task;
@@ -144,10 +144,11 @@ def _run_dir(scenario_id: str, candidate: str) -> Path:
 
 
 def _records_for(scenario: str, entry: str, ids: list[str], endpoints: list[Any] | None,
-                 recorded: str | None, out: Path, progress: bool, evidence: evals.Evidence | None) -> str:
+                 recorded: str | None, out: Path, progress: bool, evidence: evals.Evidence | None,
+                 servers: Any) -> str:
     if recorded and evidence is not None:
         return subset_task(recorded, ids, str(out), evidence.records_sha256)
-    return generate_task(scenario, entry, ids, endpoints, str(out), progress)
+    return generate_task(scenario, entry, ids, endpoints, str(out), progress, servers)
 
 
 def _accepted(loaded: Any, dataset: Any, path: str) -> np.ndarray:
@@ -204,26 +205,28 @@ def evaluate_candidate(
     # Records cover a subset of the cases with --limit or when a sequential run stops early.
     partial = bool(limit) or sequential
 
+    from releasegate.gpu import ServerPool
+
+    # One vLLM server per weights and settings for the whole run, started when a case first needs
+    # it: the incumbent and the candidate share it when they differ only in prompt, sequential
+    # batches and repeats reuse it (vLLM takes 20-60 s to start on CPU), and a fully cached run
+    # starts none. Stopped once generation is over.
+    servers = ServerPool()
+
     def both(batch: list[str], tag: str) -> tuple[str, str]:
         inc = _records_for(ref, incumbent, batch, incumbent_endpoints, incumbent_records,
-                           run_dir / f"incumbent{tag}.parquet", progress, evidence.get("incumbent"))
+                           run_dir / f"incumbent{tag}.parquet", progress, evidence.get("incumbent"), servers)
         cand = _records_for(ref, candidate, batch, candidate_endpoints, candidate_records,
-                            run_dir / f"candidate{tag}.parquet", progress, evidence.get("candidate"))
+                            run_dir / f"candidate{tag}.parquet", progress, evidence.get("candidate"), servers)
         return cand, inc
 
     if not sequential:
-        cand_path, inc_path = both(ids, "")
+        with servers:
+            cand_path, inc_path = both(ids, "")
         verdict = gate_task(ref, cand_path, inc_path, None, partial)
         used = len(ids)
     else:
-        with contextlib.ExitStack() as servers:
-            # One server per model for all batches (not one per batch): vLLM takes 20-60 s to
-            # start on CPU. Endpoint objects keep the managed server's cache identity.
-            from releasegate import gpu
-            if not incumbent_records and not incumbent_endpoints:
-                incumbent_endpoints = [servers.enter_context(gpu.endpoint_for(s, incumbent))]
-            if not candidate_records and not candidate_endpoints:
-                candidate_endpoints = [servers.enter_context(gpu.endpoint_for(s, candidate))]
+        with servers:
             cand_path, inc_path, verdict, used = _sequential(loaded, dataset, ids, both, ref, batch_size)
 
     for side, path in (("candidate", cand_path), ("incumbent", inc_path)):

@@ -20,6 +20,7 @@ from ._models import (
 from ._profile import CapacityPlan, LevelProfile, ProfileReport, capacity_plan, profile_endpoint
 from ._server import (
     Endpoint,
+    ServerPool,
     ServerSpec,
     ServingError,
     VllmServer,
@@ -38,6 +39,7 @@ __all__ = [
     "Outcome",
     "ProfileReport",
     "ResolvedModel",
+    "ServerPool",
     "ServerSpec",
     "ServingError",
     "VllmServer",

@@ -31,8 +31,8 @@ from ._client import Outcome, generate_one
 from ._cost import Row, allocate
 from ._models import resolve_model
 from ._profile import ProfileReport, profile_endpoint
-from ._server import (Endpoint, ServerSpec, VllmServer, api_key_from_env, attach, find_running_server,
-                      normalize_base_url, server_version)
+from ._server import (Endpoint, ServerPool, ServerSpec, api_key_from_env, attach, normalize_base_url,
+                      server_version)
 from ._telemetry import GaugeSampler, ascrape, summarize
 
 EndpointLike = Endpoint | str
@@ -124,24 +124,23 @@ class _Serving:
 
 @contextlib.contextmanager
 def _serving(plan: _Plan, entry: Any, *, startup_timeout_s: float = 600.0,
-             echo: Callable[[str], None] | None = None) -> Iterator[_Serving]:
+             echo: Callable[[str], None] | None = None, servers: ServerPool | None = None) -> Iterator[_Serving]:
     """The one place an entry's endpoint is found: the planned endpoints (URLs attached now), else
     a live `releasegate serve` server for the same weights and settings, else a vLLM server
-    started now (said through `echo`) and stopped when the block exits."""
+    started now (said through `echo`) and stopped when the block exits, or, in the caller's
+    `servers` pool, when the pool closes (the next call for the same weights and settings uses it)."""
     if plan.spec is None:
         yield _Serving([e if isinstance(e, Endpoint) else
                         attach(e, model=entry.model, api_key_env=entry.api_key_env, model_digest=plan.digest)
                         for e in plan.items])
         return
-    reused = find_running_server(plan.spec)
-    if reused is not None:
-        yield _Serving([reused])
-        return
-    if echo is not None:
-        echo(f"starting vLLM for {plan.spec.served_name}")
-    server = VllmServer(plan.spec, startup_timeout_s=startup_timeout_s)
-    with server as endpoint:
-        yield _Serving([endpoint], server.startup_s)
+    pool = servers if servers is not None else ServerPool(startup_timeout_s)
+    try:
+        endpoint, startup_s = pool.endpoint(plan.spec, echo=echo)
+        yield _Serving([endpoint], startup_s)
+    finally:
+        if servers is None:
+            pool.close()
 
 
 @contextlib.contextmanager
@@ -208,12 +207,14 @@ def generate_records(
     backoff_s: float = 0.5,
     request_timeout_s: float = 300.0,
     repeat: int = 0,
+    servers: ServerPool | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Generate (or fetch from the cache) one record per case. Returns (DataFrame, meta).
 
     `loaded` is a `scenarios.LoadedScenario`, `dataset` its `ScenarioDataset`. `endpoint`: a URL,
     an `Endpoint`, or a list of them (replicas; cases split round-robin). Without one, a live
-    `releasegate serve` server is reused or a vLLM server is started and stopped for the run.
+    `releasegate serve` server is reused or a vLLM server is started: stopped at the end of the call,
+    or kept in `servers` (a `ServerPool` the caller closes) for the calls that follow.
     `cache=False` disables the cache; `on_result(example_id, record)` is called as each case ends.
     `repeat` (0..k-1 with the contract's sampling.repeats = k) selects the seed (seed + repeat) and is
     part of the cache key, so every repeat is cached on its own; records then carry a `repeat`
@@ -247,7 +248,7 @@ def generate_records(
     serving_seconds = 0.0
     endpoints: list[Endpoint] = []
     if missing:
-        with _serving(plan, entry) as found:
+        with _serving(plan, entry, servers=servers) as found:
             endpoints = found.endpoints
             if found.startup_s is not None:
                 serving["startup_s"] = round(found.startup_s, 2)

@@ -419,3 +419,58 @@ def find_running_server(spec: ServerSpec) -> Endpoint | None:
         return None
     return Endpoint(base_url=state["url"], model=state["served_name"], kind="reused",
                     model_digest=spec.model.digest, settings=spec.settings())
+
+
+class ServerPool:
+    """vLLM servers started on first need and kept until the pool closes: one per weights and
+    settings (`ServerSpec`).
+
+    One evaluation asks for a server several times: the incumbent and the candidate (often two
+    prompts on the same weights), each of k repeats, each sequential batch. Started per call, vLLM
+    would start that many times (20-60 s each on CPU, minutes under load). A live `releasegate
+    serve` server is reused first; a call with everything cached asks for nothing and starts nothing.
+    `with ServerPool() as servers: generate_records(..., servers=servers)`.
+    """
+
+    def __init__(self, startup_timeout_s: float = 600.0) -> None:
+        self.startup_timeout_s = startup_timeout_s
+        self._started: dict[ServerSpec, VllmServer] = {}
+        self._lock = threading.Lock()
+
+    def endpoint(self, spec: ServerSpec, *, echo: Callable[[str], None] | None = None
+                 ) -> tuple[Endpoint, float | None]:
+        """(endpoint serving `spec`, startup seconds if this call started it, else None); a start
+        is said through `echo`."""
+        with self._lock:  # replicas of one call, or two tasks, never start the same weights twice
+            server = self._started.get(spec)
+            if server is not None and server.process is not None and server.process.poll() is None:
+                return server.endpoint(), None
+            if server is not None:  # died since (a task retry asks again): start it anew
+                server.stop()
+                del self._started[spec]
+            reused = find_running_server(spec)
+            if reused is not None:
+                return reused, None
+            if echo is not None:
+                echo(f"starting vLLM for {spec.served_name}")
+            server = VllmServer(spec, startup_timeout_s=self.startup_timeout_s)
+            endpoint = server.start()
+            self._started[spec] = server
+            return endpoint, server.startup_s
+
+    @property
+    def started(self) -> int:
+        """How many servers this pool started (and will stop)."""
+        return len(self._started)
+
+    def close(self) -> None:
+        with self._lock:
+            for server in self._started.values():
+                server.stop()
+            self._started.clear()
+
+    def __enter__(self) -> ServerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
