@@ -2,7 +2,8 @@
 
 The contract and dataset are validated before Prefect starts, so bad input exits 2 with nothing
 written. Locally the flow runs on Prefect's temporary server; `--prefect-api URL` (or
-PREFECT_API_URL) sends it to a Prefect server instead.
+PREFECT_API_URL, or the active profile of the user's ~/.prefect/profiles.toml) sends it to a
+Prefect server instead.
 """
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ def register(app: typer.Typer) -> None:
         incumbent_records: Path | None = typer.Option(
             None, "--incumbent-records", help="Use recorded generations (attested or self-declared, as above)"),
         prefect_api: str | None = typer.Option(None, "--prefect-api", envvar="PREFECT_API_URL",
-                                               help="Prefect server URL (default: temporary local server)"),
+                                               help="Prefect server URL (default: the active profile of ~/.prefect/profiles.toml, else a temporary local server)"),
     ) -> None:
         """Evaluate a candidate against the incumbent (a Prefect flow): generate, score, gate,
         report, and record the unsigned decision in the ledger and MLflow.
