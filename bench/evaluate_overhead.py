@@ -168,7 +168,10 @@ def table(store: dict[str, Any]) -> str:
               f"{2 * first['cases']} generations, SmolLM2-135M on the vLLM CPU build), wall clock of the CLI process. "
               "Floor: the same streaming requests from a plain async client to the running server at the entries' "
               "concurrency (8), incumbent then candidate, after one warm-up pass; 0 for a fully cached run. "
-              "Overhead = evaluate - floor. Measured on the shared 2-core development machine."]
+              "Overhead = evaluate - floor. Measured on the shared 2-core development machine ("
+              + "; ".join(f"{label}: {run['measured_at']}" + (f", load {run['load']}" if run.get("load") else "")
+                          for label, run in store.items())
+              + "): wall clock follows the load the other jobs put on it."]
     return "\n".join(lines)
 
 
@@ -179,10 +182,14 @@ def main() -> None:
     args = parser.parse_args()
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
+    load_before = os.getloadavg()[0]
     rows = measure(args.cases)
+    load_after = os.getloadavg()[0]
+    load = f"{min(load_before, load_after):.1f}-{max(load_before, load_after):.1f} (1-min average at start and end)"
     store = json.loads(STORE.read_text()) if STORE.exists() else {}
     store[args.label] = {"commit": commit, "cases": args.cases, "rows": rows,
-                         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+                         "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                         "load": load}
     STORE.write_text(json.dumps(store, indent=2) + "\n")
     body = table(store)
     print(body)
