@@ -15,12 +15,13 @@ new upstream.
   whose PRIMARY is that server; the same chat requests (support-triage cases, prompt v1,
   max_tokens 8, temperature 0) at the same concurrency, direct and through each endpoint,
   in rotating order per round; throughput ratio (endpoint / direct, requests/s) and added p50,
-  medians over rounds, with the gateway's CPU per request. Twice in one run: on shared cores
-  (everything on every core), and, with `--pin` (the default on 2+ cores), with vLLM on the upper
-  half of the cores and the gateway and the client on the lower half (vLLM inherits the affinity
-  at start, as under `taskset -c`, and binds its CPU threads within it; the gateway's threads are
-  moved once it answers), both paths with the same pinning: production runs the gateway and the
-  model servers on different hosts, so that row is the one the >= 0.95 target is about;
+  medians over rounds, with the gateway's CPU per request. Twice in one run, on the same servers:
+  on shared cores (vLLM's CPU backend binds its worker's threads to cores of its choosing, on 2
+  cores one of them; the gateway and the client run anywhere), and, with `--pin` (the default on
+  2+ cores), with every thread of the gateway and the client moved to the other cores (as
+  `taskset -c` would; vLLM's threads are moved to the upper half if it bound none), both paths
+  with the same pinning: production runs the gateway and the model servers on different hosts, so
+  that row is the one the >= 0.95 target is about;
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -161,6 +162,23 @@ def _pin_tree(pid: int, cores: list[int]) -> None:
                 pass
 
 
+def _bound_cores(pid: int, all_cores: list[int]) -> list[int]:
+    """The cores a process tree's threads are bound to, where narrower than all of them (vLLM's CPU
+    backend binds its worker's threads itself: on 2 cores it takes one and leaves the other to its
+    front end). [] when none is bound."""
+    root = psutil.Process(pid)
+    bound: set[int] = set()
+    for proc in [root, *root.children(recursive=True)]:
+        for thread in proc.threads():
+            try:
+                cores = os.sched_getaffinity(thread.id)
+            except ProcessLookupError:
+                continue
+            if cores != set(all_cores):
+                bound |= cores
+    return sorted(bound)
+
+
 def _store_uri(name: str) -> str:
     """A fresh SQLite MLflow store per gateway server of this run."""
     return f"sqlite:///{os.environ['RELEASEGATE_HOME']}/mlflow-{name}.db"
@@ -250,41 +268,40 @@ def main() -> None:
         store.create_gateway_endpoint(name="bench-notrace", model_configs=primary(first), usage_tracking=False)
         return store, ep, primary
 
-    def overhead(label: str, vllm_cores: list[int] | None, gw_cores: list[int] | None,
-                 switches: int) -> tuple[list[dict], list[dict]]:
-        """Rounds of direct / bench / bench-notrace (and the switches) on one vLLM + one gateway."""
-        if vllm_cores:
-            os.sched_setaffinity(0, vllm_cores)  # inherited by vLLM, which binds its CPU threads within it
+    def rounds_of(label: str, direct_url: str, gw_url: str, gw_pid: int) -> list[dict]:
+        rounds = []
+        for i in range(args.rounds):
+            order = ["direct", "bench", "bench-notrace"]
+            order = order[i % 3:] + order[: i % 3]
+            res = {}
+            for which in order:
+                url, model = (direct_url, "smollm2-a") if which == "direct" else (gw_url, which)
+                res[which] = _measured(url, model, bodies, args.concurrency, gw_pid)
+            rounds.append(res)
+            print(f"{label} round {i + 1}: " + ", ".join(
+                f"{k} {v['rps']:.2f} req/s p50 {v['p50']:.3f} s err {v['errors']} gateway CPU "
+                f"{v['gw_cpu_ms']:.1f} ms/req" for k, v in res.items()), flush=True)
+        return rounds
+
+    def overhead() -> tuple[dict[str, list[dict]], list[dict], list[int], list[int]]:
+        """One vLLM and one gateway: rounds on shared cores, the switches, then (--pin) rounds with
+        the gateway and this client moved off the cores vLLM's CPU worker is bound to.
+        Returns ({"shared"/"pinned": rounds}, switches, vLLM's cores, the gateway's cores)."""
+        endpoint = VllmServer(spec)
+        endpoint.start()
         try:
-            endpoint = VllmServer(spec)
-            endpoint.start()
-        finally:
-            os.sched_setaffinity(0, gw_cores or all_cores)  # this client
-        try:
-            server = GatewayServer(mlflow_uri=_store_uri(label), cache_ttl_s=10, workers=args.workers,
+            server = GatewayServer(mlflow_uri=_store_uri("vllm"), cache_ttl_s=10, workers=args.workers,
                                    startup_timeout_s=600)
             with server as gw:
                 gw_pid = server.process.pid
-                if gw_cores:  # started on every core (faster), then every thread moved to its cores
-                    _pin_tree(gw_pid, gw_cores)
                 store, ep, primary = endpoints(gw, {"smollm2-a": endpoint.base_url, PROBE_MODEL: probe_base})
                 direct_url, gw_url = endpoint.base_url + "/chat/completions", chat_url(gw)
                 for url, model in ((direct_url, "smollm2-a"), (gw_url, "bench"), (gw_url, "bench-notrace")):
                     asyncio.run(_run(url, model, bodies[:8], args.concurrency))  # warm every path
-                rounds = []
-                for i in range(args.rounds):
-                    order = ["direct", "bench", "bench-notrace"]
-                    order = order[i % 3:] + order[: i % 3]
-                    res = {}
-                    for which in order:
-                        url, model = (direct_url, "smollm2-a") if which == "direct" else (gw_url, which)
-                        res[which] = _measured(url, model, bodies, args.concurrency, gw_pid)
-                    rounds.append(res)
-                    print(f"{label} round {i + 1}: " + ", ".join(
-                        f"{k} {v['rps']:.2f} req/s p50 {v['p50']:.3f} s err {v['errors']} gateway CPU "
-                        f"{v['gw_cpu_ms']:.1f} ms/req" for k, v in res.items()), flush=True)
+                sets = {"shared": rounds_of("shared", direct_url, gw_url, gw_pid)}
+                loads.append(f"{_uptime()} after the shared cores")
                 done = []
-                for i in range(switches):
+                for i in range(args.switches):
                     target = PROBE_MODEL if i % 2 == 0 else "smollm2-a"
                     store.update_gateway_endpoint(ep.endpoint_id, model_configs=primary(target))
                     t0 = time.monotonic()
@@ -299,9 +316,25 @@ def main() -> None:
                     done.append({"to": target, "s": time.monotonic() - t0, "requests": n, "failed": failed})
                     print(f"switch {i + 1} -> {target}: {done[-1]['s']:.2f} s, {n} requests, {failed} failed",
                           flush=True)
+                if args.switches % 2:  # back to vLLM before the pinned rounds
+                    store.update_gateway_endpoint(ep.endpoint_id, model_configs=primary("smollm2-a"))
+                    time.sleep(11)  # one --secrets-cache-ttl
+                vllm_cores = _bound_cores(endpoint.process.pid, all_cores)
+                if not vllm_cores:  # vLLM did not bind its threads: move them to the upper half
+                    vllm_cores = all_cores[len(all_cores) // 2:]
+                    _pin_tree(endpoint.process.pid, vllm_cores)
+                gw_cores = [c for c in all_cores if c not in vllm_cores]
+                if pin and gw_cores:
+                    _pin_tree(gw_pid, gw_cores)
+                    os.sched_setaffinity(0, gw_cores)
+                    try:
+                        sets["pinned"] = rounds_of("pinned", direct_url, gw_url, gw_pid)
+                    finally:
+                        os.sched_setaffinity(0, all_cores)
+                    loads.append(f"{_uptime()} after the pinned cores")
         finally:
             endpoint.stop()
-        return rounds, done
+        return sets, done, vllm_cores, gw_cores
 
     def isolation(whatif: bool = False) -> dict[str, dict]:
         """The gateway's own cost: the probe answers at once, so the gateway is all there is. Also
@@ -355,22 +388,17 @@ def main() -> None:
         loads.append(f"{_uptime()} after the gateway alone")
         if args.rounds == 0:  # the gateway alone: printed above, RESULTS.md left as it is
             return
-        sets = {"shared": overhead("shared", None, None, args.switches)}
-        loads.append(f"{_uptime()} after the shared cores")
-        if pin:
-            half = len(all_cores) // 2
-            gw_cores, vllm_cores = all_cores[:half], all_cores[half:]
-            sets["pinned"] = overhead("pinned", vllm_cores, gw_cores, 0)
-            loads.append(f"{_uptime()} after the pinned cores")
+        sets, switches, vllm_cores, gw_cores = overhead()
     finally:
         probe.kill()
 
     paths = [("direct", "direct to vLLM"), ("bench", "endpoint, usage tracking on (a trace per request)"),
              ("bench-notrace", "endpoint, usage tracking off")]
-    cores_label = {"shared": f"shared: vLLM, gateway and client on all {len(all_cores)} cores"}
-    if pin:
-        cores_label["pinned"] = (f"pinned: vLLM on core(s) {','.join(map(str, vllm_cores))}, gateway and client "
-                                 f"on core(s) {','.join(map(str, gw_cores))}")
+    cores_label = {"shared": f"shared: vLLM's CPU worker on core(s) {','.join(map(str, vllm_cores))}, gateway "
+                             f"and client on any of the {len(all_cores)} cores"}
+    if "pinned" in sets:
+        cores_label["pinned"] = (f"pinned: vLLM's CPU worker on core(s) {','.join(map(str, vllm_cores))}, "
+                                 f"gateway and client on core(s) {','.join(map(str, gw_cores))}")
     lines = [
         SECTION, "",
         f"`.venv/bin/python bench/gateway_overhead.py --cases {args.cases} --rounds {args.rounds} "
@@ -402,7 +430,7 @@ def main() -> None:
         "| cores | path | requests/s (median) | ratio to direct | p50 latency s | added p50 s | gateway CPU ms per request |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, rounds in ((k, v[0]) for k, v in sets.items()):
+    for name, rounds in sets.items():
         def med(key: str, which: str, rounds: list[dict] = rounds) -> float:
             return statistics.median(r[which][key] for r in rounds)
         for which, label in paths:
@@ -414,14 +442,13 @@ def main() -> None:
                 cpu = f"{med('gw_cpu_ms', which):.1f}"
             lines.append(f"| {cores_label[name]} | {label} | {med('rps', which):.2f} | {ratio} | "
                          f"{med('p50', which):.3f} | {added} | {cpu} |")
-    errors = sum(r[w]["errors"] for v in sets.values() for r in v[0] for w in r)
-    switches = sets["shared"][1]
+    errors = sum(r[w]["errors"] for rounds in sets.values() for r in rounds for w in r)
     lines += [
         "", f"{args.rounds} rounds x {args.cases} requests per path, concurrency {args.concurrency}; "
         f"failed requests: {errors}. The >= 0.95 target is about the pinned row: in production the gateway "
         "and the model servers run on different hosts, so the gateway's CPU does not come out of the model "
-        "server's; on shared cores the ratio also counts that contention (vLLM's CPU threads are bound one "
-        "per core, and a gateway taking time on one stalls them all).",
+        "server's; on shared cores the ratio also counts the CPU the gateway, its trace writes and the client "
+        "take from the core vLLM computes on.",
         "",
         "| switch (probe = a minimal upstream standing in for a new version) | update returned -> first answer by the new upstream | requests sent | failed |",
         "|---|---|---|---|",
