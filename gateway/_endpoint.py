@@ -489,7 +489,7 @@ def audit_endpoints(scenario_ids: list[str] | None = None, *, repair: bool = Fal
                     check_upstreams: bool = True) -> list[EndpointFinding]:
     """Compare every scenario endpoint releasegate set with MLflow's; repair writes the ledger's back."""
     ledger = ledger or Ledger.open()
-    ids = scenario_ids or sorted({e.scenario_id for e in ledger.events(event_type=ENDPOINT_SET)})
+    ids = scenario_ids or ledger.scenario_ids((ENDPOINT_SET,))  # from the index, no payload parsed
     findings = []
     for sid in ids:
         want = expected_endpoint(ledger, sid)
