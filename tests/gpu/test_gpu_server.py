@@ -12,7 +12,7 @@ import pytest
 
 from releasegate.gpu import (Endpoint, ResolvedModel, ServerSpec, ServingError, VllmServer, attach, find_running_server,
                  free_port, port_in_use, summarize)
-from releasegate.gpu._server import api_key_from_env
+from releasegate.gpu._server import api_key_from_env, cpu_dtype, cpu_flags
 from releasegate.gpu._telemetry import parse_metrics
 from releasegate.core import InputError
 
@@ -41,7 +41,28 @@ def test_spec_from_a_contract_entry(state_home, triage, monkeypatch):
     spec = ServerSpec.from_entry(loaded.scenario.models["smollm2-v1"])
     assert spec.enforce_eager is True and spec.device == "cpu"  # eager by default on CPU (FACTS.md)
     assert spec.max_model_len == 2048 and spec.served_name == "smollm2-135m-instruct"
-    assert spec.settings()["dtype"] == "bfloat16"
+    assert spec.settings()["dtype"] == cpu_dtype("bfloat16")  # float32 on a CPU without bf16
+
+
+@pytest.mark.parametrize(("flags", "device", "served"), [
+    ("fpu sse avx avx2 fma", "cpu", "float32"),  # AVX2 only (AMD EPYC here): bf16 is emulated
+    ("fpu avx2 avx512f avx512_bf16", "cpu", "bfloat16"),
+    ("fpu avx2 avx512f amx_bf16 amx_tile", "cpu", "bfloat16"),
+    ("fpu avx2", "gpu", "bfloat16"),  # a GPU serves what the contract asks
+])
+def test_bf16_is_served_as_float32_on_a_cpu_without_it(state_home, triage, monkeypatch, tmp_path,
+                                                      flags, device, served):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_flags(str(cpuinfo)) == frozenset(flags.split())
+    monkeypatch.setattr("releasegate.gpu._server.cpu_flags", lambda: cpu_flags(str(cpuinfo)))
+    monkeypatch.setattr("releasegate.gpu._server.resolve_model", lambda ref: MODEL)
+    loaded, _ = triage
+    spec = ServerSpec.from_entry(loaded.scenario.models["smollm2-v1"], device=device)
+    assert spec.dtype == served and spec.settings()["dtype"] == served
+    assert spec.argv("127.0.0.1", 8000)[spec.argv("127.0.0.1", 8000).index("--dtype") + 1] == served
+    assert cpu_dtype("float16", frozenset({"avx2"})) == "float16"  # only bfloat16 is swapped
+    assert cpu_dtype("bfloat16", frozenset()) == "bfloat16"  # flags unknown: the request stands
 
 
 def test_a_busy_port_is_bad_input():
