@@ -20,14 +20,13 @@ from releasegate.core import InputError, Refused
 from releasegate.releases import (
     Keyring,
     Ledger,
-    approval_status,
-    current_scenario_root,
     decision_digest,
     event_types,
     expected_aliases,
     mlflow_uri as resolve_mlflow_uri,
     registered_model_name,
-    root_required_reasons,
+    release_signature_reasons,
+    signing_authority,
     statement_of,
     verdict_gate_reasons,
 )
@@ -107,31 +106,12 @@ def decision_reasons(loaded: LoadedScenario, envelope: dict[str, Any], *, keyrin
     pred = statement["predicate"]
     if pred.get("scenario_id") != s.id:
         reasons.append(f"the decision is for scenario {pred.get('scenario_id')}, not {s.id}")
-    # Who may sign comes from the scenario's signed root in the ledger when it has one (issue 14);
-    # a scenario without a root falls back to the contract's owners and the reviewed keyring.
-    owners = {"product": s.owners.product.id if s.owners.product else None,
-              "platform": s.owners.platform.id if s.owners.platform else None}
-    try:
-        root = current_scenario_root(ledger, s.id)
-    except Refused as exc:
-        return reasons + [f"the scenario's trust root does not verify: {r}" for r in exc.reasons]
-    reasons += root_required_reasons(ledger, s.id)  # root-required mode: no fallback to the contract
-    if root is not None:
-        if root.is_expired():
-            reasons.append(f"the scenario's trust root v{root.version} expired at {root.expires.isoformat()}")
-        owners = {role: root.owner(role) for role in owners}
-        keyring = root.keyring()
-    status = approval_status(envelope, keyring)
-    for role, owner in owners.items():
-        if status.required.get(role) != owner:
-            reasons.append(f"the decision names {status.required.get(role)} as {role} owner, "
-                           f"the scenario's current owner is {owner}")
-    for role in status.missing_roles:
-        reasons.append(f"no valid {role} signature from {status.required.get(role)}")
-    reasons += status.problems
-    signers = {c.identity for c in status.approved.values()}
-    if len(status.approved) >= 2 and len(signers) < len(status.approved):
-        reasons.append("one identity signed for two roles")
+    # Who may sign: the check promote makes (owners and keys from the scenario's signed root in the
+    # ledger, or the contract's without one; platform by its owner or by the signed release policy's
+    # key). The policy's conditions are not checked again: they held at promote, and an incident
+    # opened since must not stop the serving champion (the incident owner rolls back instead).
+    auth = signing_authority(ledger, loaded, keyring)
+    reasons += release_signature_reasons(auth, None, envelope, ledger, recheck_policy=False)[0]
     reasons += verdict_gate_reasons(envelope, ledger)
     digest = decision_digest(envelope)
     for ev in ledger.events(scenario_id=s.id, event_type=REVOCATION_EVENTS):

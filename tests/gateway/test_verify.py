@@ -83,7 +83,7 @@ def test_a_decision_signed_by_someone_else_is_not_served(world: World, monkeypat
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(Refused) as refused:
         verify_servable("support-triage", "champion")
-    assert f"the scenario's current owner is {INTRUDER}" in str(refused.value)
+    assert f"as product owner, the contract names {INTRUDER}" in str(refused.value)
 
 
 def test_a_revoked_decision_is_not_served(world: World) -> None:

@@ -73,6 +73,9 @@ def test_policy_release_key_swap_and_rotation(scenario: LoadedScenario, keys: Ke
     assert code == 0, out
     promoted = Ledger.open().events(event_type="promoted")[-1]
     assert [s.get("by_policy") for s in promoted.payload["signers"]] == [True, None]
+    # what was released by policy serves: verify-before-serve makes promote's signature check
+    from releasegate.gateway import decision_reasons
+    assert decision_reasons(scenario, promoted.payload["envelope"], keyring=Keyring.load(), ledger=Ledger.open()) == []
     code, out = rg("audit")
     assert code == 0, out
     assert f"first signature by {BOT}" in out
