@@ -254,7 +254,8 @@ def register(app: typer.Typer) -> None:
                           f"{u['requests']} requests, {u['input_tokens']}+{u['output_tokens']} tokens, "
                           f"p95 {u['latency_p95_s']} s (SLO {u['latency_slo_p95_s']} s"
                           + (", OVER THE SLO" if u["meets_latency_slo"] is False else "") + "), "
-                          f"cost {u['cost_usd']} USD ({u['cost_basis']}), " + _prefix_cache_text(u["prefix_cache"])))
+                          + (f"cost {u['cost_usd']:.6f} USD" if u["cost_usd"] is not None else "cost unknown")
+                          + f" ({u['cost_basis']}), " + _prefix_cache_text(u["prefix_cache"])))
             for sid, findings in sorted(metrics.get("provider_keys_outside_gateway", {}).items()):
                 for finding in findings:
                     out.print(f"PROVIDER KEY OUTSIDE THE GATEWAY {sid}: {finding}"
