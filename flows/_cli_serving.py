@@ -84,7 +84,8 @@ def register(app: typer.Typer) -> None:
         alias: Annotated[Optional[str], typer.Option(help="With --scenario: serve the released version this alias holds, verified first (decision signatures, revocation, weights digest)")] = None,
         port: Annotated[Optional[int], typer.Option(help="Port (default: a free one)")] = None,
         host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
-        dtype: Annotated[str, typer.Option(help="--dtype for vLLM")] = "bfloat16",
+        dtype: Annotated[str, typer.Option(
+            help="--dtype for vLLM (bfloat16 is served as float32 on a CPU without native bf16)")] = "bfloat16",
         max_model_len: Annotated[int, typer.Option(help="--max-model-len for vLLM")] = 2048,
         startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness")] = 600.0,
     ) -> None:
