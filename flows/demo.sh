@@ -187,6 +187,7 @@ else
   second=$(decision_of)
   if [ $code2 = 0 ]; then
     sign_and_promote "$second" || fail "promotion failed"
+    rollback_target=prompt  # a prompt-only release: an incident rolls back the prompt
   else
     echo "smollm2-v3 did not pass either (exit $code2): the champion stays smollm2-v1"
   fi
@@ -214,14 +215,16 @@ done
 $RG trust apply "$root_v2" || fail "trust apply"
 $RG trust show --scenario $SCENARIO
 
-say "5. Incident: support reports misrouted tickets; the incident owner rolls the model back"
+say "5. Incident: support reports misrouted tickets; the incident owner rolls back what the release changed (${rollback_target:-model})"
 inc_line=$($RG incident open --scenario $SCENARIO --severity sev2 \
   --summary "demo: misrouted tickets reported by support after the release") || fail "incident open"
 echo "$inc_line"
 inc=$(echo "$inc_line" | grep -o 'INC-[0-9]*' | head -1)
-if $RG rollback --scenario $SCENARIO --incident "$inc" --reason "demo: misrouted tickets (incident $inc)"; then
+if $RG rollback --scenario $SCENARIO --target "${rollback_target:-model}" --incident "$inc" \
+     --reason "demo: misrouted tickets (incident $inc)"; then
   $RG incident close "$inc" --resolution "rolled back to the previous champion" || fail "incident close"
-  if [ "$SERVING" = 1 ]; then  # the rollback moved the endpoint (ledger first); MLflow's cache TTL
+  if [ "$SERVING" = 1 ]; then  # a model rollback moved the endpoint (ledger first; MLflow's cache TTL);
+    # a prompt rollback moved the prompt alias, which the client reads on its next call
     sleep 11 && ask_gateway "after the rollback" || serving_off "the endpoint did not answer"
   fi
 else
