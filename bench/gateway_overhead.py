@@ -17,11 +17,13 @@ new upstream.
   in rotating order per round; throughput ratio (endpoint / direct, requests/s) and added p50,
   medians over rounds, with the gateway's CPU per request. Twice in one run, on the same servers:
   on shared cores (vLLM's CPU backend binds its worker's threads to cores of its choosing, on 2
-  cores one of them; the gateway and the client run anywhere), and, with `--pin` (the default on
-  2+ cores), with every thread of the gateway and the client moved to the other cores (as
-  `taskset -c` would; vLLM's threads are moved to the upper half if it bound none), both paths
-  with the same pinning: production runs the gateway and the model servers on different hosts, so
-  that row is the one the >= 0.95 target is about;
+  cores one of them; its front end, the gateway and the client run anywhere), and, with `--pin`
+  (the default on 2+ cores), as two hosts would: every thread of vLLM (front end and engine too)
+  on its worker's cores, every thread of the gateway and the client on the others (as
+  `taskset -c` would; vLLM's threads go to the upper half if it bound none), both paths with the
+  same pinning: production runs the gateway and the model servers on different hosts, so that
+  row is the one the >= 0.95 target is about; `--store postgresql` puts the gateway's MLflow store
+  (where its traces go) on PostgreSQL instead of SQLite;
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -30,7 +32,7 @@ new upstream.
 Results go to bench/RESULTS.md (section "Gateway overhead (gateway/)", replaced on each run).
 
     .venv/bin/python bench/gateway_overhead.py [--cases 96] [--rounds 3] [--concurrency 8] [--switches 4]
-        [--isolation 200] [--no-whatif] [--workers 1] [--no-pin]
+        [--isolation 200] [--no-whatif] [--workers 1] [--no-pin] [--store sqlite|postgresql]
     .venv/bin/python bench/gateway_overhead.py --rounds 0    # the gateway alone only, nothing written
 """
 from __future__ import annotations
@@ -74,7 +76,12 @@ async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> di
             nonlocal errors
             async with sem:
                 t = time.perf_counter()
-                r = await client.post(url, json={**body, "model": model})
+                try:
+                    r = await client.post(url, json={**body, "model": model})
+                except httpx.TransportError as exc:  # a dropped connection is a failed request
+                    print(f"{url} ({model}): {type(exc).__name__} {exc}", file=sys.stderr, flush=True)
+                    errors += 1
+                    return
                 lat.append(time.perf_counter() - t)
                 errors += r.status_code != 200
 
@@ -141,7 +148,10 @@ def _serve_probe() -> None:
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Probe)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # socketserver's 5 drops connections at concurrency 32
+
+    server = Server(("127.0.0.1", 0), Probe)
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
@@ -179,9 +189,19 @@ def _bound_cores(pid: int, all_cores: list[int]) -> list[int]:
     return sorted(bound)
 
 
-def _store_uri(name: str) -> str:
-    """A fresh SQLite MLflow store per gateway server of this run."""
-    return f"sqlite:///{os.environ['RELEASEGATE_HOME']}/mlflow-{name}.db"
+_DROPS: list[Callable[[], None]] = []
+
+
+def _store_uri(name: str, store: str) -> str:
+    """A fresh MLflow store per gateway server of this run: a SQLite file, or a PostgreSQL database
+    (dropped at the end; RELEASEGATE_STACK_PG names the server, as for bench/scale.py)."""
+    if store == "sqlite":
+        return f"sqlite:///{os.environ['RELEASEGATE_HOME']}/mlflow-{name}.db"
+    from bench.scale import _postgres
+
+    url, drop = _postgres(f"gw_bench_{os.getpid()}_{name}")
+    _DROPS.append(drop)
+    return url
 
 
 @contextlib.contextmanager
@@ -217,6 +237,8 @@ def main() -> None:
     ap.add_argument("--whatif", action=argparse.BooleanOptionalAction, default=True,
                     help="also the gateway alone with MLflow's three per-request costs memoized (bench/_mlflow_whatif)")
     ap.add_argument("--workers", type=int, default=1, help="`mlflow server --workers`")
+    ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                    help="the gateway's MLflow store (where its traces are written)")
     ap.add_argument("--pin", action=argparse.BooleanOptionalAction, default=None,
                     help="also measure with vLLM and the gateway on separate cores (default: on 2+ cores)")
     ap.add_argument("--serve-probe", action="store_true", help=argparse.SUPPRESS)
@@ -290,7 +312,7 @@ def main() -> None:
         endpoint = VllmServer(spec)
         endpoint.start()
         try:
-            server = GatewayServer(mlflow_uri=_store_uri("vllm"), cache_ttl_s=10, workers=args.workers,
+            server = GatewayServer(mlflow_uri=_store_uri("vllm", args.store), cache_ttl_s=10, workers=args.workers,
                                    startup_timeout_s=600)
             with server as gw:
                 gw_pid = server.process.pid
@@ -324,7 +346,8 @@ def main() -> None:
                     vllm_cores = all_cores[len(all_cores) // 2:]
                     _pin_tree(endpoint.process.pid, vllm_cores)
                 gw_cores = [c for c in all_cores if c not in vllm_cores]
-                if pin and gw_cores:
+                if pin and gw_cores:  # two hosts: vLLM's front end and engine join its worker's cores
+                    _pin_tree(endpoint.process.pid, vllm_cores)
                     _pin_tree(gw_pid, gw_cores)
                     os.sched_setaffinity(0, gw_cores)
                     try:
@@ -341,7 +364,7 @@ def main() -> None:
         releasegate's policy layer (`releasegate gateway policy`, its own process) in front of a
         tracked endpoint named after the scenario. `whatif`: MLflow with three per-request costs
         memoized (bench/_mlflow_whatif, this benchmark only), endpoints only."""
-        server = GatewayServer(mlflow_uri=_store_uri("whatif" if whatif else "alone"), cache_ttl_s=10,
+        server = GatewayServer(mlflow_uri=_store_uri("whatif" if whatif else "alone", args.store), cache_ttl_s=10,
                                workers=args.workers, startup_timeout_s=600)
         env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(WHATIF_DIR), os.environ.get("PYTHONPATH")])),
                WHATIF_ENV: "1"} if whatif else {}
@@ -391,21 +414,23 @@ def main() -> None:
         sets, switches, vllm_cores, gw_cores = overhead()
     finally:
         probe.kill()
+        for drop in _DROPS:
+            drop()
 
     paths = [("direct", "direct to vLLM"), ("bench", "endpoint, usage tracking on (a trace per request)"),
              ("bench-notrace", "endpoint, usage tracking off")]
     cores_label = {"shared": f"shared: vLLM's CPU worker on core(s) {','.join(map(str, vllm_cores))}, gateway "
                              f"and client on any of the {len(all_cores)} cores"}
     if "pinned" in sets:
-        cores_label["pinned"] = (f"pinned: vLLM's CPU worker on core(s) {','.join(map(str, vllm_cores))}, "
+        cores_label["pinned"] = (f"pinned: all of vLLM on core(s) {','.join(map(str, vllm_cores))}, "
                                  f"gateway and client on core(s) {','.join(map(str, gw_cores))}")
     lines = [
         SECTION, "",
         f"`.venv/bin/python bench/gateway_overhead.py --cases {args.cases} --rounds {args.rounds} "
         f"--concurrency {args.concurrency} --switches {args.switches} --isolation {args.isolation} "
-        f"--workers {args.workers}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
+        f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
         f"({started}; SmolLM2-135M on vLLM CPU, eager; MLflow 3.17.2 `mlflow server --workers {args.workers} "
-        f"--secrets-cache-ttl 10`, SQLite store; {len(all_cores)} cores shared with other work, "
+        f"--secrets-cache-ttl 10`, {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
         f"{'; '.join(loads)}).",
     ]
     if iso is not None:

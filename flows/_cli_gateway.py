@@ -97,13 +97,17 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option(help="Port of the MLflow server (UI + gateway)")] = 5000,
         host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
         cache_ttl: Annotated[int, typer.Option("--cache-ttl", help="Seconds a changed endpoint may keep its old config (10-300)")] = 10,
+        workers: Annotated[int, typer.Option(
+            "--workers", help="Gateway processes (`mlflow server --workers`), one core each at most. Size them "
+            "to the traffic: with usage tracking on, MLflow 3.17.2 spends 40-56 ms of CPU per request "
+            "(bench/RESULTS.md), so one process carries about 20 requests/s at most")] = 1,
         mlflow_uri: MlflowUri = None,
     ) -> None:
         """Run MLflow's tracking server with its AI Gateway on releasegate's store (foreground; Ctrl-C or
         SIGTERM stops it)."""
         from releasegate.gateway import GatewayServer
 
-        server = GatewayServer(mlflow_uri=mlflow_uri, port=port, host=host, cache_ttl_s=cache_ttl)
+        server = GatewayServer(mlflow_uri=mlflow_uri, port=port, host=host, cache_ttl_s=cache_ttl, workers=workers)
         _stop_on_sigterm()
         try:
             url = server.start()

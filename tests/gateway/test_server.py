@@ -1,0 +1,37 @@
+"""`releasegate gateway up --workers N`: the gateway scales by processes (one process is at most one
+core: bench/RESULTS.md, "Gateway overhead"), and a setting out of range is refused before anything
+starts."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+
+from releasegate.core import state_dir
+from releasegate.gateway import GatewayServer
+from releasegate.gpu import free_port
+
+
+def test_zero_workers_is_refused_before_a_server_starts(isolated_home: Path) -> None:
+    port = free_port()
+    result = subprocess.run([sys.executable, "-m", "releasegate.flows.cli", "gateway", "up", "--workers", "0",
+                             "--port", str(port)], capture_output=True, text=True, timeout=120)
+    said = result.stdout + result.stderr
+    assert result.returncode == 2, said
+    assert "--workers" in said and "at least 1" in said and "Traceback" not in said
+    assert not (state_dir() / "gateway").exists()  # no log: nothing was started
+
+
+def test_two_workers_are_two_gateway_processes_behind_one_port(isolated_home: Path) -> None:
+    server = GatewayServer(workers=2, cache_ttl_s=10)
+    with server as url:
+        assert httpx.get(url + "/health", timeout=10).status_code == 200
+        tree = psutil.Process(server.process.pid).children(recursive=True)
+        workers = [p for p in tree if "spawn_main" in " ".join(p.cmdline())]
+        assert len(workers) == 2, [" ".join(p.cmdline())[:80] for p in tree]
+        pid = server.process.pid
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not any(psutil.pid_exists(p.pid) and p.status() != psutil.STATUS_ZOMBIE for p in workers)
