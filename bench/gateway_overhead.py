@@ -24,6 +24,13 @@ new upstream.
   same pinning: production runs the gateway and the model servers on different hosts, so that
   row is the one the >= 0.95 target is about; `--store postgresql` puts the gateway's MLflow store
   (where its traces go) on PostgreSQL instead of SQLite;
+- sizing (`--capacity 5,10,20`): one gateway process alone on the last core, the client and the
+  upstreams on the others, against probes of known capacity that cost no CPU (each holds
+  ceil(capacity / 2) requests at a time for ceil(capacity / 2) / capacity s), at four times that
+  many requests in flight: the
+  throughput ratio tracked and untracked, and how much of a core the gateway needs per capacity,
+  i.e. how many requests/s one gateway process carries at >= 0.95 (`releasegate gateway up
+  --workers N` is sized from it);
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -32,7 +39,7 @@ new upstream.
 Results go to bench/RESULTS.md (section "Gateway overhead (gateway/)", replaced on each run).
 
     .venv/bin/python bench/gateway_overhead.py [--cases 96] [--rounds 3] [--concurrency 8] [--switches 4]
-        [--isolation 200] [--no-whatif] [--workers 1] [--no-pin] [--store sqlite|postgresql]
+        [--isolation 200] [--no-whatif] [--workers 1] [--no-pin] [--store sqlite|postgresql] [--capacity 5,10,20]
     .venv/bin/python bench/gateway_overhead.py --rounds 0    # the gateway alone only, nothing written
 """
 from __future__ import annotations
@@ -41,6 +48,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -68,8 +76,13 @@ WHATIF_ENV = "RELEASEGATE_BENCH_WHATIF"
 
 
 async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> dict:
+    """The requests at `concurrency` in flight: requests/s over the whole run (`rps`) and in steady
+    state (`steady_rps`: the completions between the `concurrency`-th and the last `concurrency`,
+    i.e. while every slot was busy, without the ramp-up and the drain, each of which is one latency
+    long, so a path that adds latency loses whole-run throughput in short runs only)."""
     sem = asyncio.Semaphore(concurrency)
     lat: list[float] = []
+    done: list[float] = []
     errors = 0
     async with httpx.AsyncClient(timeout=300) as client:
         async def one(body: dict) -> None:
@@ -82,13 +95,17 @@ async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> di
                     print(f"{url} ({model}): {type(exc).__name__} {exc}", file=sys.stderr, flush=True)
                     errors += 1
                     return
-                lat.append(time.perf_counter() - t)
+                done.append(time.perf_counter())
+                lat.append(done[-1] - t)
                 errors += r.status_code != 200
 
         start = time.perf_counter()
         await asyncio.gather(*(one(b) for b in bodies))
         wall = time.perf_counter() - start
-    return {"rps": len(bodies) / wall, "p50": statistics.median(lat), "errors": errors, "wall": wall}
+    n, c = len(done), concurrency
+    steady = (n - 2 * c) / (done[n - c - 1] - done[c - 1]) if n >= 4 * c else len(bodies) / wall
+    return {"rps": len(bodies) / wall, "steady_rps": steady, "p50": statistics.median(lat), "errors": errors,
+            "wall": wall}
 
 
 def _cpu_s(pid: int) -> float:
@@ -127,8 +144,13 @@ def _measured(url: str, model: str, bodies: list[dict], concurrency: int, gatewa
     return {**res, "gw_cpu_ms": 1000 * (_cpu_s(gateway_pid) - before) / len(bodies), "drain_s": drain}
 
 
-def _serve_probe() -> None:
-    """`--serve-probe`: a minimal OpenAI-compatible upstream in its own process (prints its port)."""
+def _serve_probe(latency_s: float = 0.0, slots: int = 0) -> None:
+    """`--serve-probe`: a minimal OpenAI-compatible upstream in its own process (prints its port).
+    With `slots`, a model server of known capacity that costs no CPU: at most `slots` requests
+    at a time, each answered after `latency_s` (slots / latency_s requests/s)."""
+    import threading
+
+    gate = threading.BoundedSemaphore(slots) if slots else None
     data = json.dumps({"id": "p", "object": "chat.completion", "created": 0, "model": PROBE_MODEL,
                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "probe"},
                                     "finish_reason": "stop"}],
@@ -142,6 +164,9 @@ def _serve_probe() -> None:
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
+            if gate is not None:
+                with gate:
+                    time.sleep(latency_s)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -156,8 +181,9 @@ def _serve_probe() -> None:
     server.serve_forever()
 
 
-def _start_probe() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, __file__, "--serve-probe"], stdout=subprocess.PIPE, text=True)
+def _start_probe(latency_s: float = 0.0, slots: int = 0) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-probe", "--probe-latency", str(latency_s),
+                             "--probe-slots", str(slots)], stdout=subprocess.PIPE, text=True)
     return proc, f"http://127.0.0.1:{int(proc.stdout.readline())}/v1"
 
 
@@ -241,11 +267,18 @@ def main() -> None:
                     help="the gateway's MLflow store (where its traces are written)")
     ap.add_argument("--pin", action=argparse.BooleanOptionalAction, default=None,
                     help="also measure with vLLM and the gateway on separate cores (default: on 2+ cores)")
+    ap.add_argument("--capacity", default="",
+                    help="comma-separated upstream capacities (requests/s) for the sizing sweep, e.g. 5,10,15,20 "
+                         "(default: none): one gateway process on its own core against a model server of that "
+                         "capacity that costs no CPU")
     ap.add_argument("--serve-probe", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--probe-latency", type=float, default=0.0, help=argparse.SUPPRESS)
+    ap.add_argument("--probe-slots", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve_probe:
-        _serve_probe()
+        _serve_probe(args.probe_latency, args.probe_slots)
         return
+    rates = [float(r) for r in args.capacity.split(",") if r.strip()]
 
     from releasegate.gpu import models_dir
 
@@ -301,7 +334,7 @@ def main() -> None:
                 res[which] = _measured(url, model, bodies, args.concurrency, gw_pid)
             rounds.append(res)
             print(f"{label} round {i + 1}: " + ", ".join(
-                f"{k} {v['rps']:.2f} req/s p50 {v['p50']:.3f} s err {v['errors']} gateway CPU "
+                f"{k} {v['steady_rps']:.2f} req/s steady, {v['rps']:.2f} whole run, p50 {v['p50']:.3f} s err {v['errors']} gateway CPU "
                 f"{v['gw_cpu_ms']:.1f} ms/req" for k, v in res.items()), flush=True)
         return rounds
 
@@ -405,8 +438,63 @@ def main() -> None:
                                             f"errors {v['errors']}" for k, v in res.items()), flush=True)
         return res
 
+    def capacity() -> list[dict]:
+        """The sizing sweep: for each upstream capacity, a probe that holds ceil(rate / 2) requests at a
+        time, each for ceil(rate / 2) / rate s (so `rate` requests/s at most, no CPU), the same requests
+        direct and through a tracked and an untracked endpoint at four times that concurrency (the
+        upstream stays saturated while requests wait in the gateway), the gateway alone on the last
+        core, this client and the probes on the others."""
+        shape = {rate: (math.ceil(rate / 2), math.ceil(rate / 2) / rate) for rate in rates}  # slots, latency
+        server = GatewayServer(mlflow_uri=_store_uri("capacity", args.store), cache_ttl_s=10,
+                               workers=args.workers, startup_timeout_s=600)
+        probes, rows = [], []
+        try:
+            with server as gw:
+                upstreams = {}
+                for rate in rates:
+                    proc, base = _start_probe(shape[rate][1], shape[rate][0])
+                    probes.append(proc)
+                    upstreams[f"cap-{rate:g}"] = base
+                store, _, primary = endpoints(gw, upstreams)
+                for name in upstreams:
+                    store.create_gateway_endpoint(name=name, model_configs=primary(name), usage_tracking=True)
+                    store.create_gateway_endpoint(name=name + "-notrace", model_configs=primary(name),
+                                                  usage_tracking=False)
+                gw_core, others = all_cores[-1:], all_cores[:-1] or all_cores
+                _pin_tree(server.process.pid, gw_core)
+                for proc in probes:
+                    _pin_tree(proc.pid, others)
+                os.sched_setaffinity(0, others)
+                try:
+                    for rate, (name, base) in zip(rates, upstreams.items()):
+                        conc = 4 * shape[rate][0]
+                        work = [bodies[i % len(bodies)] for i in range(max(5 * conc, int(rate * 12)))]
+                        paths = {"direct": (base + "/chat/completions", PROBE_MODEL),
+                                 "bench": (chat_url(gw), name), "bench-notrace": (chat_url(gw), name + "-notrace")}
+                        for url, model in list(paths.values())[1:]:
+                            asyncio.run(_run(url, model, work[:conc], conc))  # warm
+                        rounds = []
+                        for i in range(3):
+                            order = list(paths)[i:] + list(paths)[:i]
+                            rounds.append({k: _measured(*paths[k], work, conc, server.process.pid) for k in order})
+                        row = {"rate": rate, "concurrency": conc, "requests": len(work), "rounds": rounds}
+                        rows.append(row)
+                        print(f"capacity {rate:g} req/s: " + ", ".join(
+                            f"{k} {statistics.median(r[k]['steady_rps'] for r in rounds):.2f} req/s steady "
+                            f"gateway CPU {statistics.median(r[k]['gw_cpu_ms'] for r in rounds):.1f} ms/req"
+                            for k in paths), flush=True)
+                finally:
+                    os.sched_setaffinity(0, all_cores)
+        finally:
+            for proc in probes:
+                proc.kill()
+        return rows
+
     try:
         iso = isolation() if args.isolation > 0 else None
+        cap = capacity() if rates else None
+        if cap is not None:
+            loads.append(f"{_uptime()} after the sizing sweep")
         whatif = isolation(whatif=True) if args.isolation > 0 and args.whatif else None
         loads.append(f"{_uptime()} after the gateway alone")
         if args.rounds == 0:  # the gateway alone: printed above, RESULTS.md left as it is
@@ -428,7 +516,8 @@ def main() -> None:
         SECTION, "",
         f"`.venv/bin/python bench/gateway_overhead.py --cases {args.cases} --rounds {args.rounds} "
         f"--concurrency {args.concurrency} --switches {args.switches} --isolation {args.isolation} "
-        f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
+        f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}"
+        f"{' --capacity ' + args.capacity if rates else ''}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
         f"({started}; SmolLM2-135M on vLLM CPU, eager; MLflow 3.17.2 `mlflow server --workers {args.workers} "
         f"--secrets-cache-ttl 10`, {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
         f"{'; '.join(loads)}).",
@@ -450,27 +539,52 @@ def main() -> None:
             "trace writes MLflow finishes after the last answer (the bench waits for the server to go idle "
             "before the next path).",
         ]
+    if cap:
+        def cell(row: dict, which: str) -> str:
+            rps = statistics.median(r[which]["steady_rps"] for r in row["rounds"])
+            ratio = statistics.median(r[which]["steady_rps"] / r["direct"]["steady_rps"] for r in row["rounds"])
+            whole = statistics.median(r[which]["rps"] / r["direct"]["rps"] for r in row["rounds"])
+            cpu = statistics.median(r[which]["gw_cpu_ms"] for r in row["rounds"])
+            return f"{rps:.1f} | {ratio:.3f} | {whole:.3f} | {cpu:.1f} | {cpu * rps / 1000:.2f}"
+        lines += [
+            "", "Sizing: one gateway process alone on core " + str(all_cores[-1]) + " (the client and the upstreams "
+            "on the others), against upstreams of known capacity that cost no CPU (the probe holding "
+            "ceil(capacity / 2) requests at a time, each for ceil(capacity / 2) / capacity s), with four "
+            "times that many requests in flight; "
+            "medians of 3 rounds:", "",
+            "| upstream capacity req/s | direct req/s | tracking on: req/s | ratio | ratio, whole run | "
+            "gateway CPU ms per request | cores busy | tracking off: req/s | ratio | ratio, whole run | "
+            "gateway CPU ms per request | cores busy |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *[f"| {row['rate']:g} | {statistics.median(r['direct']['steady_rps'] for r in row['rounds']):.1f} | "
+              f"{cell(row, 'bench')} | {cell(row, 'bench-notrace')} |" for row in cap],
+            "", "Requests/s and ratio in steady state (every slot busy: without the ramp-up and the drain, "
+            "each one latency long); the whole-run ratio counts those too. Cores busy: the gateway's CPU "
+            "per request (trace writes it finished after the last answer included) times the requests/s.",
+        ]
     lines += [
         "", "Through vLLM (same requests, same concurrency, both paths in the same run):", "",
-        "| cores | path | requests/s (median) | ratio to direct | p50 latency s | added p50 s | gateway CPU ms per request |",
-        "|---|---|---|---|---|---|---|",
+        "| cores | path | requests/s, steady state (median) | ratio to direct | ratio, whole run | p50 latency s | "
+        "added p50 s | gateway CPU ms per request |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, rounds in sets.items():
         def med(key: str, which: str, rounds: list[dict] = rounds) -> float:
             return statistics.median(r[which][key] for r in rounds)
         for which, label in paths:
             if which == "direct":
-                ratio, added, cpu = "1", "0", "-"
+                ratio, whole, added, cpu = "1", "1", "0", "-"
             else:
-                ratio = f"{statistics.median(r[which]['rps'] / r['direct']['rps'] for r in rounds):.3f}"
+                ratio = f"{statistics.median(r[which]['steady_rps'] / r['direct']['steady_rps'] for r in rounds):.3f}"
+                whole = f"{statistics.median(r[which]['rps'] / r['direct']['rps'] for r in rounds):.3f}"
                 added = f"{statistics.median(r[which]['p50'] - r['direct']['p50'] for r in rounds):+.3f}"
                 cpu = f"{med('gw_cpu_ms', which):.1f}"
-            lines.append(f"| {cores_label[name]} | {label} | {med('rps', which):.2f} | {ratio} | "
+            lines.append(f"| {cores_label[name]} | {label} | {med('steady_rps', which):.2f} | {ratio} | {whole} | "
                          f"{med('p50', which):.3f} | {added} | {cpu} |")
     errors = sum(r[w]["errors"] for rounds in sets.values() for r in rounds for w in r)
     lines += [
         "", f"{args.rounds} rounds x {args.cases} requests per path, concurrency {args.concurrency}; "
-        f"failed requests: {errors}. The >= 0.95 target is about the pinned row: in production the gateway "
+        f"failed requests: {errors}. Steady state as in the sizing table. The >= 0.95 target is about the pinned row: in production the gateway "
         "and the model servers run on different hosts, so the gateway's CPU does not come out of the model "
         "server's; on shared cores the ratio also counts the CPU the gateway, its trace writes and the client "
         "take from the core vLLM computes on.",
