@@ -222,7 +222,7 @@ echo "$inc_line"
 inc=$(echo "$inc_line" | grep -o 'INC-[0-9]*' | head -1)
 if $RG rollback --scenario $SCENARIO --target "${rollback_target:-model}" --incident "$inc" \
      --reason "demo: misrouted tickets (incident $inc)"; then
-  $RG incident close "$inc" --resolution "rolled back to the previous champion" || fail "incident close"
+  $RG incident close "$inc" --resolution "rolled back the ${rollback_target:-model} to its last released version" || fail "incident close"
   if [ "$SERVING" = 1 ]; then  # a model rollback moved the endpoint (ledger first; MLflow's cache TTL);
     # a prompt rollback moved the prompt alias, which the client reads on its next call
     sleep 11 && ask_gateway "after the rollback" || serving_off "the endpoint did not answer"
