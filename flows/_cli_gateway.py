@@ -99,8 +99,8 @@ def register(app: typer.Typer) -> None:
         cache_ttl: Annotated[int, typer.Option("--cache-ttl", help="Seconds a changed endpoint may keep its old config (10-300)")] = 10,
         workers: Annotated[int, typer.Option(
             "--workers", help="Gateway processes (`mlflow server --workers`), one core each at most. Size them "
-            "to the traffic: with usage tracking on, MLflow 3.17.2 spends 40-56 ms of CPU per request "
-            "(bench/RESULTS.md), so one process carries about 20 requests/s at most")] = 1,
+            "to the traffic: with usage tracking on, MLflow 3.17.2 spends 35-56 ms of CPU per request and "
+            "one process carried 17.5 requests/s through vLLM (docs/GATEWAY.md): plan about 15 per process")] = 1,
         mlflow_uri: MlflowUri = None,
     ) -> None:
         """Run MLflow's tracking server with its AI Gateway on releasegate's store (foreground; Ctrl-C or
