@@ -108,6 +108,17 @@ async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> di
             "wall": wall}
 
 
+def _rates(text: str) -> list[float]:
+    """`--capacity 5,10,20`: positive requests/s, at most 1,000 each."""
+    try:
+        rates = [float(r) for r in text.split(",") if r.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated numbers, e.g. 5,10,20") from None
+    if not rates or not all(0 < r <= 1000 for r in rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: each capacity above 0 and at most 1000 requests/s")
+    return rates
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds (user + system) of a process and all its descendants."""
     root = psutil.Process(pid)
@@ -267,7 +278,7 @@ def main() -> None:
                     help="the gateway's MLflow store (where its traces are written)")
     ap.add_argument("--pin", action=argparse.BooleanOptionalAction, default=None,
                     help="also measure with vLLM and the gateway on separate cores (default: on 2+ cores)")
-    ap.add_argument("--capacity", default="",
+    ap.add_argument("--capacity", type=_rates, default=[],
                     help="comma-separated upstream capacities (requests/s) for the sizing sweep, e.g. 5,10,15,20 "
                          "(default: none): one gateway process on its own core against a model server of that "
                          "capacity that costs no CPU")
@@ -278,7 +289,7 @@ def main() -> None:
     if args.serve_probe:
         _serve_probe(args.probe_latency, args.probe_slots)
         return
-    rates = [float(r) for r in args.capacity.split(",") if r.strip()]
+    rates = args.capacity
 
     from releasegate.gpu import models_dir
 
@@ -299,6 +310,9 @@ def main() -> None:
     bodies = [{"messages": [{"role": "system", "content": system},
                             {"role": "user", "content": f"Message ({r['channel']}): {r['message']}\nQueue:"}],
                "max_tokens": 8, "temperature": 0.0} for r in rows]
+    if args.rounds and len(bodies) < 4 * args.concurrency:
+        ap.error(f"--cases {len(bodies)} (the dataset has {len(load_dataset_for(loaded).rows)} rows) is under 4 x "
+                 f"--concurrency {args.concurrency}: too few requests for a steady state; lower --concurrency")
     spec = ServerSpec(model=resolve_model("smollm2-135m-instruct"), served_name="smollm2-a")
     all_cores = sorted(os.sched_getaffinity(0))
     pin = args.pin if args.pin is not None else len(all_cores) >= 2
@@ -517,7 +531,7 @@ def main() -> None:
         f"`.venv/bin/python bench/gateway_overhead.py --cases {args.cases} --rounds {args.rounds} "
         f"--concurrency {args.concurrency} --switches {args.switches} --isolation {args.isolation} "
         f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}"
-        f"{' --capacity ' + args.capacity if rates else ''}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
+        f"{' --capacity ' + ','.join(f'{r:g}' for r in rates) if rates else ''}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
         f"({started}; SmolLM2-135M on vLLM CPU, eager; MLflow 3.17.2 `mlflow server --workers {args.workers} "
         f"--secrets-cache-ttl 10`, {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
         f"{'; '.join(loads)}).",

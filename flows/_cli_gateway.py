@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface")] = "127.0.0.1",
         cache_ttl: Annotated[int, typer.Option("--cache-ttl", help="Seconds a changed endpoint may keep its old config (10-300)")] = 10,
         workers: Annotated[int, typer.Option(
-            "--workers", help="Gateway processes (`mlflow server --workers`), one core each at most. Size them "
+            "--workers", help="Gateway processes, 1-64 (`mlflow server --workers`), one core each at most. Size them "
             "to the traffic: with usage tracking on, MLflow 3.17.2 spends 35-56 ms of CPU per request and "
             "one process carried 17.5 requests/s through vLLM (docs/GATEWAY.md): plan about 15 per process")] = 1,
         mlflow_uri: MlflowUri = None,

@@ -26,6 +26,7 @@ from releasegate.core import InputError, state_dir
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
 
 DEFAULT_CACHE_TTL_S = 10
+MAX_WORKERS = 64  # processes of one `mlflow server`: more is a typo, not a gateway host
 
 
 def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -55,8 +56,9 @@ class GatewayServer:
         if not 10 <= cache_ttl_s <= 300:
             raise InputError(f"cache TTL {cache_ttl_s} s is outside MLflow's 10-300 s", field="--cache-ttl",
                              fix="pass a value from 10 to 300")
-        if workers < 1:
-            raise InputError(f"{workers} workers: at least 1 is needed", field="--workers", fix="pass --workers 1 or more")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"{workers} workers: 1 to {MAX_WORKERS} are allowed", field="--workers",
+                             fix=f"pass --workers from 1 to {MAX_WORKERS} (one per core of the gateway host)")
         self.host, self.port = host, port or free_port(host)
         self.workers = workers
         self.cache_ttl_s = cache_ttl_s

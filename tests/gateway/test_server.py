@@ -9,9 +9,13 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from releasegate.core import state_dir
+from releasegate.core import InputError, state_dir
 from releasegate.gateway import GatewayServer
+from releasegate.gateway._server import MAX_WORKERS
 from releasegate.gpu import free_port
 
 
@@ -21,8 +25,19 @@ def test_zero_workers_is_refused_before_a_server_starts(isolated_home: Path) -> 
                              "--port", str(port)], capture_output=True, text=True, timeout=120)
     said = result.stdout + result.stderr
     assert result.returncode == 2, said
-    assert "--workers" in said and "at least 1" in said and "Traceback" not in said
+    assert "--workers" in said and "1 to 64" in said and "Traceback" not in said
     assert not (state_dir() / "gateway").exists()  # no log: nothing was started
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=-(2**63), max_value=2**63))
+def test_workers_outside_1_to_64_is_one_input_error_naming_the_flag(workers: int) -> None:
+    if 1 <= workers <= MAX_WORKERS:
+        assert GatewayServer(workers=workers, mlflow_uri="sqlite:///unused.db").workers == workers  # nothing starts
+    else:
+        with pytest.raises(InputError) as caught:
+            GatewayServer(workers=workers, mlflow_uri="sqlite:///unused.db")
+        assert caught.value.field == "--workers" and "\n" not in str(caught.value)
 
 
 def test_two_workers_are_two_gateway_processes_behind_one_port(isolated_home: Path) -> None:
