@@ -7,8 +7,10 @@ new upstream.
   and through releasegate's policy layer in front: requests/s, p50, and the CPU the `mlflow server`
   process tree (and the policy layer's process) spent per request (psutil, until the server is
   idle again: MLflow writes traces from a background queue), i.e. what the gateway itself costs,
-  whatever the model server; `--whatif` (default) adds the same with three of MLflow's
-  per-request costs memoized by bench/_mlflow_whatif (this benchmark only), to show what they take;
+  whatever the model server; `--whatif` (default) adds the same with MLflow changed by
+  bench/_mlflow_whatif (this benchmark only), to show what its costs take: three per-request costs
+  memoized, each usage trace written once at its end (tests/gateway/test_mlflow_whatif.py: the same
+  trace is stored), both;
 - overhead: one vLLM server (SmolLM2, CPU) serves `smollm2-a`, one `mlflow server`
   (releasegate.gateway.GatewayServer, --secrets-cache-ttl 10) on a temporary SQLite store has
   endpoints `bench` (usage tracking on: a trace per request, MLflow's default) and `bench-notrace`
@@ -30,7 +32,8 @@ new upstream.
   many requests in flight: the
   throughput ratio tracked and untracked, and how much of a core the gateway needs per capacity,
   i.e. how many requests/s one gateway process carries at >= 0.95 (`releasegate gateway up
-  --workers N` is sized from it);
+  --workers N` is sized from it); with `--whatif`, again with both what-ifs (what MLflow with
+  those fixes would carry);
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -73,6 +76,9 @@ PROBE_MODEL = "switch-probe"
 SCENARIO = "support-triage"
 WHATIF_DIR = Path(__file__).resolve().parent / "_mlflow_whatif"
 WHATIF_ENV = "RELEASEGATE_BENCH_WHATIF"
+WHATIFS = {"memo": "3 per-request costs memoized", "trace-once": "each trace written once, at its end",
+           "memo,trace-once": "both"}  # bench/_mlflow_whatif's switches -> how the table names them
+CAPACITY_WHATIF = "memo,trace-once"  # the sizing sweep runs again with this one
 
 
 async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> dict:
@@ -260,6 +266,25 @@ def _started(server: Any, env: dict[str, str]) -> Iterator[str]:
         server.stop()
 
 
+def _cpu_name() -> str:
+    """The CPU's model name and whether it has native bf16 (vLLM's speed differs by machine here)."""
+    from releasegate.gpu._server import _BF16_CPU_FLAGS, cpu_flags
+
+    name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")), "CPU unknown")
+    return f"{name}, {'native' if cpu_flags() & _BF16_CPU_FLAGS else 'no'} bf16"
+
+
+def _whatif_env(whatif: str) -> dict[str, str]:
+    """The environment that turns bench/_mlflow_whatif's `whatif` on in a server started with it."""
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(WHATIF_DIR), os.environ.get("PYTHONPATH")])),
+            WHATIF_ENV: whatif} if whatif else {}
+
+
+def _whatif_suffix(whatif: str) -> str:
+    return "_whatif_" + whatif.replace(",", "_").replace("-", "_") if whatif else ""
+
+
 def _uptime() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -272,7 +297,8 @@ def main() -> None:
     ap.add_argument("--switches", type=int, default=4)
     ap.add_argument("--isolation", type=int, default=200, help="requests per endpoint against the probe (0: skip)")
     ap.add_argument("--whatif", action=argparse.BooleanOptionalAction, default=True,
-                    help="also the gateway alone with MLflow's three per-request costs memoized (bench/_mlflow_whatif)")
+                    help="also the gateway alone with MLflow changed by bench/_mlflow_whatif (three per-request costs "
+                         "memoized, each trace written once, both), and the sizing sweep with both")
     ap.add_argument("--workers", type=int, default=1, help="`mlflow server --workers`")
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
                     help="the gateway's MLflow store (where its traces are written)")
@@ -406,16 +432,15 @@ def main() -> None:
             endpoint.stop()
         return sets, done, vllm_cores, gw_cores
 
-    def isolation(whatif: bool = False) -> dict[str, dict]:
+    def isolation(whatif: str = "") -> dict[str, dict]:
         """The gateway's own cost: the probe answers at once, so the gateway is all there is. Also
         releasegate's policy layer (`releasegate gateway policy`, its own process) in front of a
-        tracked endpoint named after the scenario. `whatif`: MLflow with three per-request costs
-        memoized (bench/_mlflow_whatif, this benchmark only), endpoints only."""
-        server = GatewayServer(mlflow_uri=_store_uri("whatif" if whatif else "alone", args.store), cache_ttl_s=10,
-                               workers=args.workers, startup_timeout_s=600)
-        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(WHATIF_DIR), os.environ.get("PYTHONPATH")])),
-               WHATIF_ENV: "1"} if whatif else {}
-        with _started(server, env) as gw:
+        tracked endpoint named after the scenario. `whatif`: MLflow changed by bench/_mlflow_whatif
+        (this benchmark only; `memo`, `trace-once` or both, comma-separated), endpoints only:
+        `trace-once` only changes tracked requests."""
+        server = GatewayServer(mlflow_uri=_store_uri("alone" + _whatif_suffix(whatif), args.store),
+                               cache_ttl_s=10, workers=args.workers, startup_timeout_s=600)
+        with _started(server, _whatif_env(whatif)) as gw:
             store, _, primary = endpoints(gw, {PROBE_MODEL: probe_base})
             store.create_gateway_endpoint(name=SCENARIO, model_configs=primary(PROBE_MODEL), usage_tracking=True)
             port = free_port()
@@ -435,7 +460,7 @@ def main() -> None:
                 paths = {"direct": (direct_url, PROBE_MODEL), "bench": (gw_url, "bench"),
                          "bench-notrace": (gw_url, "bench-notrace"), "policy": (policy_url, SCENARIO)}
                 if whatif:
-                    paths = {k: paths[k] for k in ("bench", "bench-notrace")}
+                    paths = {k: paths[k] for k in (("bench", "bench-notrace") if whatif == "memo" else ("bench",))}
                 for url, model in list(paths.values())[1:]:
                     asyncio.run(_run(url, model, work[:16], args.concurrency))
                 res = {}
@@ -447,23 +472,23 @@ def main() -> None:
                 if policy is not None:
                     policy.terminate()
                     policy.wait(timeout=30)
-            print(f"isolation{' (what-if)' if whatif else ''}: " + ", ".join(f"{k} {v['rps']:.1f} req/s p50 {1000 * v['p50']:.1f} ms gateway CPU "
+            print(f"isolation{f' (what-if {whatif})' if whatif else ''}: " + ", ".join(f"{k} {v['rps']:.1f} req/s p50 {1000 * v['p50']:.1f} ms gateway CPU "
                                             f"{v['gw_cpu_ms']:.1f} ms/req policy CPU {v['policy_cpu_ms']:.1f} ms/req "
                                             f"errors {v['errors']}" for k, v in res.items()), flush=True)
         return res
 
-    def capacity() -> list[dict]:
+    def capacity(whatif: str = "") -> list[dict]:
         """The sizing sweep: for each upstream capacity, a probe that holds ceil(rate / 2) requests at a
         time, each for ceil(rate / 2) / rate s (so `rate` requests/s at most, no CPU), the same requests
         direct and through a tracked and an untracked endpoint at four times that concurrency (the
         upstream stays saturated while requests wait in the gateway), the gateway alone on the last
-        core, this client and the probes on the others."""
+        core, this client and the probes on the others. `whatif`: as in isolation()."""
         shape = {rate: (math.ceil(rate / 2), math.ceil(rate / 2) / rate) for rate in rates}  # slots, latency
-        server = GatewayServer(mlflow_uri=_store_uri("capacity", args.store), cache_ttl_s=10,
+        server = GatewayServer(mlflow_uri=_store_uri("capacity" + _whatif_suffix(whatif), args.store), cache_ttl_s=10,
                                workers=args.workers, startup_timeout_s=600)
         probes, rows = [], []
         try:
-            with server as gw:
+            with _started(server, _whatif_env(whatif)) as gw:
                 upstreams = {}
                 for rate in rates:
                     proc, base = _start_probe(shape[rate][1], shape[rate][0])
@@ -493,7 +518,7 @@ def main() -> None:
                             rounds.append({k: _measured(*paths[k], work, conc, server.process.pid) for k in order})
                         row = {"rate": rate, "concurrency": conc, "requests": len(work), "rounds": rounds}
                         rows.append(row)
-                        print(f"capacity {rate:g} req/s: " + ", ".join(
+                        print(f"capacity{f' (what-if {whatif})' if whatif else ''} {rate:g} req/s: " + ", ".join(
                             f"{k} {statistics.median(r[k]['steady_rps'] for r in rounds):.2f} req/s steady "
                             f"gateway CPU {statistics.median(r[k]['gw_cpu_ms'] for r in rounds):.1f} ms/req"
                             for k in paths), flush=True)
@@ -506,10 +531,10 @@ def main() -> None:
 
     try:
         iso = isolation() if args.isolation > 0 else None
-        cap = capacity() if rates else None
+        cap = {"": capacity(), **({CAPACITY_WHATIF: capacity(CAPACITY_WHATIF)} if args.whatif else {})} if rates else None
         if cap is not None:
             loads.append(f"{_uptime()} after the sizing sweep")
-        whatif = isolation(whatif=True) if args.isolation > 0 and args.whatif else None
+        whatif = {w: isolation(whatif=w) for w in WHATIFS} if args.isolation > 0 and args.whatif else {}
         loads.append(f"{_uptime()} after the gateway alone")
         if args.rounds == 0:  # the gateway alone: printed above, RESULTS.md left as it is
             return
@@ -532,7 +557,7 @@ def main() -> None:
         f"--concurrency {args.concurrency} --switches {args.switches} --isolation {args.isolation} "
         f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}"
         f"{' --capacity ' + ','.join(f'{r:g}' for r in rates) if rates else ''}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
-        f"({started}; SmolLM2-135M on vLLM CPU, eager; MLflow 3.17.2 `mlflow server --workers {args.workers} "
+        f"({started}; SmolLM2-135M on vLLM CPU, {spec.dtype}, eager; {_cpu_name()}; MLflow 3.17.2 `mlflow server --workers {args.workers} "
         f"--secrets-cache-ttl 10`, {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
         f"{'; '.join(loads)}).",
     ]
@@ -546,12 +571,15 @@ def main() -> None:
               f"{iso[k]['policy_cpu_ms']:.1f} |" for k, label in
               [*((k, label.replace("vLLM", "the probe")) for k, label in paths),
                ("policy", "policy layer (`releasegate gateway policy`) -> endpoint, usage tracking on")]],
-            *([f"| what-if: {label.replace('vLLM', 'the probe')}, MLflow with 3 per-request costs memoized | "
-               f"{whatif[k]['rps']:.1f} | {1000 * whatif[k]['p50']:.1f} | {whatif[k]['gw_cpu_ms']:.1f} | - |"
-               for k, label in paths if k in whatif] if whatif else []),
+            *[f"| what-if: {label.replace('vLLM', 'the probe')}, MLflow with {WHATIFS[w]} | "
+              f"{res[k]['rps']:.1f} | {1000 * res[k]['p50']:.1f} | {res[k]['gw_cpu_ms']:.1f} | - |"
+              for w, res in whatif.items() for k, label in paths if k in res],
             "", f"Failed requests: {sum(v['errors'] for v in iso.values())}. The gateway CPU includes the "
             "trace writes MLflow finishes after the last answer (the bench waits for the server to go idle "
-            "before the next path).",
+            "before the next path). With the upstream answering at once, requests/s is what the event loop "
+            "gets while MLflow's export threads write traces, and how much of that writing waits until after "
+            "the last answer differs from row to row: compare the CPU per request here, and the sizing table "
+            "for the rates one process sustains.",
         ]
     if cap:
         def cell(row: dict, which: str) -> str:
@@ -566,12 +594,13 @@ def main() -> None:
             "ceil(capacity / 2) requests at a time, each for ceil(capacity / 2) / capacity s), with four "
             "times that many requests in flight; "
             "medians of 3 rounds:", "",
-            "| upstream capacity req/s | direct req/s | tracking on: req/s | ratio | ratio, whole run | "
+            "| MLflow | upstream capacity req/s | direct req/s | tracking on: req/s | ratio | ratio, whole run | "
             "gateway CPU ms per request | cores busy | tracking off: req/s | ratio | ratio, whole run | "
             "gateway CPU ms per request | cores busy |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
-            *[f"| {row['rate']:g} | {statistics.median(r['direct']['steady_rps'] for r in row['rounds']):.1f} | "
-              f"{cell(row, 'bench')} | {cell(row, 'bench-notrace')} |" for row in cap],
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            *[f"| {f'what-if: {WHATIFS[w]}' if w else 'as released'} | {row['rate']:g} | "
+              f"{statistics.median(r['direct']['steady_rps'] for r in row['rounds']):.1f} | "
+              f"{cell(row, 'bench')} | {cell(row, 'bench-notrace')} |" for w, cap_rows in cap.items() for row in cap_rows],
             "", "Requests/s and ratio in steady state (every slot busy: without the ramp-up and the drain, "
             "each one latency long); the whole-run ratio counts those too. Cores busy: the gateway's CPU "
             "per request (trace writes it finished after the last answer included) times the requests/s.",
@@ -596,12 +625,22 @@ def main() -> None:
             lines.append(f"| {cores_label[name]} | {label} | {med('steady_rps', which):.2f} | {ratio} | {whole} | "
                          f"{med('p50', which):.3f} | {added} | {cpu} |")
     errors = sum(r[w]["errors"] for rounds in sets.values() for r in rounds for w in r)
+    last = sets.get("pinned") or sets["shared"]
+    vllm_rps = statistics.median(r["direct"]["steady_rps"] for r in last)
+    gw_cpu = statistics.median(r["bench"]["gw_cpu_ms"] for r in last)
+    gw_rps = 1000 / gw_cpu if gw_cpu > 0 else None
     lines += [
         "", f"{args.rounds} rounds x {args.cases} requests per path, concurrency {args.concurrency}; "
         f"failed requests: {errors}. Steady state as in the sizing table. The >= 0.95 target is about the pinned row: in production the gateway "
         "and the model servers run on different hosts, so the gateway's CPU does not come out of the model "
         "server's; on shared cores the ratio also counts the CPU the gateway, its trace writes and the client "
         "take from the core vLLM computes on.",
+        *([] if gw_rps is None or vllm_rps * 3 > gw_rps else [
+            "", f"This vLLM answered {vllm_rps:.1f} requests/s, under a third of the {gw_rps:.0f} one tracked gateway "
+            f"process carries at most here (1000 / its CPU ms per request in the {'pinned' if 'pinned' in sets else 'shared'} "
+            "rows): these ratios hardly "
+            "load the gateway, and a faster model server (another machine, a GPU) can give other ones; the sizing "
+            "table is the gateway's own capacity."]),
         "",
         "| switch (probe = a minimal upstream standing in for a new version) | update returned -> first answer by the new upstream | requests sent | failed |",
         "|---|---|---|---|",

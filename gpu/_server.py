@@ -94,6 +94,10 @@ class ServerSpec:
     max_num_seqs: int | None = None
     extra_args: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.device == "cpu":  # every CPU spec, from a contract entry or built directly (bench/)
+            object.__setattr__(self, "dtype", cpu_dtype(self.dtype))
+
     @classmethod
     def from_entry(cls, entry: Any, *, device: str | None = None, served_name: str | None = None) -> ServerSpec:
         """A contract `ModelEntry` -> spec (eager by default on CPU: FACTS.md, compiled path was wrong)."""
@@ -105,7 +109,7 @@ class ServerSpec:
         if model.max_model_len:
             max_len = min(max_len, model.max_model_len)
         return cls(model=model, served_name=served_name or _served_name(entry.model), device=device,
-                   dtype=cpu_dtype(serving.dtype) if device == "cpu" else serving.dtype,
+                   dtype=serving.dtype,
                    max_model_len=max_len, enforce_eager=eager,
                    tensor_parallel_size=serving.tensor_parallel_size,
                    gpu_memory_utilization=serving.gpu_memory_utilization,

@@ -26,6 +26,7 @@ def test_cpu_spec_runs_eager_and_gpu_spec_passes_gpu_flags():
     assert argv[argv.index("--port") + 1] == "8123" and argv[argv.index("--model") + 1] == "/models/m"
     assert "--enforce-eager" in argv and "--tensor-parallel-size" not in argv
     assert argv[-4:] == ["--max-num-seqs", "4", "--seed", "1"]
+    assert argv[argv.index("--dtype") + 1] == cpu_dtype("bfloat16")  # a spec built directly swaps too (bench/)
     gpu = ServerSpec(MODEL, "m", device="gpu", enforce_eager=False, tensor_parallel_size=2,
                      gpu_memory_utilization=0.8)
     argv = gpu.argv("127.0.0.1", 8123)
