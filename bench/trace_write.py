@@ -4,11 +4,12 @@ bench/_mlflow_whatif's `trace-once` (the trace written once, at its end), on SQL
 The gateway's tracked requests cost 25-40 ms more CPU than untracked ones (bench/gateway_overhead.py),
 most of it in the store's `start_trace` and `log_spans` (docs/GATEWAY.md). This isolates that write:
 each variant runs bench/_trace_writer.py in its own process (the what-if patches MLflow at
-start-up), which writes gateway-shaped traces with synchronous export (tests/gateway/test_mlflow_whatif.py
-shows both orders store the same trace), and reports the process CPU per trace and per store call (`start_trace`, `log_spans`, and
-`get_experiment`, which each of them calls).
+start-up), which writes gateway-shaped traces with synchronous export
+(tests/gateway/test_mlflow_whatif.py shows both orders store the same trace), and reports the
+process CPU per trace and per store call (`start_trace`, `log_spans`, and `get_experiment`, which
+each of them calls).
 
-    .venv/bin/python bench/trace_write.py [--traces 200] [--store sqlite,postgresql]
+    .venv/bin/python bench/trace_write.py [--traces 200] [--rounds 3] [--store sqlite,postgresql]
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ WHATIF_DIR = Path(__file__).resolve().parent / "_mlflow_whatif"
 WRITER = Path(__file__).resolve().parent / "_trace_writer.py"
 VARIANTS = {"": "MLflow 3.17.2's order: `log_spans` as each span ends, then `start_trace` (merge path)",
             "trace-once": "what-if `trace-once`: `start_trace`, then all spans in one `log_spans`"}
+
 
 def _measure(uri: str, whatif: str, traces: int) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "RELEASEGATE_BENCH_WHATIF"}

@@ -14,8 +14,8 @@ Python process whose PYTHONPATH starts with this folder; RELEASEGATE_BENCH_WHATI
 `trace-once`: each usage trace written once, when its root span ends (`start_trace`, then all its
 spans in one `log_spans`), instead of MLflow's order: `log_spans` as each span ends (the first call
 creates the trace row), then `start_trace`, which finds the row and takes its merge path (a
-SELECT and an upsert per tag and metadata key). The same rows result (tests: none; checked by
-hand with `mlflow.search_traces`: spans, token usage, state, metadata, spans location). Traces
+SELECT and an upsert per tag and metadata key). The same trace is stored
+(tests/gateway/test_mlflow_whatif.py compares what `mlflow.search_traces` reads back). Traces
 continued from another process (a `traceparent` header) keep MLflow's incremental path.
 """
 import functools
