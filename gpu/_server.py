@@ -409,17 +409,9 @@ class VllmServer:
         self.stop()
 
     def wait(self, on_exit: Callable[[int], None] | None = None) -> int:
-        """Block until the server exits (foreground `releasegate serve`). A timed wait, polled: a
-        blocking waitpid is not interrupted when Ctrl-C's signal lands on another thread of this
-        process, so it could wait for a server that never exits (a suspect, not confirmed, for one
-        fresh-clone run where Ctrl-C did not stop `serve` within 60 s: tests/gpu/test_gpu_cli.py)."""
+        """Block until the server exits (foreground `releasegate serve`)."""
         assert self.process is not None
-        while True:
-            try:
-                code = self.process.wait(timeout=1.0)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        code = self.process.wait()
         if on_exit:
             on_exit(code)
         return code
