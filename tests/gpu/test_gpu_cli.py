@@ -120,8 +120,11 @@ ThreadingHTTPServer(("127.0.0.1", port), type("H", (_Handler,), {{"behaviour": b
     env = {**os.environ, "RELEASEGATE_HOME": str(home), "RELEASEGATE_ROOT": str(ROOT),
            "RELEASEGATE_VLLM_PYTHON": str(fake), "RELEASEGATE_DEVICE": "cpu",
            "RELEASEGATE_MODELS_DIR": str(_prepared_stub(tmp_path))}
+    # As a terminal's foreground process has it: a shell's background job (`make test &`) starts with
+    # SIGINT ignored, every child inherits that, and Python then installs no KeyboardInterrupt handler.
     serve = subprocess.Popen([sys.executable, "-m", "releasegate.flows.cli", "serve", "smollm2-135m-instruct"], cwd=ROOT,
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = home / "servers" / "smollm2-135m-instruct.json"
     try:
         deadline = time.monotonic() + 60
