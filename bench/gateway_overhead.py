@@ -70,12 +70,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
+from bench._whatif import whatif_env  # noqa: E402
 
 SECTION = "## Gateway overhead (gateway/)"
 PROBE_MODEL = "switch-probe"
 SCENARIO = "support-triage"
-WHATIF_DIR = Path(__file__).resolve().parent / "_mlflow_whatif"
-WHATIF_ENV = "RELEASEGATE_BENCH_WHATIF"
 WHATIFS = {"memo": "3 per-request costs memoized", "trace-once": "each trace written once, at its end",
            "memo,trace-once": "both"}  # bench/_mlflow_whatif's switches -> how the table names them
 CAPACITY_WHATIF = "memo,trace-once"  # the sizing sweep runs again with this one
@@ -275,12 +274,6 @@ def _cpu_name() -> str:
     return f"{name}, {'native' if cpu_flags() & _BF16_CPU_FLAGS else 'no'} bf16"
 
 
-def _whatif_env(whatif: str) -> dict[str, str]:
-    """The environment that turns bench/_mlflow_whatif's `whatif` on in a server started with it."""
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(WHATIF_DIR), os.environ.get("PYTHONPATH")])),
-            WHATIF_ENV: whatif} if whatif else {}
-
-
 def _whatif_suffix(whatif: str) -> str:
     return "_whatif_" + whatif.replace(",", "_").replace("-", "_") if whatif else ""
 
@@ -440,7 +433,7 @@ def main() -> None:
         `trace-once` only changes tracked requests."""
         server = GatewayServer(mlflow_uri=_store_uri("alone" + _whatif_suffix(whatif), args.store),
                                cache_ttl_s=10, workers=args.workers, startup_timeout_s=600)
-        with _started(server, _whatif_env(whatif)) as gw:
+        with _started(server, whatif_env(whatif)) as gw:
             store, _, primary = endpoints(gw, {PROBE_MODEL: probe_base})
             store.create_gateway_endpoint(name=SCENARIO, model_configs=primary(PROBE_MODEL), usage_tracking=True)
             port = free_port()
@@ -488,7 +481,7 @@ def main() -> None:
                                workers=args.workers, startup_timeout_s=600)
         probes, rows = [], []
         try:
-            with _started(server, _whatif_env(whatif)) as gw:
+            with _started(server, whatif_env(whatif)) as gw:
                 upstreams = {}
                 for rate in rates:
                     proc, base = _start_probe(shape[rate][1], shape[rate][0])

@@ -25,19 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._results import write_section  # noqa: E402
+from bench._whatif import whatif_env  # noqa: E402
 
-WHATIF_DIR = Path(__file__).resolve().parent / "_mlflow_whatif"
 WRITER = Path(__file__).resolve().parent / "_trace_writer.py"
 VARIANTS = {"": "MLflow 3.17.2's order: `log_spans` as each span ends, then `start_trace` (merge path)",
             "trace-once": "what-if `trace-once`: `start_trace`, then all spans in one `log_spans`"}
 
 
 def _measure(uri: str, whatif: str, traces: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "RELEASEGATE_BENCH_WHATIF"}
-    if whatif:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(WHATIF_DIR), env.get("PYTHONPATH")]))
-        env["RELEASEGATE_BENCH_WHATIF"] = whatif
-    done = subprocess.run([sys.executable, str(WRITER), uri, str(traces)], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, str(WRITER), uri, str(traces)], env={**os.environ, **whatif_env(whatif)}, capture_output=True,
                           text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])

@@ -11,22 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench._whatif import whatif_env
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def _written(tmp_path: Path, name: str, whatif: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "RELEASEGATE_BENCH_WHATIF"}
-    if whatif:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH / "_mlflow_whatif"), env.get("PYTHONPATH")]))
-        env["RELEASEGATE_BENCH_WHATIF"] = whatif
+def _written(tmp_path: Path, name: str, whatif: str) -> dict:
     done = subprocess.run([sys.executable, str(BENCH / "_trace_writer.py"), f"sqlite:///{tmp_path / name}.db", "3",
-                           "--warm", "1", "--read-back"], env=env, capture_output=True, text=True, timeout=300)
+                           "--warm", "1", "--read-back"], env={**os.environ, **whatif_env(whatif)}, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_trace_once_stores_what_mlflow_stores(tmp_path: Path) -> None:
-    mlflow_order = _written(tmp_path, "mlflow", None)
+    mlflow_order = _written(tmp_path, "mlflow", "")
     once = _written(tmp_path, "once", "trace-once")
     # a log_spans per span end in MLflow's order, one per trace with the what-if: it is on
     assert (mlflow_order["_log_spans_once_calls"], once["_log_spans_once_calls"]) == (2, 1)
