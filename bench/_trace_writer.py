@@ -1,10 +1,10 @@
 """Write gateway-shaped usage traces to an MLflow store and print one JSON line: the CPU per trace,
 per store call (`start_trace`, `log_spans`, `get_experiment`) and their calls per trace, and with
-`--read-back` what `mlflow.search_traces` returns. Run in its own process (bench/_mlflow_whatif
-patches MLflow at start-up when RELEASEGATE_BENCH_WHATIF names a what-if) by bench/trace_write.py
-and tests/gateway/test_mlflow_whatif.py.
+`--read-back` what `mlflow.search_traces` returns. Run in its own process (`--fixes` applies
+releasegate's MLflow fixes, gateway/_mlflow_fixes.py, before anything is written) by
+bench/trace_write.py and tests/gateway/test_mlflow_fixes.py.
 
-    python bench/_trace_writer.py STORE_URI TRACES [--warm N] [--read-back]
+    python bench/_trace_writer.py STORE_URI TRACES [--warm N] [--read-back] [--fixes trace-once]
 
 A trace as MLflow's gateway writes one (mlflow/gateway/tracing_utils.py): a root span
 `gateway/<endpoint>` with the endpoint's metadata and a child chat span with token usage; exported
@@ -71,7 +71,14 @@ def main() -> None:
     ap.add_argument("traces", type=int)
     ap.add_argument("--warm", type=int, default=10, help="traces written first, not counted (imports, engine)")
     ap.add_argument("--read-back", action="store_true")
+    ap.add_argument("--fixes", default="", help="comma-separated MLflow fixes to apply first (gateway/_mlflow_fixes.py)")
     args = ap.parse_args()
+    if args.fixes:
+        from releasegate.gateway._mlflow_fixes import apply
+
+        fixes = apply(tuple(args.fixes.split(",")))
+        if fixes["refused"]:
+            ap.exit(2, f"MLflow fixes refused: {fixes['refused']}\n")
     mlflow.set_tracking_uri(args.store_uri)
     experiment_id = mlflow.create_experiment(f"trace-write-{time.time()}")
     traced = mlflow.trace(_call, name="gateway/support-triage", trace_destination=MlflowExperimentLocation(experiment_id))

@@ -7,10 +7,10 @@ new upstream.
   and through releasegate's policy layer in front: requests/s, p50, and the CPU the `mlflow server`
   process tree (and the policy layer's process) spent per request (psutil, until the server is
   idle again: MLflow writes traces from a background queue), i.e. what the gateway itself costs,
-  whatever the model server; `--whatif` (default) adds the same with MLflow changed by
-  bench/_mlflow_whatif (this benchmark only), to show what its costs take: three per-request costs
-  memoized, each usage trace written once at its end (tests/gateway/test_mlflow_whatif.py: the same
-  trace is stored), both;
+  whatever the model server; the gateway as releasegate runs it (MLflow with both of
+  gateway/_mlflow_fixes.py's fixes), and with `--compare` (default) the endpoints again on MLflow as
+  released and with each fix alone, to show what each takes (tests/gateway/test_mlflow_fixes.py:
+  the same traces are stored);
 - overhead: one vLLM server (SmolLM2, CPU) serves `smollm2-a`, one `mlflow server`
   (releasegate.gateway.GatewayServer, --secrets-cache-ttl 10) on a temporary SQLite store has
   endpoints `bench` (usage tracking on: a trace per request, MLflow's default) and `bench-notrace`
@@ -32,8 +32,7 @@ new upstream.
   many requests in flight: the
   throughput ratio tracked and untracked, and how much of a core the gateway needs per capacity,
   i.e. how many requests/s one gateway process carries at >= 0.95 (`releasegate gateway up
-  --workers N` is sized from it); with `--whatif`, again with both what-ifs (what MLflow with
-  those fixes would carry);
+  --workers N` is sized from it); with `--compare`, again on MLflow as released;
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -42,14 +41,13 @@ new upstream.
 Results go to bench/RESULTS.md (section "Gateway overhead (gateway/)", replaced on each run).
 
     .venv/bin/python bench/gateway_overhead.py [--cases 96] [--rounds 3] [--concurrency 8] [--switches 4]
-        [--isolation 200] [--no-whatif] [--workers 1] [--no-pin] [--store sqlite|postgresql] [--capacity 5,10,20]
+        [--isolation 200] [--no-compare] [--workers 1] [--no-pin] [--store sqlite|postgresql] [--capacity 5,10,20]
     .venv/bin/python bench/gateway_overhead.py --rounds 0    # the gateway alone only, nothing written
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -59,7 +57,7 @@ import sys
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +68,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
-from bench._whatif import whatif_env  # noqa: E402
 
 SECTION = "## Gateway overhead (gateway/)"
 PROBE_MODEL = "switch-probe"
 SCENARIO = "support-triage"
-WHATIFS = {"memo": "3 per-request costs memoized", "trace-once": "each trace written once, at its end",
-           "memo,trace-once": "both"}  # bench/_mlflow_whatif's switches -> how the table names them
-CAPACITY_WHATIF = "memo,trace-once"  # the sizing sweep runs again with this one
+AS_RELEASED: tuple[str, ...] = ()
+# the gateway alone runs again on each of these (`--compare`), the sizing sweep on AS_RELEASED
+COMPARED = {AS_RELEASED: "MLflow as released", ("memo",): "only the fix `memo` (3 per-request costs kept)",
+            ("trace-once",): "only the fix `trace-once` (each trace written once, at its end)"}
+MLFLOW_LABEL = "as releasegate runs it (both fixes)"
 
 
 async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> dict:
@@ -246,25 +245,6 @@ def _store_uri(name: str, store: str) -> str:
     return url
 
 
-@contextlib.contextmanager
-def _started(server: Any, env: dict[str, str]) -> Iterator[str]:
-    """Start a GatewayServer with `env` added to its environment only; stop it on exit."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        url = server.start()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
 def _cpu_name() -> str:
     """The CPU's model name and whether it has native bf16 (vLLM's speed differs by machine here)."""
     from releasegate.gpu._server import _BF16_CPU_FLAGS, cpu_flags
@@ -274,8 +254,9 @@ def _cpu_name() -> str:
     return f"{name}, {'native' if cpu_flags() & _BF16_CPU_FLAGS else 'no'} bf16"
 
 
-def _whatif_suffix(whatif: str) -> str:
-    return "_whatif_" + whatif.replace(",", "_").replace("-", "_") if whatif else ""
+def _fixes_suffix(fixes: tuple[str, ...] | None) -> str:
+    """Store names per MLflow variant: None is the gateway as releasegate runs it."""
+    return "" if fixes is None else "_" + ("_".join(fixes) or "as_released").replace("-", "_")
 
 
 def _uptime() -> str:
@@ -289,9 +270,9 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--switches", type=int, default=4)
     ap.add_argument("--isolation", type=int, default=200, help="requests per endpoint against the probe (0: skip)")
-    ap.add_argument("--whatif", action=argparse.BooleanOptionalAction, default=True,
-                    help="also the gateway alone with MLflow changed by bench/_mlflow_whatif (three per-request costs "
-                         "memoized, each trace written once, both), and the sizing sweep with both")
+    ap.add_argument("--compare", action=argparse.BooleanOptionalAction, default=True,
+                    help="also the gateway alone on MLflow as released and with each of releasegate's MLflow fixes "
+                         "alone (gateway/_mlflow_fixes.py), and the sizing sweep on MLflow as released")
     ap.add_argument("--workers", type=int, default=1, help="`mlflow server --workers`")
     ap.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
                     help="the gateway's MLflow store (where its traces are written)")
@@ -318,7 +299,7 @@ def main() -> None:
     from mlflow.entities import GatewayEndpointModelConfig
     from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
 
-    from releasegate.gateway import GatewayServer, chat_url
+    from releasegate.gateway import MLFLOW_FIXES, GatewayServer, chat_url
     from releasegate.gateway._endpoint import gateway_store
     from releasegate.gpu import ServerSpec, VllmServer, free_port, port_in_use, resolve_model
     from releasegate.scenarios import load_dataset_for, load_scenario
@@ -425,19 +406,20 @@ def main() -> None:
             endpoint.stop()
         return sets, done, vllm_cores, gw_cores
 
-    def isolation(whatif: str = "") -> dict[str, dict]:
+    def isolation(fixes: tuple[str, ...] | None = None) -> dict[str, dict]:
         """The gateway's own cost: the probe answers at once, so the gateway is all there is. Also
         releasegate's policy layer (`releasegate gateway policy`, its own process) in front of a
-        tracked endpoint named after the scenario. `whatif`: MLflow changed by bench/_mlflow_whatif
-        (this benchmark only; `memo`, `trace-once` or both, comma-separated), endpoints only:
-        `trace-once` only changes tracked requests."""
-        server = GatewayServer(mlflow_uri=_store_uri("alone" + _whatif_suffix(whatif), args.store),
-                               cache_ttl_s=10, workers=args.workers, startup_timeout_s=600)
-        with _started(server, whatif_env(whatif)) as gw:
+        tracked endpoint named after the scenario. `fixes`: None, the gateway as releasegate runs it;
+        else MLflow with only these of its fixes, endpoints only (`trace-once` only changes tracked
+        requests)."""
+        server = GatewayServer(mlflow_uri=_store_uri("alone" + _fixes_suffix(fixes), args.store), cache_ttl_s=10,
+                               workers=args.workers, startup_timeout_s=600,
+                               mlflow_fixes=MLFLOW_FIXES if fixes is None else fixes)
+        with server as gw:
             store, _, primary = endpoints(gw, {PROBE_MODEL: probe_base})
             store.create_gateway_endpoint(name=SCENARIO, model_configs=primary(PROBE_MODEL), usage_tracking=True)
             port = free_port()
-            policy = None if whatif else subprocess.Popen([sys.executable, "-m", "releasegate.flows.cli", "gateway", "policy",
+            policy = None if fixes is not None else subprocess.Popen([sys.executable, "-m", "releasegate.flows.cli", "gateway", "policy",
                                        "--gateway", gw, "--port", str(port)],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
@@ -452,8 +434,8 @@ def main() -> None:
                 direct_url, gw_url = probe_base + "/chat/completions", chat_url(gw)
                 paths = {"direct": (direct_url, PROBE_MODEL), "bench": (gw_url, "bench"),
                          "bench-notrace": (gw_url, "bench-notrace"), "policy": (policy_url, SCENARIO)}
-                if whatif:
-                    paths = {k: paths[k] for k in (("bench", "bench-notrace") if whatif == "memo" else ("bench",))}
+                if fixes is not None:
+                    paths = {k: paths[k] for k in (("bench",) if fixes == ("trace-once",) else ("bench", "bench-notrace"))}
                 for url, model in list(paths.values())[1:]:
                     asyncio.run(_run(url, model, work[:16], args.concurrency))
                 res = {}
@@ -465,23 +447,24 @@ def main() -> None:
                 if policy is not None:
                     policy.terminate()
                     policy.wait(timeout=30)
-            print(f"isolation{f' (what-if {whatif})' if whatif else ''}: " + ", ".join(f"{k} {v['rps']:.1f} req/s p50 {1000 * v['p50']:.1f} ms gateway CPU "
+            print(f"isolation ({server.fixes_line()}): " + ", ".join(f"{k} {v['rps']:.1f} req/s p50 {1000 * v['p50']:.1f} ms gateway CPU "
                                             f"{v['gw_cpu_ms']:.1f} ms/req policy CPU {v['policy_cpu_ms']:.1f} ms/req "
                                             f"errors {v['errors']}" for k, v in res.items()), flush=True)
         return res
 
-    def capacity(whatif: str = "") -> list[dict]:
+    def capacity(fixes: tuple[str, ...] | None = None) -> list[dict]:
         """The sizing sweep: for each upstream capacity, a probe that holds ceil(rate / 2) requests at a
         time, each for ceil(rate / 2) / rate s (so `rate` requests/s at most, no CPU), the same requests
         direct and through a tracked and an untracked endpoint at four times that concurrency (the
         upstream stays saturated while requests wait in the gateway), the gateway alone on the last
-        core, this client and the probes on the others. `whatif`: as in isolation()."""
+        core, this client and the probes on the others. `fixes`: as in isolation()."""
         shape = {rate: (math.ceil(rate / 2), math.ceil(rate / 2) / rate) for rate in rates}  # slots, latency
-        server = GatewayServer(mlflow_uri=_store_uri("capacity" + _whatif_suffix(whatif), args.store), cache_ttl_s=10,
-                               workers=args.workers, startup_timeout_s=600)
+        server = GatewayServer(mlflow_uri=_store_uri("capacity" + _fixes_suffix(fixes), args.store), cache_ttl_s=10,
+                               workers=args.workers, startup_timeout_s=600,
+                               mlflow_fixes=MLFLOW_FIXES if fixes is None else fixes)
         probes, rows = [], []
         try:
-            with _started(server, whatif_env(whatif)) as gw:
+            with server as gw:
                 upstreams = {}
                 for rate in rates:
                     proc, base = _start_probe(shape[rate][1], shape[rate][0])
@@ -511,7 +494,7 @@ def main() -> None:
                             rounds.append({k: _measured(*paths[k], work, conc, server.process.pid) for k in order})
                         row = {"rate": rate, "concurrency": conc, "requests": len(work), "rounds": rounds}
                         rows.append(row)
-                        print(f"capacity{f' (what-if {whatif})' if whatif else ''} {rate:g} req/s: " + ", ".join(
+                        print(f"capacity ({server.fixes_line()}) {rate:g} req/s: " + ", ".join(
                             f"{k} {statistics.median(r[k]['steady_rps'] for r in rounds):.2f} req/s steady "
                             f"gateway CPU {statistics.median(r[k]['gw_cpu_ms'] for r in rounds):.1f} ms/req"
                             for k in paths), flush=True)
@@ -524,10 +507,10 @@ def main() -> None:
 
     try:
         iso = isolation() if args.isolation > 0 else None
-        cap = {"": capacity(), **({CAPACITY_WHATIF: capacity(CAPACITY_WHATIF)} if args.whatif else {})} if rates else None
+        cap = {None: capacity(), **({AS_RELEASED: capacity(AS_RELEASED)} if args.compare else {})} if rates else None
         if cap is not None:
             loads.append(f"{_uptime()} after the sizing sweep")
-        whatif = {w: isolation(whatif=w) for w in WHATIFS} if args.isolation > 0 and args.whatif else {}
+        compared = {f: isolation(f) for f in COMPARED} if args.isolation > 0 and args.compare else {}
         loads.append(f"{_uptime()} after the gateway alone")
         if args.rounds == 0:  # the gateway alone: printed above, RESULTS.md left as it is
             return
@@ -548,10 +531,10 @@ def main() -> None:
         SECTION, "",
         f"`.venv/bin/python bench/gateway_overhead.py --cases {args.cases} --rounds {args.rounds} "
         f"--concurrency {args.concurrency} --switches {args.switches} --isolation {args.isolation} "
-        f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}"
+        f"--workers {args.workers}{'' if args.store == 'sqlite' else ' --store ' + args.store}{'' if args.compare else ' --no-compare'}"
         f"{' --capacity ' + ','.join(f'{r:g}' for r in rates) if rates else ''}{'' if args.pin is None else (' --pin' if args.pin else ' --no-pin')}` "
-        f"({started}; SmolLM2-135M on vLLM CPU, {spec.dtype}, eager; {_cpu_name()}; MLflow 3.17.2 `mlflow server --workers {args.workers} "
-        f"--secrets-cache-ttl 10`, {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
+        f"({started}; SmolLM2-135M on vLLM CPU, {spec.dtype}, eager; {_cpu_name()}; MLflow 3.17.2 `mlflow server --app-name releasegate-gateway --workers {args.workers} "
+        f"--secrets-cache-ttl 10` (MLflow with releasegate's fixes, gateway/_mlflow_fixes.py, except in rows that say otherwise), {'SQLite' if args.store == 'sqlite' else 'PostgreSQL 15'} store; {len(all_cores)} cores shared with other work, "
         f"{'; '.join(loads)}).",
     ]
     if iso is not None:
@@ -564,9 +547,9 @@ def main() -> None:
               f"{iso[k]['policy_cpu_ms']:.1f} |" for k, label in
               [*((k, label.replace("vLLM", "the probe")) for k, label in paths),
                ("policy", "policy layer (`releasegate gateway policy`) -> endpoint, usage tracking on")]],
-            *[f"| what-if: {label.replace('vLLM', 'the probe')}, MLflow with {WHATIFS[w]} | "
+            *[f"| {COMPARED[f]}: {label.replace('vLLM', 'the probe')} | "
               f"{res[k]['rps']:.1f} | {1000 * res[k]['p50']:.1f} | {res[k]['gw_cpu_ms']:.1f} | - |"
-              for w, res in whatif.items() for k, label in paths if k in res],
+              for f, res in compared.items() for k, label in paths if k in res],
             "", f"Failed requests: {sum(v['errors'] for v in iso.values())}. The gateway CPU includes the "
             "trace writes MLflow finishes after the last answer (the bench waits for the server to go idle "
             "before the next path). With the upstream answering at once, requests/s is what the event loop "
@@ -591,9 +574,9 @@ def main() -> None:
             "gateway CPU ms per request | cores busy | tracking off: req/s | ratio | ratio, whole run | "
             "gateway CPU ms per request | cores busy |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-            *[f"| {f'what-if: {WHATIFS[w]}' if w else 'as released'} | {row['rate']:g} | "
+            *[f"| {MLFLOW_LABEL if f is None else COMPARED[f]} | {row['rate']:g} | "
               f"{statistics.median(r['direct']['steady_rps'] for r in row['rounds']):.1f} | "
-              f"{cell(row, 'bench')} | {cell(row, 'bench-notrace')} |" for w, cap_rows in cap.items() for row in cap_rows],
+              f"{cell(row, 'bench')} | {cell(row, 'bench-notrace')} |" for f, cap_rows in cap.items() for row in cap_rows],
             "", "Requests/s and ratio in steady state (every slot busy: without the ramp-up and the drain, "
             "each one latency long); the whole-run ratio counts those too. Cores busy: the gateway's CPU "
             "per request (trace writes it finished after the last answer included) times the requests/s.",

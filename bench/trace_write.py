@@ -1,11 +1,12 @@
 """What one gateway usage trace costs MLflow 3.17.2's SQL store to write, in MLflow's order and with
-bench/_mlflow_whatif's `trace-once` (the trace written once, at its end), on SQLite and PostgreSQL.
+releasegate's fix `trace-once` (gateway/_mlflow_fixes.py: the trace written once, at its end), on SQLite
+and PostgreSQL.
 
 The gateway's tracked requests cost 25-40 ms more CPU than untracked ones (bench/gateway_overhead.py),
 most of it in the store's `start_trace` and `log_spans` (docs/GATEWAY.md). This isolates that write:
-each variant runs bench/_trace_writer.py in its own process (the what-if patches MLflow at
-start-up), which writes gateway-shaped traces with synchronous export
-(tests/gateway/test_mlflow_whatif.py shows both orders store the same trace), and reports the
+each variant runs bench/_trace_writer.py in its own process (with the fix applied or not), which writes
+gateway-shaped traces with synchronous export (tests/gateway/test_mlflow_fixes.py shows both orders
+store the same trace), and reports the
 process CPU per trace and per store call (`start_trace`, `log_spans`, and `get_experiment`, which
 each of them calls).
 
@@ -25,15 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._results import write_section  # noqa: E402
-from bench._whatif import whatif_env  # noqa: E402
 
 WRITER = Path(__file__).resolve().parent / "_trace_writer.py"
 VARIANTS = {"": "MLflow 3.17.2's order: `log_spans` as each span ends, then `start_trace` (merge path)",
-            "trace-once": "what-if `trace-once`: `start_trace`, then all spans in one `log_spans`"}
+            "trace-once": "releasegate's fix `trace-once`: `start_trace`, then all spans in one `log_spans`"}
 
 
-def _measure(uri: str, whatif: str, traces: int) -> dict:
-    done = subprocess.run([sys.executable, str(WRITER), uri, str(traces)], env={**os.environ, **whatif_env(whatif)}, capture_output=True,
+def _measure(uri: str, fixes: str, traces: int) -> dict:
+    done = subprocess.run([sys.executable, str(WRITER), uri, str(traces), "--fixes", fixes], capture_output=True,
                           text=True, timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
@@ -53,10 +53,10 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="rg-trace-write-"))
     rows = []
     for store in stores:
-        for whatif, label in VARIANTS.items():
+        for fixes, label in VARIANTS.items():
             runs = []
             for r in range(args.rounds):
-                name = f"{whatif or 'mlflow'}-{r}".replace("-", "_")
+                name = f"{fixes or 'mlflow'}-{r}".replace("-", "_")
                 if store == "sqlite":
                     uri, drop = f"sqlite:///{home}/{name}.db", None
                 else:
@@ -64,12 +64,12 @@ def main() -> None:
 
                     uri, drop = _postgres(f"trace_write_{os.getpid()}_{name}")
                 try:
-                    runs.append(_measure(uri, whatif, args.traces))
+                    runs.append(_measure(uri, fixes, args.traces))
                 finally:
                     if drop:
                         drop()
             med = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
-            print(f"{store} {whatif or 'mlflow'}: {med['total_ms']:.1f} ms CPU per trace", flush=True)
+            print(f"{store} {fixes or 'mlflow'}: {med['total_ms']:.1f} ms CPU per trace", flush=True)
             rows.append((store, label, med))
     load = os.getloadavg()
     lines = [

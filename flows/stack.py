@@ -10,7 +10,10 @@ with a pid file, and records in `<stack dir>/stack.json` as it goes:
 - the ledger on `<prefix>_ledger` (migrated by Alembic on first open);
 - the guard (`releasegate guard serve`), registered as the MLflow server's
   `model_version_alias.created`/`deleted` webhook with a secret generated for this stack;
-- the gateway, when `releasegate.gateway` exists (see `_GATEWAY_HOOK`);
+- the gateway: `releasegate gateway up` (MLflow's server with its AI Gateway and releasegate's fixes)
+  on `<prefix>_mlflow`, a process of its own so product traffic and its trace writes do not share the
+  tracking server's; both servers share a KEK passphrase generated for this stack (gateway secrets
+  written through the tracking server are read by the gateway);
 - a `process` work pool, the deployments of prefect.yaml (`prefect deploy --all`), and a worker;
 - the "crash zombie flow runs" automation: a flow run started by a deployment sends a heartbeat
   event every HEARTBEAT_S seconds (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, set for the worker and in
@@ -50,9 +53,7 @@ WORK_POOL = "gpu-pool"
 HEARTBEAT_S = 30
 ZOMBIE_AFTER_S = 90
 ZOMBIE_AUTOMATION = "releasegate: crash zombie flow runs"
-# The gateway (issue 17) plugs in here: once `python -m releasegate.gateway --host H --port P`
-# serves (a GET /health route), the stack starts it like the other services.
-_GATEWAY_HOOK = "releasegate.gateway"  # started when releasegate/gateway/__main__.py exists
+KEK_FILE = "gateway-kek.passphrase"  # MLFLOW_CRYPTO_KEK_PASSPHRASE of both MLflow servers (0600)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -76,7 +77,7 @@ class StackConfig:
     prefect_port: int         # RELEASEGATE_STACK_PREFECT_PORT [4200]
     mlflow_port: int          # RELEASEGATE_STACK_MLFLOW_PORT [5000]
     guard_port: int           # RELEASEGATE_STACK_GUARD_PORT [8787]
-    gateway_port: int         # RELEASEGATE_STACK_GATEWAY_PORT [8788]
+    gateway_port: int         # RELEASEGATE_STACK_GATEWAY_PORT [5001]
     startup_timeout_s: float  # RELEASEGATE_STACK_TIMEOUT [180]
 
     @classmethod
@@ -93,7 +94,7 @@ class StackConfig:
             prefect_port=_env_int("RELEASEGATE_STACK_PREFECT_PORT", 4200),
             mlflow_port=_env_int("RELEASEGATE_STACK_MLFLOW_PORT", 5000),
             guard_port=_env_int("RELEASEGATE_STACK_GUARD_PORT", 8787),
-            gateway_port=_env_int("RELEASEGATE_STACK_GATEWAY_PORT", 8788),
+            gateway_port=_env_int("RELEASEGATE_STACK_GATEWAY_PORT", 5001),
             startup_timeout_s=float(os.environ.get("RELEASEGATE_STACK_TIMEOUT", "180")),
         )
 
@@ -119,6 +120,10 @@ class StackConfig:
         return f"http://{self.host}:{self.mlflow_port}"
 
     @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
     def guard_url(self) -> str:
         return f"http://{self.host}:{self.guard_port}/"
 
@@ -141,6 +146,7 @@ class StackConfig:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "RELEASEGATE_MLFLOW_URI": self.mlflow_url,
             "RELEASEGATE_LEDGER_URL": self.ledger_url,
+            "RELEASEGATE_GATEWAY_URL": self.gateway_url,  # releasegate.client's scenario calls
         }
 
 
@@ -373,21 +379,17 @@ def _register_webhook(cfg: StackConfig, secret: str) -> str:
     return str(hook.webhook_id)
 
 
-def _start_gateway(cfg: StackConfig, record: StackRecord, env: dict[str, str]) -> str | None:
-    """Issue 17's gateway, once it exists: started like the other services, else skipped."""
-    import importlib.util
+def _gateway_settings(cfg: StackConfig) -> dict[str, str]:
+    """For both MLflow servers: vLLM upstreams allowed, and one KEK passphrase for gateway secrets."""
+    from releasegate.gateway import GATEWAY_SETTINGS
 
-    try:
-        runnable = importlib.util.find_spec(f"{_GATEWAY_HOOK}.__main__") is not None
-    except ModuleNotFoundError:
-        runnable = False
-    if not runnable:  # the stage exists (verify-before-serve) but serves nothing yet
-        return None
-    url = f"http://{cfg.host}:{cfg.gateway_port}"
-    _start(cfg, record, "gateway", [sys.executable, "-m", _GATEWAY_HOOK, "--host", cfg.host,
-                                    "--port", str(cfg.gateway_port)],
-           env, f"{url}/health", port=cfg.gateway_port)
-    return url
+    return {**GATEWAY_SETTINGS, "MLFLOW_CRYPTO_KEK_PASSPHRASE": _stack_secret(cfg, KEK_FILE)}
+
+
+def _gateway_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict[str, str], str, int]:
+    cmd = [*cli_command("releasegate"), "gateway", "up", "--host", cfg.host, "--port", str(cfg.gateway_port),
+           "--mlflow-uri", cfg.db_url("mlflow", "psycopg")]
+    return cmd, {**env, **_gateway_settings(cfg)}, f"{cfg.gateway_url}/health", cfg.gateway_port
 
 
 def _stack_secret(cfg: StackConfig, name: str, *, fernet: bool = False) -> str:
@@ -403,7 +405,7 @@ def _stack_secret(cfg: StackConfig, name: str, *, fernet: bool = False) -> str:
 
 
 def _mlflow_spec(cfg: StackConfig, env: dict[str, str]) -> tuple[list[str], dict[str, str], str, int]:
-    mlflow_env = {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    mlflow_env = {**env, **_gateway_settings(cfg), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
                   # the guard is a local plain-HTTP listener; MLflow refuses both by default
                   "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https", "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
                   "MLFLOW_WEBHOOK_CACHE_TTL": "1"}
@@ -488,8 +490,10 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     record.urls["webhook_id"] = _register_webhook(cfg, secret)
     say(f"guard            {cfg.guard_url}  (MLflow webhook {record.urls['webhook_id']})")
 
-    gateway = _start_gateway(cfg, record, env)
-    say(f"gateway          {gateway or 'not built yet (issue 17): skipped'}")
+    t1 = time.monotonic()
+    _start(cfg, record, "gateway", *_gateway_spec(cfg, env))
+    say(f"gateway          {cfg.gateway_url}  ({time.monotonic() - t1:.0f} s; scenario endpoints: "
+        f"{cfg.gateway_url}/gateway/mlflow/v1/chat/completions)")
 
     _run([*cli_command("prefect"), "work-pool", "create", cfg.work_pool, "--type", "process", "--overwrite"], env,
          "prefect work-pool create")
@@ -498,9 +502,8 @@ def up(cfg: StackConfig | None = None, *, say: Any = print) -> StackRecord:
     say(f"work pool        {cfg.work_pool} (process), worker {cfg.db_prefix}-worker, deployments of prefect.yaml")
 
     record.urls.update({"prefect": cfg.prefect_api_url.removesuffix("/api"), "prefect_api": cfg.prefect_api_url,
-                        "mlflow": cfg.mlflow_url, "guard": cfg.guard_url, "ledger": cfg.ledger_url})
-    if gateway:
-        record.urls["gateway"] = gateway
+                        "mlflow": cfg.mlflow_url, "guard": cfg.guard_url, "ledger": cfg.ledger_url,
+                        "gateway": cfg.gateway_url})
     record.save(cfg)
     atomic_write_text(cfg.env_path, "".join(f"export {k}={v}\n" for k, v in cfg.client_env().items()))
     say(f"stack up in {time.monotonic() - t0:.0f} s; `source {cfg.env_path}` to use it, `make stack-down` to stop")
@@ -530,7 +533,7 @@ def down(cfg: StackConfig | None = None, *, say: Any = print) -> dict[str, Any]:
         stopped.append(name)
         (cfg.stack_dir / "pids" / f"{name}.pid").unlink(missing_ok=True)
     dropped = _drop_databases(cfg, record.databases) if record.databases else []
-    for path in (cfg.record_path, cfg.env_path, cfg.stack_dir / "webhook.secret", cfg.stack_dir / "mlflow-webhook.key"):
+    for path in (cfg.record_path, cfg.env_path, *(cfg.stack_dir / name for name in ("webhook.secret", "mlflow-webhook.key", KEK_FILE))):
         path.unlink(missing_ok=True)
     say(f"stopped {', '.join(stopped) or 'nothing'}; dropped {', '.join(dropped) or 'no database'}")
     return {"stopped": stopped, "dropped": dropped}

@@ -40,10 +40,11 @@ from ._endpoint import (
     set_provider_secret,
     switch_endpoint,
 )
-from ._server import GatewayServer, chat_url
+from ._mlflow_fixes import FIXES as MLFLOW_FIXES
+from ._server import GATEWAY_SETTINGS, GatewayServer, chat_url
 
 __all__ += [
-    "EndpointFinding", "EndpointSpec", "GatewayServer", "LinkedModel", "SwitchResult",
+    "EndpointFinding", "EndpointSpec", "GATEWAY_SETTINGS", "GatewayServer", "MLFLOW_FIXES", "LinkedModel", "SwitchResult",
     "apply_endpoint", "audit_endpoints", "chat_url", "desired_endpoint", "expected_endpoint",
     "follow_release", "live_replicas", "open_provider_key_exceptions", "provider_key_findings", "read_endpoint", "record_replica",
     "record_replica_stopped", "set_provider_secret", "switch_endpoint",

@@ -6,6 +6,9 @@ MLflow 3.17.2, docs/GATEWAY.md):
   overrides MLFLOW_SERVER_SECRETS_CACHE_TTL; default 60 s, minimum 10 s);
 - vLLM upstreams are plain-HTTP, private addresses: MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES=http,https
   and MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS=true, or secrets with such an api_base are refused;
+- `--app-name releasegate-gateway`: MLflow's own app with _mlflow_fixes.py applied (usage traces
+  written once, three per-request costs kept), each only on the MLflow code it was written for;
+  `mlflow_fixes=()` runs MLflow as released;
 - `--workers 1` (the default; `workers=` sets more: 2 did not lower the CPU per request,
   docs/GATEWAY.md) and MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false start in seconds (FACTS.md).
 Provider keys are encrypted with MLFLOW_CRYPTO_KEK_PASSPHRASE: the server and every process that
@@ -25,16 +28,23 @@ import httpx
 from releasegate.core import InputError, state_dir
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
 
+from ._mlflow_fixes import FIXES, FIXES_ENV, FIXES_ROUTE
+
+MLFLOW_APP = "releasegate-gateway"  # pyproject.toml, entry point group mlflow.app
+
 DEFAULT_CACHE_TTL_S = 10
 MAX_WORKERS = 64  # processes of one `mlflow server`: more is a typo, not a gateway host
 
 
+# What an MLflow server needs to hold vLLM upstreams as gateway secrets (also the stack's tracking
+# server, through which endpoints are written: it refuses such an api_base without them).
+GATEWAY_SETTINGS = {"MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
+                    "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
+                    "MLFLOW_ENABLE_AI_GATEWAY": "true"}
+
+
 def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ,
-           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-           "MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
-           "MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS": "true",
-           "MLFLOW_ENABLE_AI_GATEWAY": "true"}
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **GATEWAY_SETTINGS}
     env.update(extra or {})
     return env
 
@@ -44,7 +54,7 @@ class GatewayServer:
 
     def __init__(self, *, mlflow_uri: str | None = None, port: int | None = None, host: str = "127.0.0.1",
                  cache_ttl_s: int = DEFAULT_CACHE_TTL_S, log_path: Path | None = None,
-                 startup_timeout_s: float = 120.0, workers: int = 1) -> None:
+                 startup_timeout_s: float = 120.0, workers: int = 1, mlflow_fixes: tuple[str, ...] = FIXES) -> None:
         from releasegate.gpu import free_port, port_in_use
 
         self.backend = resolve_mlflow_uri(mlflow_uri)
@@ -59,6 +69,11 @@ class GatewayServer:
         if not 1 <= workers <= MAX_WORKERS:
             raise InputError(f"{workers} workers: 1 to {MAX_WORKERS} are allowed", field="--workers",
                              fix=f"pass --workers from 1 to {MAX_WORKERS} (one per core of the gateway host)")
+        unknown = sorted(set(mlflow_fixes) - set(FIXES))
+        if unknown:
+            raise InputError(f"unknown MLflow fix {', '.join(unknown)}", field="mlflow_fixes", fix=f"name some of {', '.join(FIXES)}")
+        self.mlflow_fixes = tuple(mlflow_fixes)
+        self.fixes: dict | None = None  # what the server reports it applied (FIXES_ROUTE), once started
         self.host, self.port = host, port or free_port(host)
         self.workers = workers
         self.cache_ttl_s = cache_ttl_s
@@ -77,10 +92,13 @@ class GatewayServer:
         argv = [sys.executable, "-m", "mlflow", "server", "--host", self.host, "--port", str(self.port),
                 "--workers", str(self.workers), "--backend-store-uri", self.backend, "--default-artifact-root", str(artifacts),
                 "--secrets-cache-ttl", str(self.cache_ttl_s)]
+        if self.mlflow_fixes:
+            argv += ["--app-name", MLFLOW_APP]
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=gateway_env(), start_new_session=True)
+                                            env=gateway_env({FIXES_ENV: ",".join(self.mlflow_fixes)}),
+                                            start_new_session=True)
         deadline = started + self.startup_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -88,12 +106,28 @@ class GatewayServer:
             try:
                 if httpx.get(self.url + "/health", timeout=2).status_code == 200:
                     self.startup_s = time.monotonic() - started
+                    self.fixes = self._read_fixes()
                     return self.url
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"mlflow server not healthy after {self.startup_timeout_s:.0f} s; log {self.log_path}")
+
+    def _read_fixes(self) -> dict:
+        if not self.mlflow_fixes:
+            return {"mlflow": None, "applied": [], "refused": {}}
+        answer = httpx.get(self.url + FIXES_ROUTE, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def fixes_line(self) -> str:
+        """One line for logs and reports: the MLflow fixes this server runs with, and any refused."""
+        if not self.fixes or not (self.fixes["applied"] or self.fixes["refused"]):
+            return "MLflow as released"
+        line = f"MLflow {self.fixes['mlflow']} with releasegate's fixes: {', '.join(self.fixes['applied']) or 'none'}"
+        refused = "; ".join(f"{name} refused ({why})" for name, why in self.fixes["refused"].items())
+        return f"{line}; {refused}" if refused else line
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -102,6 +102,48 @@ def test_stack_runs_the_services_on_postgresql(stack: StackConfig) -> None:
     assert hooks == [(stack.guard_url,)]
 
 
+def test_the_gateway_serves_an_endpoint_written_through_the_tracking_server(stack: StackConfig) -> None:
+    """Two MLflow servers on one database: the endpoint, its secret (encrypted by the tracking server)
+    and its usage trace are the same rows for both, so the KEK passphrase must be the stack's."""
+    import importlib.util
+
+    from mlflow.entities import GatewayEndpointModelConfig
+    from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+
+    from releasegate.gateway import MLFLOW_FIXES, chat_url
+    from releasegate.gateway._endpoint import gateway_store
+    from releasegate.gateway._mlflow_fixes import FIXES_ROUTE
+
+    spec = importlib.util.spec_from_file_location("fake_upstream", ROOT / "tests" / "gateway" / "fake_upstream.py")
+    fake = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fake)
+    upstream = fake.Upstream("stack-upstream", "stack-model", "/weights/stack").start()
+    try:
+        store = gateway_store(stack.mlflow_url)  # REST, through the tracking server
+        secret = store.create_gateway_secret(secret_name="stack/upstream", secret_value={"api_key": "none"},
+                                             provider="openai", auth_config={"api_base": upstream.api_base})
+        model = store.create_gateway_model_definition(name="stack/upstream", secret_id=secret.secret_id,
+                                                      provider="openai", model_name="stack-model")
+        store.create_gateway_endpoint(name="stack-endpoint", usage_tracking=True, model_configs=[
+            GatewayEndpointModelConfig(model_definition_id=model.model_definition_id,
+                                       linkage_type=GatewayModelLinkageType.PRIMARY, weight=1.0)])
+        assert stack.client_env()["RELEASEGATE_GATEWAY_URL"] == stack.gateway_url
+        answer = httpx.post(chat_url(stack.gateway_url), timeout=60, json={
+            "model": "stack-endpoint", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model"] == "stack-model" and upstream.requests == 1
+        fixes = httpx.get(stack.gateway_url + FIXES_ROUTE, timeout=10).json()
+        assert fixes["applied"] == list(MLFLOW_FIXES) and fixes["refused"] == {}
+        # the usage trace, written by the gateway, is a row of the stack's PostgreSQL database
+        def traces() -> int:
+            with psycopg.connect(stack.db_url("mlflow", "psycopg").replace("postgresql+psycopg://", "postgresql://")) as c:
+                return c.execute("SELECT count(*) FROM trace_request_metadata "
+                                 "WHERE key = 'mlflow.gateway.endpointId'").fetchone()[0]
+        assert wait_for(traces, 30, "the gateway's usage trace in PostgreSQL") == 1
+    finally:
+        upstream.stop()
+
+
 @pytest.fixture(scope="module")
 def recorded(stack: StackConfig, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """evaluate-candidate through the worker on recorded generations: a known PASS."""
