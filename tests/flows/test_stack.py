@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_the_gateway_serves_an_endpoint_written_through_the_tracking_server(stac
     from releasegate.gateway._mlflow_fixes import FIXES_ROUTE
 
     spec = importlib.util.spec_from_file_location("fake_upstream", ROOT / "tests" / "gateway" / "fake_upstream.py")
-    fake = importlib.util.module_from_spec(spec)
+    fake = sys.modules.setdefault("fake_upstream", importlib.util.module_from_spec(spec))  # its dataclasses look it up
     spec.loader.exec_module(fake)
     upstream = fake.Upstream("stack-upstream", "stack-model", "/weights/stack").start()
     try:
