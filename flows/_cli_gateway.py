@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(
             "--workers", help="Gateway processes, 1-64 (`mlflow server --workers`), one core each at most. Size them "
             "to the traffic: with usage tracking on and the MLflow fixes, one process carried 40 tracked requests/s "
-            "on a core (24-32 ms of CPU each; as released 20-25/s at 50-61 ms; docs/GATEWAY.md): plan about 30 per process")] = 1,
+            "on a core (21-32 ms of CPU each; as released 20-33/s at 36-61 ms; docs/GATEWAY.md): plan about 30 per process")] = 1,
         mlflow_fixes: Annotated[bool, typer.Option(
             "--mlflow-fixes/--mlflow-as-released",
             help="Run MLflow with releasegate's two request-path fixes (usage traces written once, three per-request "

@@ -2,8 +2,9 @@
 that releasegate starts (`GatewayServer`, through the `releasegate-gateway` app: _mlflow_app.py), only on
 the exact MLflow code they were written and tested against, and otherwise not at all.
 
-Why: with usage tracking on, one gateway process as released carries 20-25 tracked requests/s and spends
-50-61 ms of CPU on each; with both fixes it carried 40/s at 24-32 ms (bench/RESULTS.md, docs/GATEWAY.md).
+Why: with usage tracking on, one gateway process as released carried 20-33 tracked requests/s on a core
+at 36-61 ms of CPU each (two machines); with both fixes 40-50/s at 21-32 ms (bench/RESULTS.md,
+docs/GATEWAY.md).
 Both are proposed to MLflow (docs/GATEWAY.md); each comes out when MLflow has it.
 
 `trace-once`: each usage trace written once, when its root span ends: `start_trace`, then all its spans
@@ -18,7 +19,7 @@ MLflow's incremental path.
   runner even when the endpoint has none): a pure function of the class;
 - the endpoint's guardrail configs, a database read per request: kept as long as the endpoint config
   itself (`--secrets-cache-ttl`, MLFLOW_SERVER_SECRETS_CACHE_TTL), and only on the request path; the
-  REST API (what `audit` reads) still reads the database;
+  store itself (the REST API, `audit`) still reads the database;
 - `KEKManager._derive_kek`: PBKDF2 (600,000 iterations) each time the endpoint config cache expires: a
   pure function of passphrase and KEK version, both already in the process.
 
