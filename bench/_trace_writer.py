@@ -77,8 +77,8 @@ def main() -> None:
         from releasegate.gateway._mlflow_fixes import apply
 
         fixes = apply(tuple(args.fixes.split(",")))
-        if fixes["refused"]:
-            ap.exit(2, f"MLflow fixes refused: {fixes['refused']}\n")
+        if fixes.refused:
+            ap.exit(2, f"MLflow fixes refused: {fixes.refused}\n")
     mlflow.set_tracking_uri(args.store_uri)
     experiment_id = mlflow.create_experiment(f"trace-write-{time.time()}")
     traced = mlflow.trace(_call, name="gateway/support-triage", trace_destination=MlflowExperimentLocation(experiment_id))

@@ -13,14 +13,14 @@ from fastapi.routing import APIRoute
 from ._mlflow_fixes import FIXES_ROUTE, apply
 
 STATE = apply()
-for _name, _reason in STATE["refused"].items():
+for _name, _reason in STATE.refused.items():
     logging.getLogger(__name__).warning("releasegate: MLflow fix %s not applied: %s", _name, _reason)
 
 from mlflow.server.fastapi_app import app  # noqa: E402  (after the fixes, as the worker imports it)
 
 
 def _fixes() -> dict:
-    return STATE
+    return STATE.to_json()
 
 
 # before MLflow's catch-all mount of its Flask app at "/", which would answer first

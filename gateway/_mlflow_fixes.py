@@ -39,6 +39,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 MLFLOW_VERSION = "3.17.2"
@@ -76,8 +77,43 @@ FINGERPRINTS: dict[str, dict[str, str]] = {
     },
 }
 
+
+
+@dataclass(frozen=True)
+class FixesState:
+    """What a gateway process runs: MLflow's version (None: MLflow's own app, no fix asked for), the
+    fixes applied, and the fixes refused with the reason. GET FIXES_ROUTE answers `to_json()`."""
+
+    mlflow: str | None = None
+    applied: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mlflow": self.mlflow, "applied": list(self.applied), "refused": dict(self.refused)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> FixesState:
+        """Refuses (ValueError) anything but exactly the three keys with their types."""
+        if not isinstance(data, dict) or set(data) != {"mlflow", "applied", "refused"}:
+            raise ValueError(f"not a fixes state: {repr(data)[:200]}")
+        mlflow, applied, refused = data["mlflow"], data["applied"], data["refused"]
+        if not (mlflow is None or isinstance(mlflow, str)) or not isinstance(applied, list) \
+                or not all(isinstance(n, str) for n in applied) or not isinstance(refused, dict) \
+                or not all(isinstance(k, str) and isinstance(v, str) for k, v in refused.items()):
+            raise ValueError(f"fixes state with a wrongly typed field: {repr(data)[:200]}")
+        return cls(mlflow, tuple(applied), dict(refused))
+
+    def line(self) -> str:
+        """One line for logs and reports."""
+        if not (self.applied or self.refused):
+            return "MLflow as released"
+        line = f"MLflow {self.mlflow} with releasegate's fixes: {', '.join(self.applied) or 'none'}"
+        refused = "; ".join(f"{name} refused ({why})" for name, why in self.refused.items())
+        return f"{line}; {refused}" if refused else line
+
+
 _lock = threading.Lock()
-_state: dict[str, Any] = {"mlflow": None, "applied": [], "refused": {}}
+_state: dict[str, Any] = {"mlflow": None, "applied": [], "refused": {}}  # this process's, under _lock
 
 
 def _resolve(target: str) -> Any:
@@ -199,7 +235,7 @@ def requested() -> tuple[str, ...]:
     return FIXES if raw is None else tuple(filter(None, (n.strip() for n in raw.split(","))))
 
 
-def apply(names: tuple[str, ...] | None = None) -> dict[str, Any]:
+def apply(names: tuple[str, ...] | None = None) -> FixesState:
     """Apply the named fixes (default: requested()) to this process, each only if its guard holds.
     Idempotent; returns the state: MLflow's version, the fixes applied, the fixes refused and why."""
     import mlflow
@@ -221,8 +257,8 @@ def apply(names: tuple[str, ...] | None = None) -> dict[str, Any]:
         return state()
 
 
-def state() -> dict[str, Any]:
-    return {"mlflow": _state["mlflow"], "applied": list(_state["applied"]), "refused": dict(_state["refused"])}
+def state() -> FixesState:
+    return FixesState(_state["mlflow"], tuple(_state["applied"]), dict(_state["refused"]))
 
 
 if __name__ == "__main__":  # the hashes of the installed MLflow, to update FINGERPRINTS after re-reading

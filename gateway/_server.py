@@ -28,7 +28,7 @@ import httpx
 from releasegate.core import InputError, state_dir
 from releasegate.releases import mlflow_uri as resolve_mlflow_uri
 
-from ._mlflow_fixes import FIXES, FIXES_ENV, FIXES_ROUTE
+from ._mlflow_fixes import FIXES, FIXES_ENV, FIXES_ROUTE, FixesState
 
 MLFLOW_APP = "releasegate-gateway"  # pyproject.toml, entry point group mlflow.app
 
@@ -73,7 +73,7 @@ class GatewayServer:
         if unknown:
             raise InputError(f"unknown MLflow fix {', '.join(unknown)}", field="mlflow_fixes", fix=f"name some of {', '.join(FIXES)}")
         self.mlflow_fixes = tuple(mlflow_fixes)
-        self.fixes: dict | None = None  # what the server reports it applied (FIXES_ROUTE), once started
+        self.fixes: FixesState | None = None  # what the server reports it runs (FIXES_ROUTE), once started
         self.host, self.port = host, port or free_port(host)
         self.workers = workers
         self.cache_ttl_s = cache_ttl_s
@@ -114,20 +114,16 @@ class GatewayServer:
         self.stop()
         raise RuntimeError(f"mlflow server not healthy after {self.startup_timeout_s:.0f} s; log {self.log_path}")
 
-    def _read_fixes(self) -> dict:
+    def _read_fixes(self) -> FixesState:
         if not self.mlflow_fixes:
-            return {"mlflow": None, "applied": [], "refused": {}}
+            return FixesState()
         answer = httpx.get(self.url + FIXES_ROUTE, timeout=10)
         answer.raise_for_status()
-        return answer.json()
+        return FixesState.from_json(answer.json())
 
     def fixes_line(self) -> str:
         """One line for logs and reports: the MLflow fixes this server runs with, and any refused."""
-        if not self.fixes or not (self.fixes["applied"] or self.fixes["refused"]):
-            return "MLflow as released"
-        line = f"MLflow {self.fixes['mlflow']} with releasegate's fixes: {', '.join(self.fixes['applied']) or 'none'}"
-        refused = "; ".join(f"{name} refused ({why})" for name, why in self.fixes["refused"].items())
-        return f"{line}; {refused}" if refused else line
+        return (self.fixes or FixesState()).line()
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

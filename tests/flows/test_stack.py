@@ -113,7 +113,7 @@ def test_the_gateway_serves_an_endpoint_written_through_the_tracking_server(stac
 
     from releasegate.gateway import MLFLOW_FIXES, chat_url
     from releasegate.gateway._endpoint import gateway_store
-    from releasegate.gateway._mlflow_fixes import FIXES_ROUTE
+    from releasegate.gateway._mlflow_fixes import FIXES_ROUTE, FixesState
 
     spec = importlib.util.spec_from_file_location("fake_upstream", ROOT / "tests" / "gateway" / "fake_upstream.py")
     fake = sys.modules.setdefault("fake_upstream", importlib.util.module_from_spec(spec))  # its dataclasses look it up
@@ -133,8 +133,8 @@ def test_the_gateway_serves_an_endpoint_written_through_the_tracking_server(stac
             "model": "stack-endpoint", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4})
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"] == "stack-model" and upstream.requests == 1
-        fixes = httpx.get(stack.gateway_url + FIXES_ROUTE, timeout=10).json()
-        assert fixes["applied"] == list(MLFLOW_FIXES) and fixes["refused"] == {}
+        fixes = FixesState.from_json(httpx.get(stack.gateway_url + FIXES_ROUTE, timeout=10).json())
+        assert fixes.applied == MLFLOW_FIXES and fixes.refused == {}
         # the usage trace, written by the gateway, is a row of the stack's PostgreSQL database
         def traces() -> int:
             with psycopg.connect(stack.db_url("mlflow", "psycopg").replace("postgresql+psycopg://", "postgresql://")) as c:

@@ -15,10 +15,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from releasegate.core import InputError
 from releasegate.gateway import MLFLOW_FIXES, GatewayServer
-from releasegate.gateway._mlflow_fixes import FINGERPRINTS, FIXES_ROUTE, MLFLOW_VERSION, _GuardrailConfigsKept, fingerprint
+from releasegate.gateway._mlflow_fixes import (
+    FINGERPRINTS,
+    FIXES_ROUTE,
+    MLFLOW_VERSION,
+    FixesState,
+    _GuardrailConfigsKept,
+    fingerprint,
+)
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -57,7 +66,7 @@ def test_every_fix_applies_on_the_pinned_mlflow() -> None:
     state = _run("""
         import json
         from releasegate.gateway._mlflow_fixes import apply
-        print(json.dumps(apply()))
+        print(json.dumps(apply().to_json()))
     """)
     assert state == {"mlflow": MLFLOW_VERSION, "applied": list(MLFLOW_FIXES), "refused": {}}
 
@@ -70,7 +79,7 @@ def test_changed_mlflow_code_leaves_that_fix_off_and_says_which_function() -> No
             return None
         MlflowV3SpanExporter._log_trace = _log_trace
         from releasegate.gateway._mlflow_fixes import apply
-        print(json.dumps({**apply(), "still_mlflows": MlflowV3SpanExporter._log_trace is _log_trace}))
+        print(json.dumps({**apply().to_json(), "still_mlflows": MlflowV3SpanExporter._log_trace is _log_trace}))
     """)
     assert state["applied"] == ["memo"] and state["still_mlflows"]
     assert "MlflowV3SpanExporter._log_trace is not the code the fix was written for" in state["refused"]["trace-once"]
@@ -82,7 +91,7 @@ def test_another_mlflow_version_gets_no_fix_at_all() -> None:
         import mlflow
         mlflow.__version__ = "3.18.0"
         from releasegate.gateway._mlflow_fixes import apply
-        print(json.dumps(apply()))
+        print(json.dumps(apply().to_json()))
     """)
     assert state["applied"] == []
     assert state["refused"] == {name: f"MLflow 3.18.0, the fix is for {MLFLOW_VERSION}" for name in MLFLOW_FIXES}
@@ -105,7 +114,7 @@ def test_memo_answers_what_mlflow_computes() -> None:
         serialization = ChatCompletionRequest.model_json_schema(mode="serialization")
         kek = crypto.KEKManager._derive_kek(None, "pass-1", 2)
         from releasegate.gateway._mlflow_fixes import apply
-        assert apply(("memo",))["applied"] == ["memo"]
+        assert apply(("memo",)).applied == ("memo",)
         first = ChatCompletionRequest.model_json_schema()
         first["mutated"] = True
         manager = object.__new__(crypto.KEKManager)
@@ -153,12 +162,35 @@ def test_an_unknown_fix_is_refused_before_a_server_starts() -> None:
 def test_the_server_runs_and_reports_the_fixes_asked_for(isolated_home: Path, fixes: tuple[str, ...]) -> None:
     server = GatewayServer(cache_ttl_s=10, mlflow_fixes=fixes)
     with server as url:
-        assert server.fixes["applied"] == list(fixes) and server.fixes["refused"] == {}
+        assert server.fixes.applied == fixes and server.fixes.refused == {}
         reported = httpx.get(url + FIXES_ROUTE, timeout=10)
         if fixes:
-            assert reported.json() == server.fixes
+            assert FixesState.from_json(reported.json()) == server.fixes
             assert server.fixes_line() == f"MLflow {MLFLOW_VERSION} with releasegate's fixes: memo, trace-once"
         else:  # MLflow's own app: the route is not there (its UI answers unknown paths)
             assert "applied" not in reported.text
             assert server.fixes_line() == "MLflow as released"
         assert httpx.get(url + "/health", timeout=10).status_code == 200
+
+
+fix_names = st.text(min_size=0, max_size=20)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.builds(FixesState, mlflow=st.none() | fix_names, applied=st.lists(fix_names, max_size=4).map(tuple),
+                 refused=st.dictionaries(fix_names, st.text(max_size=80), max_size=3)))
+def test_the_fixes_state_survives_its_json(state: FixesState) -> None:
+    assert FixesState.from_json(json.loads(json.dumps(state.to_json()))) == state
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=10))
+def test_anything_but_a_fixes_state_is_refused_in_one_line(data: object) -> None:
+    try:
+        state = FixesState.from_json(data)
+    except ValueError as exc:
+        assert "\n" not in str(exc)
+    else:  # only the exact shape gets through
+        assert data == state.to_json()
