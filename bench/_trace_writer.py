@@ -4,7 +4,10 @@ per store call (`start_trace`, `log_spans`, `get_experiment`) and their calls pe
 releasegate's MLflow fixes, gateway/_mlflow_fixes.py, before anything is written) by
 bench/trace_write.py and tests/gateway/test_mlflow_fixes.py.
 
-    python bench/_trace_writer.py STORE_URI TRACES [--warm N] [--read-back] [--fixes trace-once]
+    python bench/_trace_writer.py STORE_URI TRACES [--warm N] [--read-back] [--fixes trace-once[,trace-process]]
+
+With `trace-process` the traces are written by the sink process (gateway/_trace_sink.py): the store
+calls here count 0, and `sink_ms` is the sink's CPU per trace, its start (imports) included.
 
 A trace as MLflow's gateway writes one (mlflow/gateway/tracing_utils.py): a root span
 `gateway/<endpoint>` with the endpoint's metadata and a child chat span with token usage; exported
@@ -16,6 +19,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import time
 
 os.environ["MLFLOW_ENABLE_ASYNC_TRACE_LOGGING"] = "false"
@@ -93,7 +97,15 @@ def main() -> None:
         traced(i)
     total = time.process_time() - started
     n = args.traces
-    print(json.dumps({"total_ms": 1000 * total / n, **{f"{k}_ms": 1000 * cpu[k] / n for k in STORE_CALLS},
+    sink_ms = 0.0
+    if "trace-process" in args.fixes.split(","):  # the sink writes them: wait for it, count its CPU
+        from releasegate.gateway._mlflow_fixes import flush_trace_sink
+
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        flush_trace_sink()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        sink_ms = 1000 * (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime) / (n + args.warm)
+    print(json.dumps({"total_ms": 1000 * total / n, "sink_ms": sink_ms, **{f"{k}_ms": 1000 * cpu[k] / n for k in STORE_CALLS},
                       **{f"{k}_calls": calls[k] / n for k in STORE_CALLS},
                       **({"traces": _read_back(experiment_id)} if args.read_back else {})}, default=str))
 

@@ -7,14 +7,16 @@ new upstream.
   and through releasegate's policy layer in front: requests/s, p50, and the CPU the `mlflow server`
   process tree (and the policy layer's process) spent per request (psutil, until the server is
   idle again: MLflow writes traces from a background queue), i.e. what the gateway itself costs,
-  whatever the model server; the gateway as releasegate runs it (MLflow with both of
-  gateway/_mlflow_fixes.py's fixes), and with `--compare` (default) the endpoints again on MLflow as
-  released and with each fix alone, to show what each takes (tests/gateway/test_mlflow_fixes.py:
+  whatever the model server; the gateway as releasegate runs it (MLflow with the three
+  fixes of gateway/_mlflow_fixes.py), and with `--compare` (default) the endpoints again on MLflow as
+  released, with `memo` or `trace-once` alone and with both but without `trace-process`, to show what
+  each takes (tests/gateway/test_mlflow_fixes.py:
   the same traces are stored);
 - overhead: one vLLM server (SmolLM2, CPU) serves `smollm2-a`, one `mlflow server`
   (releasegate.gateway.GatewayServer, --secrets-cache-ttl 10) on a temporary SQLite store has
   endpoints `bench` (usage tracking on: a trace per request, MLflow's default) and `bench-notrace`
-  whose PRIMARY is that server; the same chat requests (support-triage cases, prompt v1,
+  whose PRIMARY is that server, and a second `mlflow server` without the fix `trace-process` (its
+  traces written in the gateway process) has its own `bench` on the same vLLM; the same chat requests (support-triage cases, prompt v1,
   max_tokens 8, temperature 0) at the same concurrency, direct and through each endpoint,
   in rotating order per round; throughput ratio (endpoint / direct, requests/s) and added p50,
   medians over rounds, with the gateway's CPU per request. Twice in one run, on the same servers:
@@ -32,7 +34,8 @@ new upstream.
   many requests in flight: the
   throughput ratio tracked and untracked, and how much of a core the gateway needs per capacity,
   i.e. how many requests/s one gateway process carries at >= 0.95 (`releasegate gateway up
-  --workers N` is sized from it); with `--compare`, again on MLflow as released;
+  --workers N` is sized from it); with `--compare`, again without `trace-process` and on MLflow as
+  released;
 - switch: the endpoint's primary is changed through MLflow's store API, alternately to a probe
   upstream (the isolation one, answering as `switch-probe`; vLLM reports its first served name
   whatever name was asked, and a second vLLM would contend for the cores) and back to vLLM, while
@@ -74,9 +77,11 @@ PROBE_MODEL = "switch-probe"
 SCENARIO = "support-triage"
 AS_RELEASED: tuple[str, ...] = ()
 # the gateway alone runs again on each of these (`--compare`), the sizing sweep on AS_RELEASED
+IN_PROCESS = ("memo", "trace-once")  # all but `trace-process`: the traces written in the gateway process
 COMPARED = {AS_RELEASED: "MLflow as released", ("memo",): "only the fix `memo` (3 per-request costs kept)",
-            ("trace-once",): "only the fix `trace-once` (each trace written once, at its end)"}
-MLFLOW_LABEL = "as releasegate runs it (both fixes)"
+            ("trace-once",): "only the fix `trace-once` (each trace written once, at its end)",
+            IN_PROCESS: "`memo` and `trace-once`, traces written in the gateway process (no `trace-process`)"}
+MLFLOW_LABEL = "as releasegate runs it (the three fixes)"
 
 
 async def _run(url: str, model: str, bodies: list[dict], concurrency: int) -> dict:
@@ -337,15 +342,14 @@ def main() -> None:
         store.create_gateway_endpoint(name="bench-notrace", model_configs=primary(first), usage_tracking=False)
         return store, ep, primary
 
-    def rounds_of(label: str, direct_url: str, gw_url: str, gw_pid: int) -> list[dict]:
+    def rounds_of(label: str, paths: dict[str, tuple[str, str, int]]) -> list[dict]:
+        """`paths`: name -> (url, model, the pid of the gateway whose CPU is counted), in rotating order."""
         rounds = []
         for i in range(args.rounds):
-            order = ["direct", "bench", "bench-notrace"]
-            order = order[i % 3:] + order[: i % 3]
+            order = list(paths)[i % len(paths):] + list(paths)[: i % len(paths)]
             res = {}
             for which in order:
-                url, model = (direct_url, "smollm2-a") if which == "direct" else (gw_url, which)
-                res[which] = _measured(url, model, bodies, args.concurrency, gw_pid)
+                res[which] = _measured(*paths[which][:2], bodies, args.concurrency, paths[which][2])
             rounds.append(res)
             print(f"{label} round {i + 1}: " + ", ".join(
                 f"{k} {v['steady_rps']:.2f} req/s steady, {v['rps']:.2f} whole run, p50 {v['p50']:.3f} s err {v['errors']} gateway CPU "
@@ -361,13 +365,20 @@ def main() -> None:
         try:
             server = GatewayServer(mlflow_uri=_store_uri("vllm", args.store), cache_ttl_s=10, workers=args.workers,
                                    startup_timeout_s=600)
-            with server as gw:
+            in_process = GatewayServer(mlflow_uri=_store_uri("vllm" + _fixes_suffix(IN_PROCESS), args.store),
+                                       cache_ttl_s=10, workers=args.workers, startup_timeout_s=600,
+                                       mlflow_fixes=IN_PROCESS)
+            with server as gw, in_process as gw_in_process:
                 gw_pid = server.process.pid
                 store, ep, primary = endpoints(gw, {"smollm2-a": endpoint.base_url, PROBE_MODEL: probe_base})
+                endpoints(gw_in_process, {"smollm2-a": endpoint.base_url})
                 direct_url, gw_url = endpoint.base_url + "/chat/completions", chat_url(gw)
-                for url, model in ((direct_url, "smollm2-a"), (gw_url, "bench"), (gw_url, "bench-notrace")):
+                paths = {"direct": (direct_url, "smollm2-a", gw_pid), "bench": (gw_url, "bench", gw_pid),
+                         "bench-notrace": (gw_url, "bench-notrace", gw_pid),
+                         "bench-in-process": (chat_url(gw_in_process), "bench", in_process.process.pid)}
+                for url, model, _ in paths.values():
                     asyncio.run(_run(url, model, bodies[:8], args.concurrency))  # warm every path
-                sets = {"shared": rounds_of("shared", direct_url, gw_url, gw_pid)}
+                sets = {"shared": rounds_of("shared", paths)}
                 loads.append(f"{_uptime()} after the shared cores")
                 done = []
                 for i in range(args.switches):
@@ -396,9 +407,10 @@ def main() -> None:
                 if pin and gw_cores:  # two hosts: vLLM's front end and engine join its worker's cores
                     _pin_tree(endpoint.process.pid, vllm_cores)
                     _pin_tree(gw_pid, gw_cores)
+                    _pin_tree(in_process.process.pid, gw_cores)
                     os.sched_setaffinity(0, gw_cores)
                     try:
-                        sets["pinned"] = rounds_of("pinned", direct_url, gw_url, gw_pid)
+                        sets["pinned"] = rounds_of("pinned", paths)
                     finally:
                         os.sched_setaffinity(0, all_cores)
                     loads.append(f"{_uptime()} after the pinned cores")
@@ -435,7 +447,7 @@ def main() -> None:
                 paths = {"direct": (direct_url, PROBE_MODEL), "bench": (gw_url, "bench"),
                          "bench-notrace": (gw_url, "bench-notrace"), "policy": (policy_url, SCENARIO)}
                 if fixes is not None:
-                    paths = {k: paths[k] for k in (("bench",) if fixes == ("trace-once",) else ("bench", "bench-notrace"))}
+                    paths = {k: paths[k] for k in (("bench",) if "trace-once" in fixes else ("bench", "bench-notrace"))}
                 for url, model in list(paths.values())[1:]:
                     asyncio.run(_run(url, model, work[:16], args.concurrency))
                 res = {}
@@ -507,7 +519,8 @@ def main() -> None:
 
     try:
         iso = isolation() if args.isolation > 0 else None
-        cap = {None: capacity(), **({AS_RELEASED: capacity(AS_RELEASED)} if args.compare else {})} if rates else None
+        cap = {None: capacity(), **({f: capacity(f) for f in (IN_PROCESS, AS_RELEASED)} if args.compare else {})} \
+            if rates else None
         if cap is not None:
             loads.append(f"{_uptime()} after the sizing sweep")
         compared = {f: isolation(f) for f in COMPARED} if args.isolation > 0 and args.compare else {}
@@ -522,6 +535,8 @@ def main() -> None:
 
     paths = [("direct", "direct to vLLM"), ("bench", "endpoint, usage tracking on (a trace per request)"),
              ("bench-notrace", "endpoint, usage tracking off")]
+    vllm_paths = [*paths, ("bench-in-process", "endpoint, usage tracking on, traces written in the gateway process "
+                                               "(another `mlflow server`, without the fix `trace-process`)")]
     cores_label = {"shared": f"shared: vLLM's CPU worker on core(s) {','.join(map(str, vllm_cores))}, gateway "
                              f"and client on any of the {len(all_cores)} cores"}
     if "pinned" in sets:
@@ -582,7 +597,7 @@ def main() -> None:
             "per request (trace writes it finished after the last answer included) times the requests/s.",
         ]
     lines += [
-        "", "Through vLLM (same requests, same concurrency, both paths in the same run):", "",
+        "", "Through vLLM (same requests, same concurrency, every path in the same run):", "",
         "| cores | path | requests/s, steady state (median) | ratio to direct | ratio, whole run | p50 latency s | "
         "added p50 s | gateway CPU ms per request |",
         "|---|---|---|---|---|---|---|---|",
@@ -590,7 +605,7 @@ def main() -> None:
     for name, rounds in sets.items():
         def med(key: str, which: str, rounds: list[dict] = rounds) -> float:
             return statistics.median(r[which][key] for r in rounds)
-        for which, label in paths:
+        for which, label in vllm_paths:
             if which == "direct":
                 ratio, whole, added, cpu = "1", "1", "0", "-"
             else:

@@ -103,8 +103,9 @@ def register(app: typer.Typer) -> None:
             "on a core (21-32 ms of CPU each; as released 20-33/s at 36-61 ms; docs/GATEWAY.md): plan about 30 per process")] = 1,
         mlflow_fixes: Annotated[bool, typer.Option(
             "--mlflow-fixes/--mlflow-as-released",
-            help="Run MLflow with releasegate's two request-path fixes (usage traces written once, three per-request "
-            "costs kept; gateway/_mlflow_fixes.py), each applied only on the MLflow code it was written for, "
+            help="Run MLflow with releasegate's three request-path fixes (usage traces written once, by a sink process "
+            "per worker at idle priority, three per-request costs kept; gateway/_mlflow_fixes.py), each applied only "
+            "on the MLflow code it was written for, "
             "or MLflow exactly as released")] = True,
         mlflow_uri: MlflowUri = None,
     ) -> None:

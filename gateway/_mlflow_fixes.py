@@ -1,11 +1,13 @@
-"""Two fixes to the request path of MLflow 3.17.2's AI Gateway, applied only inside the `mlflow server`
+"""Three fixes to the request path of MLflow 3.17.2's AI Gateway, applied only inside the `mlflow server`
 that releasegate starts (`GatewayServer`, through the `releasegate-gateway` app: _mlflow_app.py), only on
 the exact MLflow code they were written and tested against, and otherwise not at all.
 
 Why: with usage tracking on, one gateway process as released carried 20-33 tracked requests/s on a core
-at 36-61 ms of CPU each (two machines); with both fixes 40-50/s at 21-32 ms (bench/RESULTS.md,
-docs/GATEWAY.md).
-Both are proposed to MLflow (docs/GATEWAY.md); each comes out when MLflow has it.
+at 36-61 ms of CPU each (two machines); with `memo` and `trace-once` 40-50/s at 21-32 ms; and with the
+trace writes in the worker's process, tracked requests waited to be scheduled, so through an upstream
+that is not saturated the gateway lost 8-12% of the throughput; `trace-process` brings it to what an
+untracked request loses (bench/RESULTS.md, docs/GATEWAY.md).
+`memo` and `trace-once` are proposed to MLflow (docs/GATEWAY.md); each comes out when MLflow has it.
 
 `trace-once`: each usage trace written once, when its root span ends: `start_trace`, then all its spans
 in one `log_spans`. MLflow's order is `log_spans` as each span ends (the first call creates the trace
@@ -23,6 +25,14 @@ MLflow's incremental path.
 - `KEKManager._derive_kek`: PBKDF2 (600,000 iterations) each time the endpoint config cache expires: a
   pure function of passphrase and KEK version, both already in the process.
 
+`trace-process` (on top of `trace-once`): those writes done by a sink process per worker
+(_trace_sink.py, at idle priority), which the worker hands each trace as one JSON line on a pipe
+(1.4 ms of CPU instead of 12-20, none of it at the store): the worker's event loop is neither behind
+the GIL of MLflow's export threads nor behind their CPU on its core. Traces with prompts to link or a
+workspace, a store other than the sink's, or no sink (it did not start, or died: a new one at most
+once a minute) are written in the worker, as with `trace-once` alone. At shutdown the worker drains
+MLflow's export queue, then the sink (_mlflow_app.py).
+
 The guard: MLflow's version must be MLFLOW_VERSION and the source of every function a fix replaces or
 relies on must hash to FINGERPRINTS. Anything else (an upgrade, a local patch) leaves that fix off, with
 the reason, and the gateway runs as released: slower, never different. Changing the pin means re-reading
@@ -36,15 +46,20 @@ import hashlib
 import importlib
 import inspect
 import json
+import logging
 import os
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+_log = logging.getLogger(__name__)
+
 MLFLOW_VERSION = "3.17.2"
 FIXES_ENV = "RELEASEGATE_MLFLOW_FIXES"  # comma-separated names; unset: all of FIXES; empty: none
-FIXES = ("memo", "trace-once")
+FIXES = ("memo", "trace-once", "trace-process")
 FIXES_ROUTE = "/releasegate/mlflow-fixes"  # _mlflow_app.py: GET -> state() of the worker that answers
 
 # sha256 of inspect.getsource(...) of what each fix replaces or relies on, on MLFLOW_VERSION
@@ -74,6 +89,26 @@ FINGERPRINTS: dict[str, dict[str, str]] = {
             "1f3b3a0142ed2081fd5a91c810e09ee5728833a1352c5c78aa21a1efaf63a36b",
         "mlflow.tracing.export.mlflow_v3:MlflowV3SpanExporter._should_log_spans_to_artifacts":
             "c52e5eb765c88039a679d97fce2d5621ee6b02e1f2e2b5b55bd93eb9cf037a8f",
+    },
+    "trace-process": {  # besides trace-once's: the trace crosses a pipe as JSON
+        "mlflow.tracing.export.mlflow_v3:MlflowV3SpanExporter._do_export_trace":
+            "c0b0647266312498020f64a9805574ca80733a47a984b912c6cd13f1b8e1920f",
+        "mlflow.entities.trace:Trace.to_json":
+            "2f4044ba74b26c2c56c8e32c4351271bdbec28f979bbd63534ee647a7fabfca4",
+        "mlflow.entities.trace:Trace.from_json":
+            "e14dcccd6d8df3f9d0d43c8284f79c73d00630f95e76cbce313d20af2f10b591",
+        "mlflow.entities.trace:Trace.from_dict":
+            "60106dfc97c07e72d2e56a61ac31f088f4d5e6c04b75bb5c1422b9110ce1c1f4",
+        "mlflow.entities.trace_data:TraceData.from_dict":
+            "d48f4e7e26317ef6d42df9356e11eac082f0ccc6014d8decebcff20f9069e0dd",
+        "mlflow.entities.span:Span.from_dict":
+            "7c3540db678e4f315dfac83a4f9e8879f8a7c9cc7577a8d9a6e0f86ec06e1000",
+        "mlflow.entities.span:Span.to_dict":
+            "220024953ec0dd21971eff4cc0700ec8664358e6f4052787d63904893e659891",
+        "mlflow.entities.trace_info:TraceInfo.from_dict":
+            "2c009b79e1948dff2bd53940acbcb8afcdd71cc28b5079952e9ff78e6e5e6f6d",
+        "mlflow.entities.trace_info:TraceInfo.to_dict":
+            "1ed4cad61c07c5353cc14f94cc31cb8b34d9f386ba208bc68bceff38dea5a1e1",
     },
 }
 
@@ -226,7 +261,115 @@ def _apply_trace_once() -> None:
     MlflowV3SpanExporter._should_log_spans_to_artifacts = lambda self, trace_info: not self._store_supports_log_spans
 
 
-_APPLY: dict[str, Callable[[], None]] = {"memo": _apply_memo, "trace-once": _apply_trace_once}
+class _Sink:
+    """This worker's trace sink process (_trace_sink.py). `start` spawns it when the server's worker
+    loads (_mlflow_app.py), so it imports while the server starts; the first `send` waits until it is
+    ready. It is in a session of its own: the signals sent to the gateway's process group do not reach
+    it, and it exits at the end of its input (this process closed the pipe, or died), after writing
+    everything sent. `send` returns False when no sink takes the trace (another store, a sink that did
+    not start or died: a new one is spawned at most once a minute); the caller then writes the trace
+    in this process, as trace-once alone does."""
+
+    RETRY_S = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._uri: str | None = None
+        self._ready = False
+        self._retry_at = 0.0
+
+    def start(self, uri: str) -> None:
+        with self._lock:
+            if self._proc is None:
+                self._spawn(uri)
+
+    def _spawn(self, uri: str) -> bool:
+        from ._trace_sink import SINK_URI_ENV
+
+        if time.monotonic() < self._retry_at:
+            return False
+        self._retry_at = time.monotonic() + self.RETRY_S
+        self._uri, self._ready = uri, False
+        self._proc = subprocess.Popen([sys.executable, "-m", "releasegate.gateway._trace_sink"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, env={**os.environ, SINK_URI_ENV: uri},
+                                      start_new_session=True)
+        return True
+
+    def _wait_ready(self) -> bool:
+        from ._trace_sink import READY
+
+        assert self._proc is not None and self._proc.stdout is not None
+        first = self._proc.stdout.readline()
+        if first == READY:
+            self._ready = True
+            return True
+        self._proc.kill()
+        _log.warning("releasegate: the trace sink did not start (exit code %s, said %r; it logs why); usage traces "
+                     "are written in the gateway process", self._proc.wait(), first[:200])
+        self._proc = None
+        return False
+
+    def send(self, uri: str, line: bytes) -> bool:
+        with self._lock:
+            if self._proc is not None and self._ready and self._proc.poll() is not None:
+                _log.warning("releasegate: the trace sink exited with %s", self._proc.returncode)
+                self._proc = None
+            if self._proc is None and not self._spawn(uri):
+                return False
+            if uri != self._uri or not (self._ready or self._wait_ready()):
+                return False
+            assert self._proc is not None and self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(line)
+                self._proc.stdin.flush()
+                return True
+            except OSError:  # it died (BrokenPipeError): this trace goes in process
+                _log.warning("releasegate: the trace sink exited with %s", self._proc.poll())
+                self._proc = None
+                return False
+
+    def close(self, timeout_s: float = 120.0) -> int | None:
+        """End of input: the sink writes what it has and exits (its exit code; None if none ran)."""
+        with self._lock:
+            proc, self._proc, self._retry_at = self._proc, None, 0.0
+        if proc is None or proc.stdin is None:
+            return None
+        proc.stdin.close()
+        return proc.wait(timeout=timeout_s)
+
+
+_sink = _Sink()
+
+
+def start_trace_sink(uri: str) -> None:
+    """Spawn this process's trace sink for the store at `uri` now (a server worker, at load)."""
+    _sink.start(uri)
+
+
+def flush_trace_sink(timeout_s: float = 120.0) -> int | None:
+    """Wait until this process's trace sink has written every trace sent to it (bench, tests)."""
+    return _sink.close(timeout_s)
+
+
+def _apply_trace_process() -> None:
+    from mlflow.tracing.export.mlflow_v3 import MlflowV3SpanExporter
+
+    in_process = MlflowV3SpanExporter._log_trace  # trace-once's
+
+    def to_sink(self: Any, trace: Any, prompts: Any, workspace: str | None = None) -> None:
+        # prompts to link and workspaces stay in process (the gateway's usage traces have neither)
+        if trace is not None and not prompts and workspace is None and self._store_supports_log_spans \
+                and _sink.send(self._client.tracking_uri, (trace.to_json() + "\n").encode()):
+            return
+        in_process(self, trace, prompts, workspace)
+
+    MlflowV3SpanExporter._log_trace = to_sink
+
+
+_APPLY: dict[str, Callable[[], None]] = {"memo": _apply_memo, "trace-once": _apply_trace_once,
+                                         "trace-process": _apply_trace_process}
+_NEEDS = {"trace-process": "trace-once"}  # applied on top of it
 
 
 def requested() -> tuple[str, ...]:
@@ -249,6 +392,8 @@ def apply(names: tuple[str, ...] | None = None) -> FixesState:
                 _state["refused"][name] = f"unknown fix; known: {', '.join(FIXES)}"
                 continue
             reason = _mismatch(name)
+            if not reason and name in _NEEDS and _NEEDS[name] not in _state["applied"]:
+                reason = f"needs {_NEEDS[name]}, which is not applied"
             if reason:
                 _state["refused"][name] = reason
                 continue

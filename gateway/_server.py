@@ -7,7 +7,8 @@ MLflow 3.17.2, docs/GATEWAY.md):
 - vLLM upstreams are plain-HTTP, private addresses: MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES=http,https
   and MLFLOW_GATEWAY_API_BASE_ALLOW_PRIVATE_IPS=true, or secrets with such an api_base are refused;
 - `--app-name releasegate-gateway`: MLflow's own app with _mlflow_fixes.py applied (usage traces
-  written once, three per-request costs kept), each only on the MLflow code it was written for;
+  written once, by a sink process per worker at idle priority, three per-request costs kept), each
+  only on the MLflow code it was written for;
   `mlflow_fixes=()` runs MLflow as released;
 - `--workers 1` (the default; `workers=` sets more: 2 did not lower the CPU per request,
   docs/GATEWAY.md) and MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false start in seconds (FACTS.md).
@@ -43,8 +44,16 @@ GATEWAY_SETTINGS = {"MLFLOW_GATEWAY_API_BASE_ALLOWED_SCHEMES": "http,https",
                     "MLFLOW_ENABLE_AI_GATEWAY": "true"}
 
 
+# Where MLflow looks up token prices for a usage trace's cost: unset, a remote catalog fetched with
+# retries on the first trace per provider (and again after each cache TTL), blocking whatever computes
+# the cost (the span's end on the event loop, the trace writer): 6-8 s here, where there is no network,
+# for the first requests after a start. Empty: the catalog bundled with the pinned MLflow (prices that
+# do not change under a release). An operator's own value (a mirror) is kept.
+CATALOG_ENV = "MLFLOW_MODEL_CATALOG_URI"
+
+
 def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **GATEWAY_SETTINGS}
+    env = {CATALOG_ENV: "", **os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **GATEWAY_SETTINGS}
     env.update(extra or {})
     return env
 

@@ -1,4 +1,4 @@
-"""releasegate's two fixes to MLflow 3.17.2's gateway request path (gateway/_mlflow_fixes.py): each
+"""releasegate's three fixes to MLflow 3.17.2's gateway request path (gateway/_mlflow_fixes.py): each
 stores and answers what MLflow as released does, applies only on the code it was written for, and
 is what a server started by releasegate runs (and says it runs).
 
@@ -6,6 +6,7 @@ Every fix patches MLflow classes process-wide, so each case that applies one run
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,8 +15,10 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from hypothesis import given, settings
+from fake_upstream import Upstream
 from hypothesis import strategies as st
 
 from releasegate.core import InputError
@@ -49,9 +52,10 @@ def _written(tmp_path: Path, name: str, fixes: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_trace_once_stores_what_mlflow_stores(tmp_path: Path) -> None:
+def test_trace_once_and_the_trace_sink_store_what_mlflow_stores(tmp_path: Path) -> None:
     mlflow_order = _written(tmp_path, "mlflow", "")
     once = _written(tmp_path, "once", "trace-once")
+    sink = _written(tmp_path, "sink", "trace-once,trace-process")
     # a log_spans per span end in MLflow's order, one per trace with the fix: it is on
     assert (mlflow_order["_log_spans_once_calls"], once["_log_spans_once_calls"]) == (2, 1)
     traces = mlflow_order["traces"]
@@ -59,6 +63,18 @@ def test_trace_once_stores_what_mlflow_stores(tmp_path: Path) -> None:
     assert traces[0]["spans"][0]["name"] == "gateway/support-triage" and traces[0]["spans"][0]["root"]
     assert traces[0]["metadata"]["mlflow.gateway.endpointId"] == "e-1" and traces[0]["state"] == "OK"
     assert once["traces"] == traces
+    # trace-process: nothing written by this process's store, all by its sink, the same traces
+    assert sink["_start_trace_once_calls"] == sink["_log_spans_once_calls"] == 0 and sink["sink_ms"] > 0
+    assert sink["traces"] == traces
+
+
+def test_the_trace_sink_needs_trace_once() -> None:
+    state = _run("""
+        import json
+        from releasegate.gateway._mlflow_fixes import apply
+        print(json.dumps(apply(("trace-process", "memo")).to_json()))
+    """)
+    assert state["applied"] == ["memo"] and state["refused"] == {"trace-process": "needs trace-once, which is not applied"}
 
 
 def test_every_fix_applies_on_the_pinned_mlflow() -> None:
@@ -166,7 +182,7 @@ def test_the_server_runs_and_reports_the_fixes_asked_for(isolated_home: Path, fi
         reported = httpx.get(url + FIXES_ROUTE, timeout=10)
         if fixes:
             assert FixesState.from_json(reported.json()) == server.fixes
-            assert server.fixes_line() == f"MLflow {MLFLOW_VERSION} with releasegate's fixes: memo, trace-once"
+            assert server.fixes_line() == f"MLflow {MLFLOW_VERSION} with releasegate's fixes: memo, trace-once, trace-process"
         else:  # MLflow's own app: the route is not there (its UI answers unknown paths)
             assert "applied" not in reported.text
             assert server.fixes_line() == "MLflow as released"
@@ -194,3 +210,77 @@ def test_anything_but_a_fixes_state_is_refused_in_one_line(data: object) -> None
         assert "\n" not in str(exc)
     else:  # only the exact shape gets through
         assert data == state.to_json()
+
+
+def _sinks(server: GatewayServer) -> list[psutil.Process]:
+    assert server.process is not None
+    return [p for p in psutil.Process(server.process.pid).children(recursive=True)
+            if "releasegate.gateway._trace_sink" in " ".join(p.cmdline())]
+
+
+def _traces(uri: str, experiment_id: str, n: int, timeout_s: float = 60.0) -> list:
+    """The endpoint's traces once there are `n` (MLflow writes them after the answer), else fail."""
+    from mlflow import MlflowClient
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = MlflowClient(tracking_uri=uri).search_traces(locations=[experiment_id], max_results=100,
+                                                             include_spans=False)
+        if len(found) >= n or time.monotonic() > deadline:
+            assert len(found) == n, f"{len(found)} traces, expected {n}"
+            return list(found)
+        time.sleep(0.5)
+
+
+def test_the_trace_sink_writes_every_usage_trace_at_idle_priority_and_none_is_lost(isolated_home: Path) -> None:
+    """A real server with the fixes: its usage traces are written by one sink process at SCHED_IDLE,
+    those of the last answers before a shutdown included; when the sink is killed, the traces go on
+    being stored (by the gateway process itself until a new sink may start)."""
+    from mlflow.entities import GatewayEndpointModelConfig
+    from mlflow.entities.gateway_endpoint import GatewayModelLinkageType
+
+    from releasegate.gateway import chat_url
+    from releasegate.gateway._endpoint import gateway_store
+
+    upstream = Upstream(name="up", model="up", root="/models/up").start()
+    uri = f"sqlite:///{isolated_home / 'gateway.db'}"
+
+    def ask(url: str, n: int) -> None:
+        for i in range(n):
+            answer = httpx.post(chat_url(url), timeout=30, json={
+                "model": "traced", "messages": [{"role": "user", "content": f"case {i}"}]})
+            assert answer.status_code == 200, answer.text
+
+    try:
+        with GatewayServer(mlflow_uri=uri, cache_ttl_s=10) as url:
+            store = gateway_store(url)
+            secret = store.create_gateway_secret(secret_name="up", secret_value={"api_key": "none"}, provider="openai",
+                                                 auth_config={"api_base": upstream.api_base})
+            model = store.create_gateway_model_definition(name="up", secret_id=secret.secret_id, provider="openai",
+                                                          model_name="up")
+            ep = store.create_gateway_endpoint(name="traced", usage_tracking=True, model_configs=[
+                GatewayEndpointModelConfig(model_definition_id=model.model_definition_id,
+                                           linkage_type=GatewayModelLinkageType.PRIMARY, weight=1.0)])
+            ask(url, 6)
+        traces = _traces(uri, ep.experiment_id, 6)  # stopped right after the answers: none lost
+        assert {t.info.trace_metadata["mlflow.gateway.endpointId"] for t in traces} == {ep.endpoint_id}
+
+        server = GatewayServer(mlflow_uri=uri, cache_ttl_s=10)
+        with server as url:
+            ask(url, 1)
+            _traces(uri, ep.experiment_id, 7)
+            [sink] = _sinks(server)
+            assert os.sched_getscheduler(sink.pid) == os.SCHED_IDLE
+            cpu = sum(sink.cpu_times()[:2])
+            ask(url, 1)
+            _traces(uri, ep.experiment_id, 8)
+            assert sum(sink.cpu_times()[:2]) > cpu  # it wrote that trace (idle, it waits on its pipe)
+            sink.kill()
+            deadline = time.monotonic() + 10
+            while sink.is_running() and sink.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+                time.sleep(0.1)
+            ask(url, 2)  # written by the gateway process (a new sink may start a minute after the last)
+            _traces(uri, ep.experiment_id, 10)
+            assert _sinks(server) == []
+    finally:
+        upstream.stop()

@@ -1,6 +1,6 @@
 """`releasegate gateway up --workers N`: the gateway scales by processes (one process is at most one
 core: bench/RESULTS.md, "Gateway overhead"), and a setting out of range is refused before anything
-starts."""
+starts; its environment (the model catalog its trace costs come from)."""
 from __future__ import annotations
 
 import subprocess
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from releasegate.core import InputError, state_dir
 from releasegate.gateway import GatewayServer
-from releasegate.gateway._server import MAX_WORKERS
+from releasegate.gateway._server import CATALOG_ENV, MAX_WORKERS, gateway_env
 from releasegate.gpu import free_port
 
 
@@ -50,3 +50,14 @@ def test_two_workers_are_two_gateway_processes_behind_one_port(isolated_home: Pa
         pid = server.process.pid
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not any(psutil.pid_exists(p.pid) and p.status() != psutil.STATUS_ZOMBIE for p in workers)
+
+
+def test_the_gateway_prices_usage_from_mlflows_bundled_catalog_unless_told_otherwise(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset, MLflow fetches its model catalog over the network on the first trace (6-8 s of retries
+    where there is none, blocking the cost computation); the gateway uses the pinned MLflow's bundled
+    catalog instead, and keeps an operator's mirror."""
+    monkeypatch.delenv(CATALOG_ENV, raising=False)
+    assert gateway_env()[CATALOG_ENV] == ""
+    monkeypatch.setenv(CATALOG_ENV, "file:///srv/catalog")
+    assert gateway_env()[CATALOG_ENV] == "file:///srv/catalog"
