@@ -1,7 +1,7 @@
 """The process that writes one gateway worker's usage traces (the `trace-process` fix, _mlflow_fixes.py).
 
-Started by the gateway worker on its first trace (`python -m releasegate.gateway._trace_sink`, the
-store's URI in SINK_URI_ENV, not on the command line: a PostgreSQL URI can carry a password), it
+Spawned by the gateway worker as it loads (`python -m releasegate.gateway._trace_sink`, the store's
+URI in SINK_URI_ENV, not on the command line: a PostgreSQL URI can carry a password), it
 reads one trace per line on stdin (`Trace.to_json()`), and writes each as the worker would have with
 `trace-once`: MlflowV3SpanExporter._log_trace, i.e. `start_trace`, then one `log_spans`. So the
 SQLAlchemy work (12-20 ms of CPU per trace) holds this process's GIL, not the one the worker's event
@@ -15,8 +15,8 @@ as MLflow does when its own writers fall behind.
 
 It runs in a session of its own (the gateway's process group gets SIGTERM on shutdown, while the
 worker still flushes MLflow's export queue into the pipe) and exits at the end of its input, i.e. once
-the worker has closed the pipe or died, after writing every trace it was sent. A trace it cannot write is logged (stderr, the gateway's log) and dropped, as MLflow's export
-queue does.
+the worker has closed the pipe or died, after writing every trace it was sent. A trace it cannot
+write is logged (stderr, the gateway's log) and dropped, as MLflow's export queue does.
 """
 from __future__ import annotations
 
